@@ -1,0 +1,135 @@
+// Package cli wires ttsguard's commands: each parses flags, makes one library
+// call and prints the result; Main maps errors to exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ttsguard/ttsguard/internal/ui"
+)
+
+// Exit codes (DESIGN.md, conventions 1).
+const (
+	ExitOK       = 0
+	ExitFailed   = 1 // a check failed: tampered, unsigned, untrusted, policy violation
+	ExitUsage    = 2 // bad usage or unreadable input
+	ExitInternal = 3 // internal or I/O failure
+)
+
+// usageError marks errors in how the command was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+// globals are the flags every command shares.
+type globals struct {
+	json   bool
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func (g *globals) printer() ui.Printer { return ui.Printer{W: g.stdout, JSON: g.json} }
+
+// Main runs ttsguard with args and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := exitCode(err)
+	fmt.Fprintf(stderr, "ttsguard: %v\n", err)
+	return code
+}
+
+func newRoot(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ttsguard",
+		Short:         "Secure the models a coqui TTS service loads",
+		Long:          "ttsguard pins, signs and verifies TTS models (OpenSSF Model Signing) so that a coqui TTS service loads only the models its operators trusted.",
+		Version:       Version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("ttsguard {{.Version}}\n")
+	root.PersistentFlags().BoolVar(&g.json, "json", false, "print results as JSON")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g))
+	for _, c := range root.Commands() {
+		c.Args = wrapArgs(c.Args)
+	}
+	return root
+}
+
+// wrapArgs turns cobra's positional-argument errors into usage errors.
+func wrapArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	if v == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+// Version returns "<module version> (<vcs revision>[, modified])" from the build info.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	if v == "" {
+		v = "(devel)"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		rev = "revision unknown"
+	}
+	return fmt.Sprintf("%s (%s%s, %s)", v, rev, dirty, bi.GoVersion)
+}
+
+// exitCode maps an error to the exit code of DESIGN.md.
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		return ExitUsage
+	case isCheckFailure(err):
+		return ExitFailed
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), isInputError(err):
+		return ExitUsage
+	}
+	return ExitInternal
+}

@@ -1,0 +1,146 @@
+// Package manifest turns a model (a folder or a single file) into the ordered
+// list of items that an OpenSSF Model Signing statement signs, following the
+// rules of the reference implementation model_signing v1.1.1: which files are
+// included, how they are named, how they are split into shards, in which order
+// they are listed, and how the root digest is computed.
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultIgnorePaths are left out of every model folder, as the reference
+// does: top-level git metadata. The signature file is added by the caller.
+var DefaultIgnorePaths = []string{".git", ".gitattributes", ".github", ".gitignore"}
+
+// Errors a walk can return; each is wrapped with the path it concerns.
+var (
+	ErrSymlink     = errors.New("symbolic link (use --allow-symlinks to hash its target)")
+	ErrSpecialFile = errors.New("not a regular file, directory or symbolic link")
+	ErrBrokenLink  = errors.New("broken symbolic link")
+	ErrColonInName = errors.New("':' in a file name cannot be represented in shards mode")
+	ErrIgnorePath  = errors.New("ignore path outside the model")
+)
+
+// File is one regular file of a model as the walk saw it.
+type File struct {
+	Name string // POSIX path relative to the model root; "." for a single-file model
+	Path string // path on disk
+	Size int64
+	Link bool // reached through a symbolic link (only with AllowSymlinks)
+}
+
+// WalkOptions select what a walk includes.
+type WalkOptions struct {
+	AllowSymlinks bool
+	// IgnorePaths are POSIX paths relative to the model root; a path ignores
+	// itself and everything below it (whole components only).
+	IgnorePaths []string
+}
+
+// Walk lists the files of the model at root (a folder or a single file) in
+// no particular order. Hidden files are included; empty folders add nothing.
+// A symlink is an error unless AllowSymlinks, in which case a link to a file
+// is listed under its own name with its target's content and a link to a
+// folder adds nothing (as the reference does). FIFOs, sockets, devices and
+// broken links are errors.
+func Walk(root string, opts WalkOptions) ([]File, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("model %q: %w", root, err)
+	}
+	if st.Mode().IsRegular() {
+		return []File{{Name: ".", Path: root, Size: st.Size()}}, nil
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("model %q: %w", root, ErrSpecialFile)
+	}
+	ignore := make(map[string]bool, len(opts.IgnorePaths))
+	for _, p := range opts.IgnorePaths {
+		ignore[p] = true
+	}
+	var files []File
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("model %q: %w", root, err)
+		}
+		if p == root {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		name := filepath.ToSlash(rel)
+		if ignore[name] {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch t := d.Type(); {
+		case t.IsDir():
+			return nil
+		case t.IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return fmt.Errorf("%q: %w", p, err)
+			}
+			files = append(files, File{Name: name, Path: p, Size: info.Size()})
+			return nil
+		case t&fs.ModeSymlink != 0:
+			if !opts.AllowSymlinks {
+				return fmt.Errorf("%q: %w", p, ErrSymlink)
+			}
+			info, err := os.Stat(p)
+			if err != nil {
+				return fmt.Errorf("%q: %w: %w", p, ErrBrokenLink, err)
+			}
+			switch {
+			case info.IsDir():
+				return nil
+			case info.Mode().IsRegular():
+				files = append(files, File{Name: name, Path: p, Size: info.Size(), Link: true})
+				return nil
+			}
+			return fmt.Errorf("%q: link target %w", p, ErrSpecialFile)
+		default:
+			return fmt.Errorf("%q: %w (%s)", p, ErrSpecialFile, t.Type())
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// NormalizeIgnorePath turns a user-given ignore path (relative to the model
+// root, or absolute and inside it) into a clean POSIX path relative to root.
+// A path outside the model is an error.
+func NormalizeIgnorePath(root, p string) (string, error) {
+	if p == "" {
+		return "", fmt.Errorf("ignore path %q: empty", p)
+	}
+	if filepath.IsAbs(p) {
+		absRoot, err := filepath.Abs(root)
+		if err != nil {
+			return "", err
+		}
+		rel, err := filepath.Rel(absRoot, p)
+		if err != nil {
+			return "", fmt.Errorf("ignore path %q: %w", p, err)
+		}
+		p = rel
+	}
+	c := path.Clean(filepath.ToSlash(p))
+	if c == ".." || strings.HasPrefix(c, "../") || c == "." {
+		return "", fmt.Errorf("ignore path %q: %w %q", p, ErrIgnorePath, root)
+	}
+	return c, nil
+}

@@ -1,0 +1,122 @@
+package oms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/ttsguard/ttsguard/internal/manifest"
+)
+
+// ErrVerification is wrapped by every "the model is not what was signed"
+// outcome: bad signature, untrusted signer, statement mismatch, changed files.
+var ErrVerification = errors.New("verification failed")
+
+// SignatureVerifier checks a bundle's signature and trust, returning the
+// signed payload and who signed it. Implementations: KeyVerifier,
+// CertificateVerifier, SigstoreVerifier.
+type SignatureVerifier interface {
+	verifySignature(raw []byte, b *parsedBundle) (payload []byte, who *Signer, err error)
+}
+
+// VerifyOptions add verification-only choices to ModelOptions.
+type VerifyOptions struct {
+	ModelOptions
+	IgnoreUnsignedFiles bool // tolerate local files the signature does not list
+}
+
+// VerifyBundle checks a bundle's signature and statement without a model
+// (for bundles that travel alone, such as the OMS spec vectors).
+func VerifyBundle(raw []byte, v SignatureVerifier) (*Signed, *Signer, error) {
+	b, err := parseBundle(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrVerification, err)
+	}
+	payload, who, err := v.verifySignature(raw, b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrVerification, err)
+	}
+	s, err := ParseStatement(payload)
+	if err != nil {
+		return nil, who, fmt.Errorf("%w: %w", ErrVerification, err)
+	}
+	return s, who, nil
+}
+
+// Verify checks the signature of model: the bundle's signature and signer,
+// its statement, and that the local files are exactly the signed ones. A
+// failed check returns a Result with OK false and an error wrapping
+// ErrVerification; an error without a Result means the check could not be made.
+func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOptions) (*Result, error) {
+	t0 := time.Now()
+	sigPath, ignore, err := o.resolve(model)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(sigPath)
+	if err != nil {
+		return nil, fmt.Errorf("signature: %w", err)
+	}
+	raw, err := ReadBundle(sigPath, f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Operation: "verify", Model: model, Signature: sigPath}
+	fail := func(err error) (*Result, error) {
+		r.Failure = err.Error()
+		r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
+		return r, err
+	}
+	signed, who, err := VerifyBundle(raw, v)
+	r.Signer = who
+	if err != nil {
+		return fail(fmt.Errorf("%q: %w", sigPath, err))
+	}
+	r.Legacy = signed.Legacy
+	if !signed.Legacy {
+		r.Root = signed.Root.String()
+	}
+	mo := signed.Options
+	mo.Workers = o.Workers
+	// Leave out: the defaults, the caller's, the signature, and what the signer left out.
+	mo.IgnorePaths = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(ignore), signed.Options.IgnorePaths...))))
+	r.Serialization = infoOf(signed.Options)
+	files, err := manifest.Walk(model, manifest.WalkOptions{AllowSymlinks: mo.AllowSymlinks, IgnorePaths: mo.IgnorePaths})
+	if err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrVerification, err))
+	}
+	// Files the signature does not name are extra; they need no hashing.
+	want := map[string]bool{}
+	for _, it := range signed.Items {
+		want[it.File] = true
+	}
+	var listed []manifest.File
+	var extra []string
+	for _, fl := range files {
+		if want[fl.Name] {
+			listed = append(listed, fl)
+		} else {
+			extra = append(extra, fl.Name)
+		}
+	}
+	m, err := manifest.Hash(ctx, listed, mo)
+	if err != nil {
+		return fail(fmt.Errorf("%w: %w", ErrVerification, err))
+	}
+	r.fill(m, time.Since(t0))
+	d := manifest.Compare(signed.Items, m.Items)
+	r.Missing, r.Changed = d.Missing, d.Changed
+	if !o.IgnoreUnsignedFiles {
+		slices.Sort(extra)
+		r.Extra = extra
+	}
+	if n := len(r.Missing) + len(r.Extra) + len(r.Changed); n > 0 {
+		return fail(fmt.Errorf("%w: %q does not match its signature: %d missing, %d extra, %d changed", ErrVerification, model, len(r.Missing), len(r.Extra), len(r.Changed)))
+	}
+	r.OK = true
+	return r, nil
+}
