@@ -36,9 +36,10 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 
 // globals are the flags every command shares.
 type globals struct {
-	json   bool
-	stdout io.Writer
-	stderr io.Writer
+	json    bool
+	started bool // a command's RunE was reached: errors before it are usage errors
+	stdout  io.Writer
+	stderr  io.Writer
 }
 
 func (g *globals) printer() ui.Printer { return ui.Printer{W: g.stdout, JSON: g.json} }
@@ -57,6 +58,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	code := exitCode(err)
+	if !g.started {
+		code = ExitUsage // flag parsing, required flags, argument counts, unknown commands
+	}
 	fmt.Fprintf(stderr, "ttsguard: %v\n", err)
 	return code
 }
@@ -74,9 +78,20 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print results as JSON")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g))
-	for _, c := range root.Commands() {
+	var wrap func(*cobra.Command)
+	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)
+		if run := c.RunE; run != nil {
+			c.RunE = func(c *cobra.Command, args []string) error {
+				g.started = true
+				return run(c, args)
+			}
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
 	}
+	wrap(root)
 	return root
 }
 

@@ -127,18 +127,17 @@ func NormalizeIgnorePath(root, p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("ignore path %q: empty", p)
 	}
+	rel := p
 	if filepath.IsAbs(p) {
 		absRoot, err := filepath.Abs(root)
 		if err != nil {
 			return "", err
 		}
-		rel, err := filepath.Rel(absRoot, p)
-		if err != nil {
+		if rel, err = filepath.Rel(absRoot, p); err != nil {
 			return "", fmt.Errorf("ignore path %q: %w", p, err)
 		}
-		p = rel
 	}
-	c := path.Clean(filepath.ToSlash(p))
+	c := path.Clean(filepath.ToSlash(rel))
 	if c == ".." || strings.HasPrefix(c, "../") || c == "." {
 		return "", fmt.Errorf("ignore path %q: %w %q", p, ErrIgnorePath, root)
 	}

@@ -21,6 +21,8 @@ type Signer struct {
 	Identity string `json:"identity,omitempty"`
 	OIDC     string `json:"identity_provider,omitempty"`
 	NotAfter string `json:"not_after,omitempty"`
+	// Warnings about the signer that did not fail verification (an expired leaf, for one).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SerializationInfo is the serialization a signature records.
@@ -53,6 +55,7 @@ type Result struct {
 	Missing       []string          `json:"missing,omitempty"`
 	Extra         []string          `json:"extra,omitempty"`
 	Changed       []string          `json:"changed,omitempty"`
+	Warnings      []string          `json:"warnings,omitempty"`
 	Failure       string            `json:"failure,omitempty"`
 }
 
@@ -108,6 +111,13 @@ func (r *Result) Text(w io.Writer) error {
 		for _, n := range l.names {
 			fmt.Fprintf(&b, "  %-8s        %s\n", l.what+":", n)
 		}
+	}
+	var warnings []string
+	if r.Signer != nil {
+		warnings = r.Signer.Warnings
+	}
+	for _, w := range append(warnings, r.Warnings...) {
+		fmt.Fprintf(&b, "  warning:        %s\n", w)
 	}
 	if r.Failure != "" {
 		fmt.Fprintf(&b, "  failure:        %s\n", r.Failure)

@@ -99,7 +99,7 @@ func (s KeySigner) material() (wireMaterial, *Signer, error) {
 
 func (s CertificateSigner) private() *ecdsa.PrivateKey { return s.Key }
 func (s CertificateSigner) material() (wireMaterial, *Signer, error) {
-	if !s.Leaf.PublicKey.(interface{ Equal(any) bool }).Equal(&s.Key.PublicKey) {
+	if pub, ok := s.Leaf.PublicKey.(*ecdsa.PublicKey); !ok || !pub.Equal(&s.Key.PublicKey) {
 		return wireMaterial{}, nil, fmt.Errorf("%w: the signing certificate's public key does not match the private key", ErrKey)
 	}
 	chain := &wireChain{Certificates: []wireCert{{RawBytes: s.Leaf.Raw}}}

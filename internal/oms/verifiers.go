@@ -138,6 +138,9 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 	if err != nil {
 		return nil, who, fmt.Errorf("%w: certificate %q does not chain to a trusted anchor: %v", ErrSignature, leaf.Subject.String(), err)
 	}
+	if now := time.Now(); now.After(leaf.NotAfter) {
+		who.Warnings = append(who.Warnings, fmt.Sprintf("leaf certificate expired on %s; accepted because the chain is checked at the leaf's notBefore, as model_signing does", leaf.NotAfter.UTC().Format(time.RFC3339)))
+	}
 	if !slices.ContainsFunc(chains, endsSelfSigned) {
 		return nil, who, fmt.Errorf("%w: certificate %q chains only to an anchor that is not a self-signed root: give the root CA", ErrSignature, leaf.Subject.String())
 	}

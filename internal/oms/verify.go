@@ -62,14 +62,16 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 	}
 	raw, err := ReadBundle(sigPath, f)
 	f.Close()
-	if err != nil {
-		return nil, err
-	}
 	r := &Result{Operation: "verify", Model: model, Signature: sigPath}
 	fail := func(err error) (*Result, error) {
 		r.Failure = err.Error()
 		r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
 		return r, err
+	}
+	if errors.Is(err, ErrBundle) {
+		return fail(fmt.Errorf("%w: %w", ErrVerification, err))
+	} else if err != nil {
+		return nil, err
 	}
 	signed, who, err := VerifyBundle(raw, v)
 	r.Signer = who
@@ -97,9 +99,14 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 	var listed []manifest.File
 	var extra []string
 	for _, fl := range files {
-		if want[fl.Name] {
+		switch {
+		case want[fl.Name]:
 			listed = append(listed, fl)
-		} else {
+		case mo.Method == manifest.MethodShards && fl.Size == 0:
+			// An empty file has no shards, so a shards-mode signature cannot
+			// list it: like the reference, it is not an extra file. Say so.
+			r.Warnings = append(r.Warnings, fmt.Sprintf("empty file %q is not covered by a shards-mode signature", fl.Name))
+		default:
 			extra = append(extra, fl.Name)
 		}
 	}

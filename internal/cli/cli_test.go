@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ttsguard/ttsguard/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ttsguard": func() { os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr)) },
+		// ttsguard-rc runs ttsguard, prints "exit code N" to stderr and exits 0,
+		// so scripts can assert the exact exit code.
+		"ttsguard-rc": func() {
+			fmt.Fprintf(os.Stderr, "exit code %d\n", Main(os.Args[1:], os.Stdout, os.Stderr))
+			os.Exit(0)
+		},
+	})
+}
+
+// TestScripts runs the end-to-end CLI scripts in testdata/script. $VECTORS is
+// ../shared/vectors/oms.
+func TestScripts(t *testing.T) {
+	vec, _ := filepath.Abs(testutil.Vectors(t))
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("VECTORS", vec)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// mkfile SIZE PATH: a file of SIZE bytes.
+			"mkfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.Atoi(args[0])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), bytes.Repeat([]byte("x"), n), 0o644))
+			},
+			// mkfifo PATH
+			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o644))
+			},
+			// flipbyte PATH OFFSET: invert one byte.
+			"flipbyte": func(ts *testscript.TestScript, neg bool, args []string) {
+				p := ts.MkAbs(args[0])
+				b, err := os.ReadFile(p)
+				ts.Check(err)
+				off, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				if off >= len(b) {
+					ts.Fatalf("offset %d past end of %s", off, p)
+				}
+				b[off] ^= 0xff
+				ts.Check(os.WriteFile(p, b, 0o644))
+			},
+			// truncate PATH N: keep the first N bytes.
+			"truncate": func(ts *testscript.TestScript, neg bool, args []string) {
+				n, err := strconv.ParseInt(args[1], 10, 64)
+				ts.Check(err)
+				ts.Check(os.Truncate(ts.MkAbs(args[0]), n))
+			},
+		},
+	})
+}

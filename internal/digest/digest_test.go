@@ -1,0 +1,100 @@
+package digest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestRunMatchesSHA256(t *testing.T) {
+	dir := t.TempDir()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 300000) // 4.8 MB: several buffers
+	p := filepath.Join(dir, "f")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(data))
+	tasks := []Task{
+		{Path: p, Length: size, Size: size},
+		{Path: p, Offset: 0, Length: 1 << 20, Size: size},
+		{Path: p, Offset: 1 << 20, Length: size - 1<<20, Size: size},
+		{Path: p, Offset: size, Length: 0, Size: size},
+	}
+	sums, st, err := Run(context.Background(), SHA256, tasks, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]byte{sum(data), sum(data[:1<<20]), sum(data[1<<20:]), sum(nil)}
+	for i := range want {
+		if !bytes.Equal(sums[i], want[i]) {
+			t.Errorf("task %d: digest mismatch", i)
+		}
+	}
+	if st.Bytes != 2*size || st.Tasks != 4 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
+
+func TestRunDetectsChanges(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f")
+	os.WriteFile(p, []byte("hello"), 0o644)
+	// The walk saw 10 bytes; the file now has 5: changed, not hashed as if complete.
+	if _, _, err := Run(context.Background(), SHA256, []Task{{Path: p, Length: 10, Size: 10}}, 1); !errors.Is(err, ErrChanged) {
+		t.Fatalf("err = %v, want ErrChanged", err)
+	}
+	// A symlink swapped in after the walk is refused with NoFollow.
+	l := filepath.Join(dir, "l")
+	os.Symlink(p, l)
+	if _, _, err := Run(context.Background(), SHA256, []Task{{Path: l, Length: 5, Size: 5, NoFollow: true}}, 1); err == nil {
+		t.Fatal("symlink followed")
+	}
+	// A missing file names its path.
+	_, _, err := Run(context.Background(), SHA256, []Task{{Path: filepath.Join(dir, "gone"), Length: 1, Size: 1}}, 1)
+	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("gone")) {
+		t.Fatalf("err = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := Run(ctx, SHA256, []Task{{Path: p, Length: 5, Size: 5}}, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if _, _, err := Run(context.Background(), "md5", nil, 1); !errors.Is(err, ErrUnsupportedAlgorithm) {
+		t.Fatalf("md5: %v", err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	d, err := Parse("sha256:" + "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff")
+	if err != nil || d.Algorithm != SHA256 || d.String()[:9] != "sha256:00" {
+		t.Fatal(d, err)
+	}
+	for _, bad := range []string{"sha256", "sha256:zz", "sha256:00", "md5:00"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func BenchmarkRun(b *testing.B) {
+	dir := b.TempDir()
+	p := filepath.Join(dir, "f")
+	const size = 64 << 20
+	os.WriteFile(p, bytes.Repeat([]byte{7}, size), 0o644)
+	var tasks []Task
+	for off := int64(0); off < size; off += 8 << 20 {
+		tasks = append(tasks, Task{Path: p, Offset: off, Length: 8 << 20, Size: size})
+	}
+	b.SetBytes(size)
+	for b.Loop() {
+		if _, _, err := Run(context.Background(), SHA256, tasks, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package oms
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ttsguard/ttsguard/internal/manifest"
+)
+
+func writeModel(t *testing.T, files map[string]string) string {
+	t.Helper()
+	m := filepath.Join(t.TempDir(), "model")
+	for name, content := range files {
+		p := filepath.Join(m, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return m
+}
+
+var tricky = map[string]string{
+	"checkpoint/a": "1", "checkpoint-1000/a": "2", "tokenizer/vocab.txt": "3", "tokenizer.json": "4",
+	".hidden": "5", "empty": "", "d/e/f.bin": strings.Repeat("x", 100), "ünïcode.txt": "6",
+}
+
+func TestSignVerifyKeyRoundTrip(t *testing.T) {
+	for _, curve := range []string{"p256", "p384", "p521"} {
+		for _, o := range []ModelOptions{{}, {Method: manifest.MethodShards, ShardSize: 8}, {Method: manifest.MethodShards}} {
+			t.Run(curve+"/"+o.Method, func(t *testing.T) {
+				k, err := GenerateKey(curve)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := writeModel(t, tricky)
+				r, err := Sign(context.Background(), m, KeySigner{Key: k}, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d, err := Digest(context.Background(), m, o)
+				if err != nil || d.Root != r.Root {
+					t.Fatalf("digest %v %v, sign root %s", d, err, r.Root)
+				}
+				v, err := Verify(context.Background(), m, KeyVerifier{Key: &k.PublicKey}, VerifyOptions{})
+				if err != nil || !v.OK || v.Root != r.Root {
+					t.Fatalf("verify: %v %+v", err, v)
+				}
+				// Another key must not verify it.
+				other, _ := GenerateKey(curve)
+				if _, err := Verify(context.Background(), m, KeyVerifier{Key: &other.PublicKey}, VerifyOptions{}); !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "key mismatch") {
+					t.Fatalf("other key: %v", err)
+				}
+			})
+		}
+	}
+}
+
+func TestSignSingleFileAndIgnorePaths(t *testing.T) {
+	k, _ := GenerateKey("p256")
+	m := writeModel(t, map[string]string{"model.pth": "weights", "logs/run.txt": "log", "notes.md": "n"})
+	file := filepath.Join(m, "model.pth")
+	r, err := Sign(context.Background(), file, KeySigner{Key: k}, ModelOptions{})
+	if err != nil || r.Signature != file+".sig" || r.Items != 1 {
+		t.Fatalf("single file: %+v %v", r, err)
+	}
+	if _, err := Verify(context.Background(), file, KeyVerifier{Key: &k.PublicKey}, VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs(filepath.Join(m, "notes.md"))
+	r, err = Sign(context.Background(), m, KeySigner{Key: k}, ModelOptions{IgnorePaths: []string{"logs", abs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// model.pth and model.pth.sig are signed; logs/ and notes.md are not.
+	if r.Files != 2 || strings.Join(r.Serialization.IgnorePaths, ",") != ".git,.gitattributes,.github,.gitignore,logs,model.sig,notes.md" {
+		t.Fatalf("%+v", r)
+	}
+	// Ignored files may change freely; the verifier honours the signed ignore list.
+	os.WriteFile(filepath.Join(m, "logs", "run.txt"), []byte("changed"), 0o644)
+	if _, err := Verify(context.Background(), m, KeyVerifier{Key: &k.PublicKey}, VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Sign(context.Background(), m, KeySigner{Key: k}, ModelOptions{IgnorePaths: []string{"/etc"}}); !errors.Is(err, manifest.ErrIgnorePath) {
+		t.Fatalf("ignore outside: %v", err)
+	}
+}
+
+// testCA makes a self-signed root, an intermediate and a leaf for key.
+type testCA struct {
+	root, inter, leaf *x509.Certificate
+}
+
+func newCert(t *testing.T, tmpl, parent *x509.Certificate, pub any, priv any) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func makeCA(t *testing.T, leafKey *ecdsa.PrivateKey, notBefore, notAfter time.Time, ku x509.KeyUsage, eku []x509.ExtKeyUsage) testCA {
+	rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ik, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caT := func(n int64, cn string) *x509.Certificate {
+		return &x509.Certificate{SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC),
+			NotAfter: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	}
+	var ca testCA
+	ca.root = newCert(t, caT(1, "test root"), caT(1, "test root"), &rk.PublicKey, rk)
+	ca.inter = newCert(t, caT(2, "test intermediate"), ca.root, &ik.PublicKey, rk)
+	ca.leaf = newCert(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "model signer"},
+		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: ku, ExtKeyUsage: eku}, ca.inter, &leafKey.PublicKey, ik)
+	return ca
+}
+
+func TestCertificateRoundTrip(t *testing.T) {
+	k, _ := GenerateKey("p384")
+	now := time.Now()
+	cases := []struct {
+		name      string
+		nb, na    time.Time
+		ku        x509.KeyUsage
+		eku       []x509.ExtKeyUsage
+		anchor    func(testCA) []*x509.Certificate
+		wantError string
+	}{
+		{"valid", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, ""},
+		// Like the reference: the chain is checked at the leaf's notBefore, so an expired leaf verifies.
+		{"expired leaf", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), x509.KeyUsageDigitalSignature, nil, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, ""},
+		{"codeSigning only", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageKeyEncipherment, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, ""},
+		{"no signing usage", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageKeyEncipherment, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, "may not sign"},
+		{"anchor is the intermediate", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.inter} }, "not a self-signed root"},
+		{"other root", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil, func(testCA) []*x509.Certificate {
+			return []*x509.Certificate{makeCA(t, k, now, now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil).root}
+		}, "does not chain"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ca := makeCA(t, k, c.nb, c.na, c.ku, c.eku)
+			m := writeModel(t, tricky)
+			if _, err := Sign(context.Background(), m, CertificateSigner{Key: k, Leaf: ca.leaf, Chain: []*x509.Certificate{ca.inter}}, ModelOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Verify(context.Background(), m, CertificateVerifier{Anchors: c.anchor(ca)}, VerifyOptions{})
+			if c.wantError == "" {
+				if err != nil || !r.OK || r.Signer.Subject != "CN=model signer" {
+					t.Fatalf("%v %+v", err, r)
+				}
+				if expired := c.na.Before(now); expired != (len(r.Signer.Warnings) == 1) {
+					t.Errorf("warnings %q", r.Signer.Warnings)
+				}
+				return
+			}
+			if !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), c.wantError) {
+				t.Fatalf("err = %v, want %q", err, c.wantError)
+			}
+		})
+	}
+	t.Run("key does not match certificate", func(t *testing.T) {
+		other, _ := GenerateKey("p384")
+		ca := makeCA(t, other, now, now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil)
+		if _, err := Sign(context.Background(), writeModel(t, tricky), CertificateSigner{Key: k, Leaf: ca.leaf}, ModelOptions{}); !errors.Is(err, ErrKey) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestPyBytesRepr(t *testing.T) {
+	for in, want := range map[string]string{
+		"{\n \"a\": \"\xc3\xa9\"}": `b'{\n "a": "\xc3\xa9"}'`,
+		"it's":                     `b"it's"`,
+		"it's \"q\"":               `b'it\'s "q"'`,
+		"\\\t\r\x00\x7f":           `b'\\\t\r\x00\x7f'`,
+	} {
+		if got := string(pyBytesRepr([]byte(in))); got != want {
+			t.Errorf("%q: got %s want %s", in, got, want)
+		}
+	}
+}
+
+func TestEncryptedPrivateKey(t *testing.T) {
+	k, _ := GenerateKey("p256")
+	pemData, err := MarshalPrivateKey(k, []byte("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePrivateKey("k", pemData, nil); !errors.Is(err, ErrKey) {
+		t.Fatalf("no password: %v", err)
+	}
+	if _, err := ParsePrivateKey("k", pemData, []byte("wrong")); !errors.Is(err, ErrKey) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	got, err := ParsePrivateKey("k", pemData, []byte("s3cret"))
+	if err != nil || !got.Equal(k) {
+		t.Fatalf("%v", err)
+	}
+}
