@@ -23,7 +23,7 @@ interop: build
 
 # The one test command: vet + gofmt, all Go tests under the race detector,
 # the product build without cgo, and the live round trip with the reference model_signing.
-test: vet race build
+test: vet race build interop
 
 # Re-sign the bundled example with the bundled example key (after scripts/gen-example.py).
 example: build

@@ -175,6 +175,24 @@ func TestCertificateRoundTrip(t *testing.T) {
 			}
 		})
 	}
+	t.Run("authority key id mismatch", func(t *testing.T) {
+		m := writeModel(t, tricky)
+		rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		root := newCert(t, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "r"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, SubjectKeyId: []byte{1, 2, 3}}, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "r"},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, SubjectKeyId: []byte{1, 2, 3}}, &rk.PublicKey, rk)
+		// Go copies the parent's subject key id into the AKI; hide it to write a wrong one.
+		parent := *root
+		parent.SubjectKeyId = nil
+		leaf := newCert(t, &x509.Certificate{SerialNumber: big.NewInt(10), Subject: pkix.Name{CommonName: "l"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, AuthorityKeyId: []byte{9, 9, 9}}, &parent, &k.PublicKey, rk)
+		if _, err := Sign(context.Background(), m, CertificateSigner{Key: k, Leaf: leaf}, ModelOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Verify(context.Background(), m, CertificateVerifier{Anchors: []*x509.Certificate{root}}, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "authority key identifier") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 	t.Run("key does not match certificate", func(t *testing.T) {
 		other, _ := GenerateKey("p384")
 		ca := makeCA(t, other, now, now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil)

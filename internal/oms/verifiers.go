@@ -141,6 +141,10 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 	if now := time.Now(); now.After(leaf.NotAfter) {
 		who.Warnings = append(who.Warnings, fmt.Sprintf("leaf certificate expired on %s; accepted because the chain is checked at the leaf's notBefore, as model_signing does", leaf.NotAfter.UTC().Format(time.RFC3339)))
 	}
+	chains = slices.DeleteFunc(chains, keyIDsMismatch)
+	if len(chains) == 0 {
+		return nil, who, fmt.Errorf("%w: certificate %q: an authority key identifier does not match its issuer's subject key identifier", ErrSignature, leaf.Subject.String())
+	}
 	if !slices.ContainsFunc(chains, endsSelfSigned) {
 		return nil, who, fmt.Errorf("%w: certificate %q chains only to an anchor that is not a self-signed root: give the root CA", ErrSignature, leaf.Subject.String())
 	}
@@ -159,6 +163,20 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 		return nil, who, err
 	}
 	return p.payload, who, nil
+}
+
+// keyIDsMismatch reports a chain in which a certificate names, by its
+// authority key identifier, another key than its issuer's subject key
+// identifier. OpenSSL (and so the reference) refuses such chains; Go's chain
+// builder only uses the identifiers as hints.
+func keyIDsMismatch(chain []*x509.Certificate) bool {
+	for i := 0; i+1 < len(chain); i++ {
+		c, issuer := chain[i], chain[i+1]
+		if len(c.AuthorityKeyId) > 0 && len(issuer.SubjectKeyId) > 0 && !bytes.Equal(c.AuthorityKeyId, issuer.SubjectKeyId) {
+			return true
+		}
+	}
+	return false
 }
 
 func endsSelfSigned(chain []*x509.Certificate) bool {

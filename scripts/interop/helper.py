@@ -1,21 +1,24 @@
 #!/usr/bin/env python3
 """Helpers for scripts/interop.sh, run inside the venv that has model-signing 1.1.1.
 
-Subcommands (exit 0 on success; verify-* exit 1 on a failed verification):
+Subcommands (exit 0 on success; verify exits 1 on a failed verification):
   genkey   --curve p256|p384 --out PREFIX [--password PW]
            Write PREFIX.key (PKCS#8 PEM, encrypted with BestAvailableEncryption
            when --password is given) and PREFIX.pub (SubjectPublicKeyInfo PEM).
   issue    --public-key PEM --ca-cert PEM --ca-key PEM --out PEM [--cn NAME]
            Issue a leaf certificate for the key (private or public PEM):
            KeyUsage digitalSignature (critical), EKU codeSigning, CA:false.
-  sign-shards   --private-key K [--password PW] --shard-size N --signature S
-                [--ignore-paths P]... MODEL
-  verify-shards --public-key P --shard-size N --signature S
-                [--ignore-paths P]... MODEL
-           Sign / verify in shards mode through the model_signing Python API,
-           with hashing.Config().use_shard_serialization(shard_size=N) given
-           explicitly (the 1.1.1 CLI has no shards option). Like the CLI, the
-           signature file is ignored when it lies inside the model.
+  sign   --private-key K [--password PW] [--shard-size N] --signature S
+         [--ignore-paths P]... MODEL
+  verify --public-key P [--shard-size N] --signature S [--ignore-paths P]... MODEL
+           Sign / verify with a key through the model_signing Python API: in
+           shards mode when --shard-size is given, with
+           hashing.Config().use_shard_serialization(shard_size=N) passed
+           explicitly (the 1.1.1 CLI has no shards option), else files mode.
+           The password goes to the API as bytes: the 1.1.1 CLI's --password
+           passes a str to cryptography and fails ("Cannot convert ... str ...
+           to a buffer"). Like the CLI, the signature file is ignored when it
+           lies inside the model.
   root     SIG   print the subject (root) digest of a bundle
   field    SIG KEY...  print predicate.serialization[KEY] (JSON) of a bundle
 """
@@ -65,6 +68,18 @@ def _load_public(path, password=None):
     return serialization.load_pem_public_key(data)
 
 
+def _authority_key_id(ca_cert):
+    # The test CA's key identifiers are not the SHA-1 of the key (GnuTLS made
+    # them): take the issuer's SKI, or OpenSSL (the reference) finds no issuer.
+    from cryptography import x509
+
+    try:
+        ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key())
+
+
 def cmd_issue(a):
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
@@ -103,10 +118,7 @@ def cmd_issue(a):
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),
-            critical=False,
-        )
+        .add_extension(_authority_key_id(ca_cert), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     pathlib.Path(a.out).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -122,22 +134,22 @@ def _hashing_config(a):
         ignored.append(str(sig.relative_to(model.resolve())))
     except ValueError:
         pass
-    return (
-        model_signing.hashing.Config()
-        .use_shard_serialization(shard_size=a.shard_size)
-        .set_ignored_paths(paths=ignored)
-    )
+    hc = model_signing.hashing.Config()
+    if a.shard_size is not None:
+        hc = hc.use_shard_serialization(shard_size=a.shard_size)
+    return hc.set_ignored_paths(paths=ignored)
 
 
-def cmd_sign_shards(a):
+def cmd_sign(a):
     import model_signing
 
+    password = a.password.encode() if a.password is not None else None
     model_signing.signing.Config().use_elliptic_key_signer(
-        private_key=a.private_key, password=a.password
+        private_key=a.private_key, password=password
     ).set_hashing_config(_hashing_config(a)).sign(pathlib.Path(a.model), pathlib.Path(a.signature))
 
 
-def cmd_verify_shards(a):
+def cmd_verify(a):
     import model_signing
 
     try:
@@ -183,14 +195,14 @@ def main(argv):
     s.set_defaults(func=cmd_issue)
 
     for name, func, keyarg in (
-        ("sign-shards", cmd_sign_shards, "--private-key"),
-        ("verify-shards", cmd_verify_shards, "--public-key"),
+        ("sign", cmd_sign, "--private-key"),
+        ("verify", cmd_verify, "--public-key"),
     ):
         s = sub.add_parser(name)
         s.add_argument(keyarg, required=True)
-        if name == "sign-shards":
+        if name == "sign":
             s.add_argument("--password")
-        s.add_argument("--shard-size", type=int, required=True)
+        s.add_argument("--shard-size", type=int)
         s.add_argument("--signature", required=True)
         s.add_argument("--ignore-paths", action="append")
         s.add_argument("model")
