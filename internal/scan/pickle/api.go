@@ -1,0 +1,52 @@
+// Package pickle decodes Python pickle streams (protocols 0 to 5) with
+// CPython's semantics and runs them on a symbolic stack machine that never
+// imports or calls anything. It reports every global the stream references
+// that the policy does not allow, every call whose target is not a constant
+// allowed global, and every construct that can only serve to hide one.
+package pickle
+
+// Options say how a pickle stream is embedded.
+type Options struct {
+	// Stacked reads pickle after pickle until the end of data (raw pickle
+	// files). Without it, Scan stops after the first STOP and reports its end.
+	Stacked bool
+	// Torch accepts persistent ids of torch's ('storage', type, key,
+	// location, numel) shape and records them as storages; otherwise any
+	// PERSID/BINPERSID is a finding (plain pickle.load fails on it).
+	Torch bool
+	// KeepStrList records the strings of a list that is the stream's result
+	// (legacy torch files list their storage keys that way).
+	KeepStrList bool
+}
+
+// StorageRef is a torch storage named by a persistent id.
+type StorageRef struct {
+	Key      string // data/<key> in a zip checkpoint
+	Type     string // "torch.FloatStorage", or the dtype for UntypedStorage
+	Location string
+	Numel    int64 // elements (typed storages) or bytes (untyped)
+	Offset   int64 // offset of the BINPERSID opcode
+}
+
+// TensorRebuild is a call of torch._utils._rebuild_tensor_v2 (or _v3, or
+// _rebuild_tensor) with constant arguments.
+type TensorRebuild struct {
+	StorageKey    string
+	StorageOffset int64
+	Size          []int64
+	Stride        []int64
+	Offset        int64 // offset of the REDUCE opcode
+}
+
+// Result is what a scan learned beyond its findings.
+type Result struct {
+	Streams  int   // pickle streams read
+	End      int64 // offset just after the last STOP read
+	Opcodes  int64
+	Storages []StorageRef
+	Rebuilds []TensorRebuild
+	StrList  []string // with KeepStrList: the result list's strings, in order
+	Result   string   // symbolic type of the last stream's result ("dict", "int", ...)
+	Int      int64    // the last stream's result when it is a small int
+	Globals  []string // every global named, "module.name", in order (first 64)
+}

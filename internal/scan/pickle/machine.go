@@ -1,0 +1,286 @@
+package pickle
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// machine runs one or more pickle streams symbolically.
+type machine struct {
+	c             *scan.Context
+	lim           scan.Limits
+	sink          scan.Sink
+	opt           Options
+	data          []byte
+	pos           int
+	res           *Result
+	ext           map[int64]name2 // copyreg extension codes registered earlier in the file
+	frameReported bool
+
+	// per stream
+	proto     int
+	stack     []value
+	marks     []int
+	memo      map[int64]value
+	frameEnd  int // 0: not in a frame
+	memoReads int64
+	ops       int64
+}
+
+// Scan decodes the pickle stream(s) in data and reports into sink, with
+// offsets relative to data[0]. With opt.Stacked it reads streams until the end
+// of data; otherwise one stream. An error wraps scan.ErrUnscannable when data
+// could not be fully decoded; findings made before the error are kept.
+func Scan(ctx context.Context, c *scan.Context, data []byte, sink scan.Sink, opt Options) (*Result, error) {
+	m := &machine{c: c, lim: c.Limits, sink: sink, opt: opt, data: data, res: &Result{}, ext: map[int64]name2{}}
+	for {
+		if err := ctx.Err(); err != nil {
+			return m.res, err
+		}
+		start := m.pos
+		if err := m.stream(); err != nil {
+			return m.res, fmt.Errorf("%w: pickle stream at offset %d: %v", scan.ErrUnscannable, start, err)
+		}
+		m.res.Streams++
+		m.res.End = int64(m.pos)
+		if !opt.Stacked || m.pos >= len(data) {
+			return m.res, nil
+		}
+	}
+}
+
+func (m *machine) add(f scan.Finding) { m.sink.Add(f) }
+
+// finding reports at the opcode starting at off.
+func (m *machine) finding(off int, op byte, sev scan.Severity, rule, global, msg string) {
+	m.add(scan.Finding{Rule: rule, Severity: sev, Offset: int64(off), Opcode: opName(op), Global: global, Message: msg})
+}
+
+func (m *machine) push(v value) error {
+	if len(m.stack) >= m.lim.MaxStack {
+		return fmt.Errorf("stack deeper than %d entries (expansion bomb?)", m.lim.MaxStack)
+	}
+	m.stack = append(m.stack, v)
+	return nil
+}
+
+func (m *machine) pop() (value, error) {
+	if len(m.stack) == 0 || (len(m.marks) > 0 && len(m.stack) <= m.marks[len(m.marks)-1]) {
+		return value{}, fmt.Errorf("unpickling stack underflow")
+	}
+	v := m.stack[len(m.stack)-1]
+	m.stack = m.stack[:len(m.stack)-1]
+	return v, nil
+}
+
+func (m *machine) top() (*value, error) {
+	if len(m.stack) == 0 || (len(m.marks) > 0 && len(m.stack) <= m.marks[len(m.marks)-1]) {
+		return nil, fmt.Errorf("unpickling stack underflow")
+	}
+	return &m.stack[len(m.stack)-1], nil
+}
+
+// popMark pops everything above the last MARK and the mark itself.
+func (m *machine) popMark() ([]value, error) {
+	if len(m.marks) == 0 {
+		return nil, fmt.Errorf("could not find MARK")
+	}
+	k := m.marks[len(m.marks)-1]
+	m.marks = m.marks[:len(m.marks)-1]
+	items := m.stack[k:]
+	m.stack = m.stack[:k]
+	return items, nil
+}
+
+// read returns the next n bytes, enforcing the data end and noting frames.
+func (m *machine) read(n int) ([]byte, error) {
+	if n < 0 || n > len(m.data)-m.pos {
+		return nil, fmt.Errorf("pickle data was truncated (need %d bytes at offset %d)", n, m.pos)
+	}
+	b := m.data[m.pos : m.pos+n]
+	m.pos += n
+	return b, nil
+}
+
+func (m *machine) readLine() ([]byte, error) {
+	for i := m.pos; i < len(m.data); i++ {
+		if m.data[i] == '\n' {
+			b := m.data[m.pos:i]
+			m.pos = i + 1
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("pickle data was truncated (no newline after offset %d)", m.pos)
+}
+
+// checkFrame notes opcodes that do not respect the current frame. CPython's C
+// unpickler does not enforce frame boundaries, so a lying FRAME still loads;
+// scanners that trust frames are bypassed by it. It is reported, once.
+func (m *machine) checkFrame(start int) {
+	if m.frameEnd == 0 || m.pos <= m.frameEnd {
+		if m.frameEnd != 0 && m.pos == m.frameEnd {
+			m.frameEnd = 0
+		}
+		return
+	}
+	if !m.frameReported {
+		m.frameReported = true
+		m.finding(start, m.data[start], scan.High, "pickle/frame-mismatch", "",
+			fmt.Sprintf("opcode crosses the end of its FRAME (ends at %d): the frame length lies", m.frameEnd))
+	}
+	m.frameEnd = 0
+}
+
+func (m *machine) stream() error {
+	m.proto = 0
+	m.stack = m.stack[:0]
+	m.marks = m.marks[:0]
+	m.memo = map[int64]value{}
+	m.frameEnd = 0
+	m.memoReads = 0
+	for {
+		if m.pos >= len(m.data) {
+			return fmt.Errorf("pickle data was truncated (no STOP opcode)")
+		}
+		m.ops++
+		m.res.Opcodes++
+		if m.ops > m.lim.MaxPickleOps {
+			return fmt.Errorf("more than %d opcodes", m.lim.MaxPickleOps)
+		}
+		start := m.pos
+		op := m.data[m.pos]
+		m.pos++
+		stop, err := m.step(start, op)
+		if err != nil {
+			return fmt.Errorf("%s at offset %d: %v", opName(op), start, err)
+		}
+		m.checkFrame(start)
+		if stop {
+			return nil
+		}
+	}
+}
+
+func (m *machine) u8() (int64, error) {
+	b, err := m.read(1)
+	if err != nil {
+		return 0, err
+	}
+	return int64(b[0]), nil
+}
+
+func (m *machine) u16() (int64, error) {
+	b, err := m.read(2)
+	if err != nil {
+		return 0, err
+	}
+	return int64(binary.LittleEndian.Uint16(b)), nil
+}
+
+func (m *machine) u32() (int64, error) {
+	b, err := m.read(4)
+	if err != nil {
+		return 0, err
+	}
+	return int64(binary.LittleEndian.Uint32(b)), nil
+}
+
+func (m *machine) i32() (int64, error) {
+	b, err := m.read(4)
+	if err != nil {
+		return 0, err
+	}
+	return int64(int32(binary.LittleEndian.Uint32(b))), nil
+}
+
+func (m *machine) u64() (int64, error) {
+	b, err := m.read(8)
+	if err != nil {
+		return 0, err
+	}
+	v := binary.LittleEndian.Uint64(b)
+	if v > math.MaxInt64 {
+		return 0, fmt.Errorf("length %d too large", v)
+	}
+	return int64(v), nil
+}
+
+// strValue makes a str value, keeping the text when short.
+func (m *machine) strValue(b []byte) value {
+	if len(b) > m.lim.MaxStringInMemo {
+		return value{k: kLongStr}
+	}
+	return value{k: kStr, s: string(b)}
+}
+
+// longValue decodes a little-endian two's-complement integer (LONG1/LONG4).
+func longValue(b []byte) value {
+	if len(b) == 0 {
+		return value{k: kInt}
+	}
+	if len(b) <= 8 {
+		var u uint64
+		for i := len(b) - 1; i >= 0; i-- {
+			u = u<<8 | uint64(b[i])
+		}
+		shift := 64 - 8*uint(len(b))
+		return value{k: kInt, i: int64(u<<shift) >> shift}
+	}
+	return value{k: kBigInt}
+}
+
+// intText parses the argument of INT/LONG.
+func intText(line []byte, long bool) (value, error) {
+	s := string(line)
+	if long && len(s) > 0 && s[len(s)-1] == 'L' {
+		s = s[:len(s)-1]
+	}
+	if !long {
+		switch s {
+		case "00":
+			return value{k: kBool}, nil
+		case "01":
+			return value{k: kBool, i: 1}, nil
+		}
+	}
+	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+		return value{k: kInt, i: i}, nil
+	}
+	if _, ok := new(big.Int).SetString(s, 0); ok {
+		return value{k: kBigInt}, nil
+	}
+	return value{}, fmt.Errorf("invalid literal for int: %q", s)
+}
+
+// globalValue resolves a (module, name) pair read from a GLOBAL, INST,
+// STACK_GLOBAL or EXT opcode and reports it when the policy does not allow it.
+func (m *machine) globalValue(off int, op byte, module, name string) value {
+	if m.proto < 3 {
+		module, name = fixImports(module, name)
+	}
+	n := &node{module: module, name: name, off: int64(off)}
+	if len(m.res.Globals) < 64 {
+		m.res.Globals = append(m.res.Globals, module+"."+name)
+	}
+	n.allowed = m.c.Policy.Allowed(module, name)
+	if !n.allowed {
+		sev, why := scan.Grade(module, name)
+		m.finding(off, op, sev, "pickle/global-not-allowed", module+"."+name, why)
+	}
+	return value{k: kGlobal, n: n}
+}
+
+// decodeName decodes a GLOBAL/INST line strictly as UTF-8, as CPython does.
+func decodeName(b []byte) (string, error) {
+	if !utf8.Valid(b) {
+		return "", fmt.Errorf("module or name %q is not valid UTF-8", b)
+	}
+	return string(b), nil
+}

@@ -1,0 +1,470 @@
+package pickle
+
+import (
+	"fmt"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// step executes one opcode. It returns true after STOP.
+func (m *machine) step(off int, op byte) (bool, error) {
+	switch op {
+	case opPROTO:
+		p, err := m.u8()
+		if err != nil {
+			return false, err
+		}
+		if p > 5 {
+			return false, fmt.Errorf("unsupported pickle protocol: %d", p)
+		}
+		m.proto = int(p)
+	case opFRAME:
+		n, err := m.u64()
+		if err != nil {
+			return false, err
+		}
+		if n > int64(len(m.data)-m.pos) {
+			m.finding(off, op, scan.High, "pickle/frame-mismatch", "", fmt.Sprintf("FRAME of %d bytes is longer than the %d bytes left", n, len(m.data)-m.pos))
+			return false, fmt.Errorf("pickle data was truncated (FRAME of %d bytes)", n)
+		}
+		if m.frameEnd != 0 && m.pos-9 < m.frameEnd && !m.frameReported {
+			m.frameReported = true
+			m.finding(off, op, scan.High, "pickle/frame-mismatch", "", "a new FRAME begins before the end of the current one")
+		}
+		m.frameEnd = m.pos + int(n)
+		if n == 0 {
+			m.frameEnd = 0
+		}
+	case opSTOP:
+		v, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		m.res.Result, m.res.Int, m.res.StrList = v.k.String(), v.i, nil
+		if v.k == kList && m.opt.KeepStrList {
+			for _, it := range v.n.items {
+				if it.k == kStr {
+					m.res.StrList = append(m.res.StrList, it.s)
+				}
+			}
+		}
+		return true, nil
+	case opMARK:
+		if len(m.marks) >= m.lim.MaxStack {
+			return false, fmt.Errorf("more than %d marks", m.lim.MaxStack)
+		}
+		m.marks = append(m.marks, len(m.stack))
+	case opPOP:
+		if len(m.stack) > 0 && (len(m.marks) == 0 || len(m.stack) > m.marks[len(m.marks)-1]) {
+			m.stack = m.stack[:len(m.stack)-1]
+		} else if len(m.marks) > 0 {
+			m.marks = m.marks[:len(m.marks)-1] // CPython: POP of a mark pops the mark
+		} else {
+			return false, fmt.Errorf("unpickling stack underflow")
+		}
+	case opPOP_MARK:
+		if _, err := m.popMark(); err != nil {
+			return false, err
+		}
+	case opDUP:
+		t, err := m.top()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(*t)
+	case opNONE:
+		return false, m.push(value{k: kNone})
+	case opNEWTRUE:
+		return false, m.push(value{k: kBool, i: 1})
+	case opNEWFALSE:
+		return false, m.push(value{k: kBool})
+	case opINT, opLONG:
+		line, err := m.readLine()
+		if err != nil {
+			return false, err
+		}
+		v, err := intText(line, op == opLONG)
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(v)
+	case opBININT:
+		v, err := m.i32()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kInt, i: v})
+	case opBININT1:
+		v, err := m.u8()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kInt, i: v})
+	case opBININT2:
+		v, err := m.u16()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kInt, i: v})
+	case opLONG1, opLONG4:
+		var n int64
+		var err error
+		if op == opLONG1 {
+			n, err = m.u8()
+		} else {
+			n, err = m.i32()
+			if err == nil && n < 0 {
+				err = fmt.Errorf("LONG pickle has negative byte count")
+			}
+		}
+		if err != nil {
+			return false, err
+		}
+		b, err := m.read(int(n))
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(longValue(b))
+	case opFLOAT:
+		if _, err := m.readLine(); err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kFloat})
+	case opBINFLOAT:
+		if _, err := m.read(8); err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kFloat})
+	case opSTRING:
+		line, err := m.readLine()
+		if err != nil {
+			return false, err
+		}
+		s, err := unquote(line)
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.strValue([]byte(s)))
+	case opBINSTRING, opSHORT_BINSTRING, opBINUNICODE, opSHORT_BINUNICODE, opBINUNICODE8:
+		return false, m.stringOp(op)
+	case opUNICODE:
+		line, err := m.readLine()
+		if err != nil {
+			return false, err
+		}
+		s, err := rawUnicodeEscape(line)
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.strValue([]byte(s)))
+	case opBINBYTES, opSHORT_BINBYTES, opBINBYTES8, opBYTEARRAY8:
+		var n int64
+		var err error
+		switch op {
+		case opBINBYTES:
+			n, err = m.u32()
+		case opSHORT_BINBYTES:
+			n, err = m.u8()
+		default:
+			n, err = m.u64()
+		}
+		if err != nil {
+			return false, err
+		}
+		if n > int64(len(m.data)-m.pos) {
+			return false, fmt.Errorf("pickle data was truncated (%d bytes of data)", n)
+		}
+		m.pos += int(n)
+		return false, m.push(value{k: kBytes})
+	case opEMPTY_TUPLE:
+		return false, m.push(value{k: kTuple, n: &node{off: int64(off)}})
+	case opTUPLE:
+		items, err := m.popMark()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.tuple(off, items))
+	case opTUPLE1, opTUPLE2, opTUPLE3:
+		n := int(op-opTUPLE1) + 1
+		if len(m.stack) < n || (len(m.marks) > 0 && len(m.stack)-n < m.marks[len(m.marks)-1]) {
+			return false, fmt.Errorf("unpickling stack underflow")
+		}
+		items := append([]value(nil), m.stack[len(m.stack)-n:]...)
+		m.stack = m.stack[:len(m.stack)-n]
+		return false, m.push(m.tuple(off, items))
+	case opEMPTY_LIST:
+		return false, m.push(value{k: kList, n: &node{off: int64(off)}})
+	case opLIST:
+		if _, err := m.popMark(); err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kList, n: &node{off: int64(off)}})
+	case opEMPTY_DICT:
+		return false, m.push(value{k: kDict, n: &node{off: int64(off)}})
+	case opDICT:
+		items, err := m.popMark()
+		if err != nil {
+			return false, err
+		}
+		if len(items)%2 != 0 {
+			return false, fmt.Errorf("odd number of items for DICT")
+		}
+		return false, m.push(value{k: kDict, n: &node{off: int64(off)}})
+	case opEMPTY_SET:
+		return false, m.push(value{k: kSet, n: &node{off: int64(off)}})
+	case opFROZENSET:
+		if _, err := m.popMark(); err != nil {
+			return false, err
+		}
+		return false, m.push(value{k: kFrozenSet, n: &node{off: int64(off)}})
+	case opAPPEND, opAPPENDS, opSETITEM, opSETITEMS, opADDITEMS:
+		return false, m.fill(off, op)
+	case opGET, opBINGET, opLONG_BINGET:
+		return false, m.memoGet(op)
+	case opPUT, opBINPUT, opLONG_BINPUT, opMEMOIZE:
+		return false, m.memoPut(op)
+	case opGLOBAL, opINST:
+		return false, m.globalOp(off, op)
+	case opSTACK_GLOBAL:
+		name, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		module, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		if module.k != kStr || name.k != kStr {
+			m.finding(off, op, scan.Critical, "pickle/computed-global", "",
+				fmt.Sprintf("STACK_GLOBAL operands are not constant strings (module: %s, name: %s): the global is chosen at load time", module.k, name.k))
+			return false, m.push(value{k: kGlobal, n: &node{module: "?", name: "?", off: int64(off)}})
+		}
+		return false, m.push(m.globalValue(off, op, module.s, name.s))
+	case opEXT1, opEXT2, opEXT4:
+		var code int64
+		var err error
+		switch op {
+		case opEXT1:
+			code, err = m.u8()
+		case opEXT2:
+			code, err = m.u16()
+		default:
+			code, err = m.i32()
+		}
+		if err != nil {
+			return false, err
+		}
+		if g, ok := m.ext[code]; ok {
+			return false, m.push(m.globalValue(off, op, g.module, g.name))
+		}
+		m.finding(off, op, scan.Critical, "pickle/extension-code", "",
+			fmt.Sprintf("extension code %d names a global through copyreg's registry, which only the loading process knows", code))
+		return false, m.push(value{k: kGlobal, n: &node{module: "?", name: fmt.Sprintf("ext%d", code), off: int64(off)}})
+	case opREDUCE:
+		args, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		callee, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.call(off, op, callee, args))
+	case opNEWOBJ:
+		args, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		cls, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.call(off, op, cls, args))
+	case opNEWOBJ_EX:
+		if _, err := m.pop(); err != nil { // kwargs
+			return false, err
+		}
+		args, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		cls, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.call(off, op, cls, args))
+	case opOBJ:
+		items, err := m.popMark()
+		if err != nil {
+			return false, err
+		}
+		if len(items) == 0 {
+			return false, fmt.Errorf("OBJ without a class")
+		}
+		return false, m.push(m.call(off, op, items[0], m.tuple(off, items[1:])))
+	case opBUILD:
+		return false, m.build(off, op)
+	case opPERSID:
+		line, err := m.readLine()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.persistent(off, op, m.strValue(line)))
+	case opBINPERSID:
+		pid, err := m.pop()
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(m.persistent(off, op, pid))
+	case opNEXT_BUFFER, opREADONLY_BUFFER:
+		if op == opREADONLY_BUFFER {
+			if _, err := m.top(); err != nil {
+				return false, err
+			}
+			return false, nil
+		}
+		m.finding(off, op, scan.Medium, "pickle/out-of-band-buffer", "", "out-of-band buffer: its content is not in the file")
+		return false, m.push(value{k: kBuffer})
+	default:
+		return false, fmt.Errorf("invalid load key, %q", op)
+	}
+	return false, nil
+}
+
+func (m *machine) stringOp(op byte) error {
+	var n int64
+	var err error
+	switch op {
+	case opBINSTRING:
+		n, err = m.i32()
+		if err == nil && n < 0 {
+			err = fmt.Errorf("BINSTRING pickle has negative byte count")
+		}
+	case opSHORT_BINSTRING, opSHORT_BINUNICODE:
+		n, err = m.u8()
+	case opBINUNICODE:
+		n, err = m.u32()
+	default:
+		n, err = m.u64()
+	}
+	if err != nil {
+		return err
+	}
+	if n > int64(len(m.data)-m.pos) {
+		return fmt.Errorf("pickle data was truncated (string of %d bytes)", n)
+	}
+	b, _ := m.read(int(n))
+	if op == opBINUNICODE || op == opSHORT_BINUNICODE || op == opBINUNICODE8 {
+		if _, err := decodeUTF8(b); err != nil {
+			return err
+		}
+	}
+	// Python 3 decodes BINSTRING/SHORT_BINSTRING as ASCII by default: a str.
+	return m.push(m.strValue(b))
+}
+
+func (m *machine) tuple(off int, items []value) value {
+	n := &node{off: int64(off)}
+	if len(items) > maxTupleItems {
+		n.items = append([]value(nil), items[:maxTupleItems]...)
+		n.truncated = true
+	} else {
+		n.items = append([]value(nil), items...)
+	}
+	return value{k: kTuple, n: n}
+}
+
+func (m *machine) memoGet(op byte) error {
+	var idx int64
+	var err error
+	switch op {
+	case opGET:
+		var line []byte
+		if line, err = m.readLine(); err == nil {
+			var v value
+			if v, err = intText(line, false); err == nil {
+				idx = v.i
+			}
+		}
+	case opBINGET:
+		idx, err = m.u8()
+	default:
+		idx, err = m.u32()
+	}
+	if err != nil {
+		return err
+	}
+	m.memoReads++
+	if m.memoReads > m.lim.MaxMemoReads {
+		return fmt.Errorf("more than %d memo reads (expansion bomb?)", m.lim.MaxMemoReads)
+	}
+	v, ok := m.memo[idx]
+	if !ok {
+		return fmt.Errorf("memo value not found at index %d", idx)
+	}
+	return m.push(v)
+}
+
+func (m *machine) memoPut(op byte) error {
+	var idx int64
+	var err error
+	switch op {
+	case opPUT:
+		var line []byte
+		if line, err = m.readLine(); err == nil {
+			var v value
+			if v, err = intText(line, false); err == nil {
+				idx = v.i
+			}
+		}
+	case opBINPUT:
+		idx, err = m.u8()
+	case opLONG_BINPUT:
+		idx, err = m.u32()
+	default:
+		idx = int64(len(m.memo))
+	}
+	if err != nil {
+		return err
+	}
+	if idx < 0 {
+		return fmt.Errorf("negative PUT argument")
+	}
+	t, err := m.top()
+	if err != nil {
+		return err
+	}
+	if _, exists := m.memo[idx]; !exists && len(m.memo) >= m.lim.MaxMemo {
+		return fmt.Errorf("more than %d memo entries", m.lim.MaxMemo)
+	}
+	m.memo[idx] = *t
+	return nil
+}
+
+func (m *machine) globalOp(off int, op byte) error {
+	ml, err := m.readLine()
+	if err != nil {
+		return err
+	}
+	nl, err := m.readLine()
+	if err != nil {
+		return err
+	}
+	module, err := decodeName(ml)
+	if err != nil {
+		return err
+	}
+	name, err := decodeName(nl)
+	if err != nil {
+		return err
+	}
+	g := m.globalValue(off, op, module, name)
+	if op == opGLOBAL {
+		return m.push(g)
+	}
+	items, err := m.popMark() // INST: the arguments
+	if err != nil {
+		return err
+	}
+	return m.push(m.call(off, op, g, m.tuple(off, items)))
+}

@@ -1,0 +1,124 @@
+package pickle
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+var errBadString = errors.New("bad string literal")
+
+// unquote decodes the argument of the STRING opcode: a Python 2 str repr in
+// single or double quotes, with Python's string escapes (codecs.escape_decode).
+func unquote(line []byte) (string, error) {
+	if len(line) < 2 || line[0] != line[len(line)-1] || (line[0] != '\'' && line[0] != '"') {
+		return "", errors.New("the STRING opcode argument must be quoted")
+	}
+	return escapeDecode(line[1 : len(line)-1])
+}
+
+func escapeDecode(s []byte) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '\\' {
+			b.WriteByte(c)
+			continue
+		}
+		i++
+		if i >= len(s) {
+			return "", errBadString // trailing backslash
+		}
+		switch c = s[i]; c {
+		case '\n':
+		case '\\', '\'', '"':
+			b.WriteByte(c)
+		case 'a':
+			b.WriteByte(7)
+		case 'b':
+			b.WriteByte(8)
+		case 'f':
+			b.WriteByte(12)
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'v':
+			b.WriteByte(11)
+		case 'x':
+			if i+2 >= len(s) {
+				return "", errBadString
+			}
+			v, err := strconv.ParseUint(string(s[i+1:i+3]), 16, 8)
+			if err != nil {
+				return "", errBadString
+			}
+			b.WriteByte(byte(v))
+			i += 2
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			j := i
+			for j < len(s) && j < i+3 && s[j] >= '0' && s[j] <= '7' {
+				j++
+			}
+			v, _ := strconv.ParseUint(string(s[i:j]), 8, 16)
+			b.WriteByte(byte(v))
+			i = j - 1
+		default:
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), nil
+}
+
+// rawUnicodeEscape decodes the argument of the UNICODE opcode
+// (raw-unicode-escape): \uXXXX and \UXXXXXXXX escapes, other bytes Latin-1.
+func rawUnicodeEscape(s []byte) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') {
+			// An odd number of backslashes before u makes an escape.
+			n := 4
+			if s[i+1] == 'U' {
+				n = 8
+			}
+			if i+2+n > len(s) {
+				return "", errBadString
+			}
+			v, err := strconv.ParseUint(string(s[i+2:i+2+n]), 16, 32)
+			if err != nil || v > utf8.MaxRune {
+				return "", errBadString
+			}
+			b.WriteRune(rune(v))
+			i += 1 + n
+			continue
+		}
+		b.WriteRune(rune(c))
+	}
+	return b.String(), nil
+}
+
+// decodeUTF8 decodes like Python's 'utf-8' with 'surrogatepass' (BINUNICODE):
+// invalid UTF-8 is an error; encoded surrogates are kept.
+func decodeUTF8(b []byte) (string, error) {
+	if utf8.Valid(b) {
+		return string(b), nil
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			// Surrogates U+D800..U+DFFF encoded as ED A0..BF xx.
+			if i+2 < len(b) && b[i] == 0xED && b[i+1] >= 0xA0 && b[i+1] <= 0xBF && b[i+2] >= 0x80 && b[i+2] <= 0xBF {
+				i += 3
+				continue
+			}
+			return "", errors.New("invalid UTF-8 in a unicode string")
+		}
+		i += n
+	}
+	return string(b), nil
+}
