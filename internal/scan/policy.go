@@ -26,11 +26,13 @@ type Policy struct {
 func key(module, name string) string { return module + "\x00" + name }
 
 // weightsOnlyGlobals mirrors the globals torch's weights-only unpickler
-// accepts by default (torch/_weights_only_unpickler.py, _get_allowed_globals).
+// accepts by default (torch/_weights_only_unpickler.py, _get_allowed_globals,
+// torch 2.6 to 2.9; see docs/scan.md).
 var weightsOnlyGlobals = []string{
 	"collections.OrderedDict", "collections.Counter",
 	"torch.nn.parameter.Parameter", "torch.Size", "torch.Tensor", "torch.device",
-	"torch.serialization._get_layout",
+	"torch.serialization._get_layout", "_codecs.encode",
+	"builtins.bytearray", "builtins.set", "builtins.complex",
 	"torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3",
 	"torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
 	"torch._utils._rebuild_qtensor", "torch._utils._rebuild_sparse_tensor",
@@ -39,29 +41,38 @@ var weightsOnlyGlobals = []string{
 	"torch._utils._rebuild_device_tensor_from_numpy",
 	"torch._tensor._rebuild_from_type_v2",
 	"torch.storage.UntypedStorage", "torch.storage.TypedStorage",
-	"builtins.set", "builtins.frozenset", "builtins.bytearray",
-	"_codecs.encode",
+	"torch.per_tensor_affine", "torch.per_tensor_symmetric", "torch.per_channel_affine",
+	"torch.per_channel_symmetric", "torch.per_channel_affine_float_qparams",
 }
 
-// torchTypes are the dtype, storage, layout, memory-format and qscheme names
-// torch pickles as globals; all are allowed by the weights-only unpickler.
+// torchTypes are the dtype, storage and legacy tensor classes torch pickles
+// as globals; all are allowed by the weights-only unpickler.
 var torchTypes = func() []string {
 	var out []string
-	for _, s := range []string{"Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
-		"ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "QUInt4x2", "QUInt2x4", "Untyped"} {
+	for _, s := range []string{"Double", "Float", "Long", "Int", "Short", "Char", "Byte", "Half", "Bool", "BFloat16",
+		"ComplexFloat", "ComplexDouble", "QUInt8", "QInt8", "QInt32", "QUInt4x2", "QUInt2x4"} {
 		out = append(out, "torch."+s+"Storage")
 	}
-	for _, d := range []string{"float32", "float", "float64", "double", "float16", "half", "bfloat16", "uint8", "int8",
-		"int16", "short", "int32", "int", "int64", "long", "bool", "complex32", "complex64", "cfloat", "complex128", "cdouble",
-		"qint8", "quint8", "qint32", "quint4x2", "quint2x4", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
-		"uint16", "uint32", "uint64", "bits8", "bits16", "bits1x8", "bits2x4", "bits4x2",
-		"strided", "sparse_coo", "sparse_csr", "sparse_csc", "sparse_bsr", "sparse_bsc", "_mkldnn", "jagged",
-		"contiguous_format", "channels_last", "channels_last_3d", "preserve_format",
-		"per_tensor_affine", "per_channel_affine", "per_tensor_symmetric", "per_channel_symmetric", "per_channel_affine_float_qparams"} {
+	for _, d := range []string{"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool", "bfloat16",
+		"complex128", "complex64", "qint8", "qint32", "quint8", "quint4x2", "quint2x4",
+		"float8_e5m2", "float8_e4m3fn", "float8_e5m2fnuz", "float8_e4m3fnuz", "float8_e8m0fnu", "float4_e2m1fn_x2",
+		"bits8", "bits16", "bits1x8", "bits2x4", "bits4x2", "complex32", "uint16", "uint32", "uint64",
+		"uint1", "uint2", "uint3", "uint4", "uint5", "uint6", "uint7", "int1", "int2", "int3", "int4", "int5", "int6", "int7"} {
 		out = append(out, "torch."+d)
+	}
+	for _, m := range []string{"torch", "torch.cuda", "torch.sparse", "torch.cuda.sparse"} {
+		for _, t := range []string{"Byte", "Char", "Double", "Float", "Int", "Long", "Short", "Half", "Bool", "BFloat16"} {
+			if t == "Bool" && strings.HasSuffix(m, "sparse") {
+				continue
+			}
+			out = append(out, m+"."+t+"Tensor")
+		}
 	}
 	return out
 }()
+
+// blockedModules can never be allowed, as in torch's weights-only unpickler.
+var blockedModules = map[string]bool{"sys": true, "os": true, "posix": true, "nt": true}
 
 // coquiGlobals are what real coqui TTS checkpoints reference beyond weights-only.
 var coquiGlobals = []string{
@@ -124,6 +135,9 @@ func NewPolicy(profile string, extra []string) (*Policy, error) {
 		if hasDunder(m + "." + q) {
 			return nil, fmt.Errorf("allowed global %q: dunder names are never allowed", n)
 		}
+		if sev, why := Grade(m, q); blockedModules[m] || sev == Critical {
+			return nil, fmt.Errorf("allowed global %q: a policy cannot allow code execution (%s)", n, why)
+		}
 		p.allowed[key(m, q)] = true
 		p.importStrings[m+"."+q] = true
 	}
@@ -152,7 +166,7 @@ func hasDunder(s string) bool {
 // Allowed reports whether the global (module, qualname) is on the allowlist:
 // exact match on both parts, valid UTF-8, no dunder part.
 func (p *Policy) Allowed(module, name string) bool {
-	if !utf8.ValidString(module) || !utf8.ValidString(name) || hasDunder(name) || hasDunder(module) {
+	if blockedModules[module] || !utf8.ValidString(module) || !utf8.ValidString(name) || hasDunder(name) || hasDunder(module) {
 		return false
 	}
 	return p.allowed[key(module, name)]

@@ -168,8 +168,8 @@ func (m *machine) persistent(off int, op byte, pid value) value {
 	}
 	if pid.k == kTuple && len(pid.n.items) >= 5 && len(pid.n.items) <= 6 {
 		it := pid.n.items
-		if it[0].k == kStr && it[0].s == "storage" && it[1].k == kGlobal && it[2].k == kStr && it[3].k == kStr && it[4].k == kInt {
-			ref := StorageRef{Key: it[2].s, Type: it[1].globalName(), Location: it[3].s, Numel: it[4].i, Offset: int64(off)}
+		if it[0].k == kStr && m.text(it[0]) == "storage" && it[1].k == kGlobal && it[2].k == kStr && it[3].k == kStr && it[4].k == kInt {
+			ref := StorageRef{Key: m.text(it[2]), Type: it[1].globalName(), Location: m.text(it[3]), Numel: it[4].i, Offset: int64(off)}
 			v.n.storage = &ref
 			m.res.Storages = append(m.res.Storages, ref)
 			return v

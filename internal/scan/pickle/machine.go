@@ -23,6 +23,8 @@ type machine struct {
 	res           *Result
 	ext           map[int64]name2 // copyreg extension codes registered earlier in the file
 	frameReported bool
+	weightsOnly   bool // profile weights-only: report opcodes torch's restricted unpickler refuses
+	opReported    bool // once per stream
 
 	// per stream
 	proto     int
@@ -39,7 +41,8 @@ type machine struct {
 // of data; otherwise one stream. An error wraps scan.ErrUnscannable when data
 // could not be fully decoded; findings made before the error are kept.
 func Scan(ctx context.Context, c *scan.Context, data []byte, sink scan.Sink, opt Options) (*Result, error) {
-	m := &machine{c: c, lim: c.Limits, sink: sink, opt: opt, data: data, res: &Result{}, ext: map[int64]name2{}}
+	m := &machine{c: c, lim: c.Limits, sink: sink, opt: opt, data: data, res: &Result{}, ext: map[int64]name2{},
+		weightsOnly: c.Policy.Profile == scan.ProfileWeightsOnly}
 	for {
 		if err := ctx.Err(); err != nil {
 			return m.res, err
@@ -145,6 +148,7 @@ func (m *machine) stream() error {
 	m.memo = map[int64]value{}
 	m.frameEnd = 0
 	m.memoReads = 0
+	m.opReported = false
 	for {
 		if m.pos >= len(m.data) {
 			return fmt.Errorf("pickle data was truncated (no STOP opcode)")
@@ -157,6 +161,11 @@ func (m *machine) stream() error {
 		start := m.pos
 		op := m.data[m.pos]
 		m.pos++
+		if m.weightsOnly && !weightsOnlyOps[op] && !m.opReported {
+			m.opReported = true
+			m.finding(start, op, scan.Medium, "pickle/weights-only-opcode", "",
+				fmt.Sprintf("%s is not accepted by torch's weights-only unpickler", opName(op)))
+		}
 		stop, err := m.step(start, op)
 		if err != nil {
 			return fmt.Errorf("%s at offset %d: %v", opName(op), start, err)
@@ -218,6 +227,25 @@ func (m *machine) strValue(b []byte) value {
 		return value{k: kLongStr}
 	}
 	return value{k: kStr, s: string(b)}
+}
+
+// strRef makes a str value for the n bytes at start of the data without
+// copying them: most strings of a checkpoint are never looked at.
+func (m *machine) strRef(start, n int) value {
+	if n > m.lim.MaxStringInMemo || n >= 1<<13 {
+		return value{k: kLongStr}
+	}
+	return value{k: kStr, i: int64(start)<<13 | int64(n) + 1}
+}
+
+// text returns the content of a kStr value.
+func (m *machine) text(v value) string {
+	if v.i > 0 {
+		p := v.i - 1
+		start, n := p>>13, p&(1<<13-1)
+		return string(m.data[start : start+n])
+	}
+	return v.s
 }
 
 // longValue decodes a little-endian two's-complement integer (LONG1/LONG4).

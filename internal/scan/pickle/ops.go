@@ -98,3 +98,15 @@ func opName(op byte) string {
 	}
 	return fmt.Sprintf("0x%02x", op)
 }
+
+// weightsOnlyOps are the 34 opcodes torch's weights-only unpickler accepts.
+var weightsOnlyOps = func() [256]bool {
+	var t [256]bool
+	for _, op := range []byte{opMARK, opEMPTY_TUPLE, opSTOP, opBINFLOAT, opBININT, opBININT1, opBININT2, opNONE,
+		opBINPERSID, opREDUCE, opSHORT_BINSTRING, opBINUNICODE, opEMPTY_LIST, opAPPEND, opBUILD, opGLOBAL, opAPPENDS,
+		opBINGET, opLONG_BINGET, opBINPUT, opLONG_BINPUT, opSETITEM, opTUPLE, opSETITEMS, opEMPTY_DICT, opPROTO,
+		opNEWOBJ, opTUPLE1, opTUPLE2, opTUPLE3, opNEWTRUE, opNEWFALSE, opLONG1, opEMPTY_SET} {
+		t[op] = true
+	}
+	return t
+}()

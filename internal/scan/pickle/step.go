@@ -44,7 +44,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		if v.k == kList && m.opt.KeepStrList {
 			for _, it := range v.n.items {
 				if it.k == kStr {
-					m.res.StrList = append(m.res.StrList, it.s)
+					m.res.StrList = append(m.res.StrList, m.text(it))
 				}
 			}
 		}
@@ -239,7 +239,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 				fmt.Sprintf("STACK_GLOBAL operands are not constant strings (module: %s, name: %s): the global is chosen at load time", module.k, name.k))
 			return false, m.push(value{k: kGlobal, n: &node{module: "?", name: "?", off: int64(off)}})
 		}
-		return false, m.push(m.globalValue(off, op, module.s, name.s))
+		return false, m.push(m.globalValue(off, op, m.text(module), m.text(name)))
 	case opEXT1, opEXT2, opEXT4:
 		var code int64
 		var err error
@@ -353,14 +353,15 @@ func (m *machine) stringOp(op byte) error {
 	if n > int64(len(m.data)-m.pos) {
 		return fmt.Errorf("pickle data was truncated (string of %d bytes)", n)
 	}
+	start := m.pos
 	b, _ := m.read(int(n))
 	if op == opBINUNICODE || op == opSHORT_BINUNICODE || op == opBINUNICODE8 {
-		if _, err := decodeUTF8(b); err != nil {
+		if err := checkUTF8(b); err != nil {
 			return err
 		}
 	}
 	// Python 3 decodes BINSTRING/SHORT_BINSTRING as ASCII by default: a str.
-	return m.push(m.strValue(b))
+	return m.push(m.strRef(start, int(n)))
 }
 
 func (m *machine) tuple(off int, items []value) value {

@@ -102,11 +102,11 @@ func rawUnicodeEscape(s []byte) (string, error) {
 	return b.String(), nil
 }
 
-// decodeUTF8 decodes like Python's 'utf-8' with 'surrogatepass' (BINUNICODE):
-// invalid UTF-8 is an error; encoded surrogates are kept.
-func decodeUTF8(b []byte) (string, error) {
+// checkUTF8 validates like Python's 'utf-8' with 'surrogatepass' (BINUNICODE):
+// invalid UTF-8 is an error; encoded surrogates are accepted.
+func checkUTF8(b []byte) error {
 	if utf8.Valid(b) {
-		return string(b), nil
+		return nil
 	}
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])
@@ -116,9 +116,9 @@ func decodeUTF8(b []byte) (string, error) {
 				i += 3
 				continue
 			}
-			return "", errors.New("invalid UTF-8 in a unicode string")
+			return errors.New("invalid UTF-8 in a unicode string")
 		}
 		i += n
 	}
-	return string(b), nil
+	return nil
 }

@@ -49,8 +49,7 @@ func ScanZip(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, si
 }
 
 func scanMembers(ctx context.Context, c *scan.Context, z *Zip, entries []Entry, sink scan.Sink) error {
-	nc, err := c.Nested()
-	if err != nil {
+	if _, err := c.Nested(); err != nil {
 		return err
 	}
 	var firstErr error
@@ -63,7 +62,7 @@ func scanMembers(ctx context.Context, c *scan.Context, z *Zip, entries []Entry, 
 		}
 		b, err := z.Read(e, c.Limits.MaxMemberSize, sink)
 		if err == nil && c.Examine != nil {
-			err = c.Examine(ctx, e.Name, bytes.NewReader(b), int64(len(b)), sinkFor(nc, sink))
+			err = c.Examine(ctx, e.Name, bytes.NewReader(b), int64(len(b)), sink)
 		}
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -71,9 +70,6 @@ func scanMembers(ctx context.Context, c *scan.Context, z *Zip, entries []Entry, 
 	}
 	return firstErr
 }
-
-// sinkFor exists so nested scans share the caller's sink; Examine prefixes members.
-func sinkFor(_ *scan.Context, s scan.Sink) scan.Sink { return s }
 
 func scanCheckpoint(ctx context.Context, c *scan.Context, z *Zip, prefix string, sink scan.Sink) error {
 	var firstErr error
@@ -122,6 +118,8 @@ func scanCheckpoint(ctx context.Context, c *scan.Context, z *Zip, prefix string,
 					_, err = pickle.Scan(ctx, c, b, scan.Prefixed(sink, e.Name), pickle.Options{Torch: true})
 				}
 				keep(err)
+			} else {
+				others = append(others, e)
 			}
 		case knownRecords[rel] && e.Size <= 64:
 		default:
@@ -174,11 +172,7 @@ func probeData(ctx context.Context, c *scan.Context, z *Zip, e Entry, sink scan.
 		sink.Add(scan.Finding{Rule: "torch/container-in-data", Severity: scan.High, Member: e.Name, Offset: 0,
 			Message: fmt.Sprintf("a tensor-data record is a %s container", f)})
 		if c.Examine != nil {
-			nc, err := c.Nested()
-			if err != nil {
-				return err
-			}
-			return c.Examine(ctx, e.Name, bytes.NewReader(b), int64(len(b)), sinkFor(nc, sink))
+			return c.Examine(ctx, e.Name, bytes.NewReader(b), int64(len(b)), sink)
 		}
 	}
 	return nil
