@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop example bench fuzz-smoke clean
+.PHONY: build test vet race interop example bench bench-scan fuzz clean
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -32,8 +32,17 @@ example: build
 bench: build
 	scripts/bench.sh
 
-fuzz-smoke:
-	for t in FuzzParseStatement FuzzParseBundle FuzzVerifyBundle; do $(GO) test ./internal/oms -run '^$$' -fuzz "^$$t$$" -fuzztime 20s || exit 1; done
+bench-scan: build
+	scripts/bench-scan.sh
+
+# Every fuzz target for FUZZTIME each (outside CI). New crashers land in testdata/fuzz and become regression tests.
+FUZZTIME ?= 60s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./internal/...); do \
+	  for t in $$($(GO) test $$pkg -list '^Fuzz' 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$t"; CGO_ENABLED=1 $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	  done; \
+	done
 
 clean:
 	rm -rf bin

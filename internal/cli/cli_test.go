@@ -34,6 +34,8 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("VECTORS", vec)
+			corpus, _ := filepath.Abs("../scan/testdata/corpus")
+			e.Setenv("CORPUS", corpus)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -42,6 +44,10 @@ func TestScripts(t *testing.T) {
 				n, err := strconv.Atoi(args[0])
 				ts.Check(err)
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), bytes.Repeat([]byte("x"), n), 0o644))
+			},
+			// mkbin PATH: a small binary file of no known format.
+			"mkbin": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00binary"), 0o644))
 			},
 			// mkfifo PATH
 			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -127,7 +127,7 @@ func newVerifySigstoreCmd(g *globals) *cobra.Command {
 
 // isCheckFailure reports errors that mean "a check ran and failed".
 func isCheckFailure(err error) bool {
-	return errors.Is(err, oms.ErrVerification)
+	return errors.Is(err, oms.ErrVerification) || errors.Is(err, errUnsafe)
 }
 
 // isInputError reports errors in the input the user gave.

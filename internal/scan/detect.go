@@ -46,12 +46,14 @@ func Detect(r io.ReaderAt, size int64) Format {
 		return FormatNpy
 	case bytes.HasPrefix(head, torchLegacyMagic):
 		return FormatTorchLegacy
+	case isSafetensors(head, size):
+		// Before pickle: a header length of 0x180 starts with 80 01. The
+		// safetensors scanner probes the bytes as a pickle too.
+		return FormatSafetensors
 	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
 		return FormatPickle
 	case len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar")):
 		return FormatTar
-	case isSafetensors(head, size):
-		return FormatSafetensors
 	case bytes.HasPrefix(head, []byte("RIFF")) && len(head) >= 12 && bytes.Equal(head[8:12], []byte("WAVE")),
 		bytes.HasPrefix(head, []byte("fLaC")), bytes.HasPrefix(head, []byte("OggS")):
 		return FormatAudio

@@ -25,6 +25,13 @@ func (m *machine) call(off int, op byte, callee, args value) value {
 	if k, ok := containerTypes[name]; ok && callee.n.allowed {
 		res.k = k
 	}
+	if name == "copyreg.add_extension" && args.k == kTuple && len(args.n.items) == 3 {
+		// Remember constant registrations, so later EXT opcodes resolve.
+		it := args.n.items
+		if it[0].k == kStr && it[1].k == kStr && it[2].k == kInt {
+			m.ext[it[2].i] = name2{m.text(it[0]), m.text(it[1])}
+		}
+	}
 	if !callee.n.allowed {
 		return res // reported where the global was named
 	}
@@ -82,15 +89,15 @@ func (m *machine) build(off int, op byte) error {
 	if err != nil {
 		return err
 	}
+	if obj.n != nil && obj.n.callee != nil {
+		// An object made by a call: BUILD runs its class's __setstate__. The
+		// class was checked where it was named (an OrderedDict state dict
+		// receives its _metadata this way).
+		return nil
+	}
 	switch obj.k {
-	case kCall, kPersist:
-		if obj.k == kCall && obj.n.callee.k == kGlobal && obj.n.callee.n.allowed {
-			return nil
-		}
-		if obj.k == kPersist {
-			return nil
-		}
-		return nil // the object's construction was already reported
+	case kPersist:
+		return nil
 	case kGlobal:
 		sev := scan.Critical
 		m.finding(off, op, sev, "pickle/build-on-global", obj.globalName(),
@@ -113,12 +120,15 @@ func (m *machine) fill(off int, op byte) error {
 		}
 		added = []value{v}
 	case opSETITEM:
-		if _, err := m.pop(); err != nil {
+		v, err := m.pop()
+		if err != nil {
 			return err
 		}
-		if _, err := m.pop(); err != nil {
+		k, err := m.pop()
+		if err != nil {
 			return err
 		}
+		added = []value{k, v}
 	default:
 		items, err := m.popMark()
 		if err != nil {
@@ -133,6 +143,7 @@ func (m *machine) fill(off int, op byte) error {
 	if err != nil {
 		return err
 	}
+	m.grow(off, op, *target, added)
 	want := map[byte]kind{opAPPEND: kList, opAPPENDS: kList, opSETITEM: kDict, opSETITEMS: kDict, opADDITEMS: kSet}[op]
 	switch {
 	case target.k == want:
@@ -164,6 +175,10 @@ func (m *machine) persistent(off int, op byte, pid value) value {
 	v := value{k: kPersist, n: &node{off: int64(off)}}
 	if !m.opt.Torch {
 		m.finding(off, op, scan.Medium, "pickle/persistent-id", "", "persistent id: what it loads is decided by the loader, not the file")
+		return v
+	}
+	if pid.k == kInt || pid.k == kStr {
+		// Legacy tar checkpoints name their storages and tensors by key.
 		return v
 	}
 	if pid.k == kTuple && len(pid.n.items) >= 5 && len(pid.n.items) <= 6 {

@@ -25,6 +25,7 @@ type machine struct {
 	frameReported bool
 	weightsOnly   bool // profile weights-only: report opcodes torch's restricted unpickler refuses
 	opReported    bool // once per stream
+	bombReported  bool
 
 	// per stream
 	proto     int
@@ -32,6 +33,7 @@ type machine struct {
 	marks     []int
 	memo      map[int64]value
 	frameEnd  int // 0: not in a frame
+	frameOff  int // offset of the current FRAME opcode
 	memoReads int64
 	ops       int64
 }
@@ -135,8 +137,8 @@ func (m *machine) checkFrame(start int) {
 	}
 	if !m.frameReported {
 		m.frameReported = true
-		m.finding(start, m.data[start], scan.High, "pickle/frame-mismatch", "",
-			fmt.Sprintf("opcode crosses the end of its FRAME (ends at %d): the frame length lies", m.frameEnd))
+		m.finding(m.frameOff, opFRAME, scan.High, "pickle/frame-mismatch", "",
+			fmt.Sprintf("the %s at offset %d crosses the end of this FRAME (at %d): the frame length lies", opName(m.data[start]), start, m.frameEnd))
 	}
 	m.frameEnd = 0
 }
@@ -304,6 +306,42 @@ func (m *machine) globalValue(off int, op byte, module, name string) value {
 	}
 	return value{k: kGlobal, n: n}
 }
+
+// weightOf is how many objects v stands for when shared references are
+// expanded (saturating).
+func weightOf(v value) int64 {
+	if v.n != nil && v.n.weight > 0 {
+		return v.n.weight
+	}
+	return 1
+}
+
+// grow adds the expanded size of items to container c and reports, once, a
+// structure that expands past maxExpanded objects: harmless to unpickle (it
+// shares references) but a denial of service for anything that walks it.
+func (m *machine) grow(off int, op byte, c value, items []value) {
+	if c.n == nil {
+		return
+	}
+	w := c.n.weight
+	if w == 0 {
+		w = 1
+	}
+	for _, it := range items {
+		w += weightOf(it)
+		if w > maxExpanded<<8 {
+			w = maxExpanded << 8
+		}
+	}
+	c.n.weight = w
+	if w > maxExpanded && !m.bombReported {
+		m.bombReported = true
+		m.finding(off, op, scan.Medium, "pickle/expansion-bomb", "",
+			fmt.Sprintf("shared references expand to more than %d objects when the result is traversed", int64(maxExpanded)))
+	}
+}
+
+const maxExpanded = 1 << 30
 
 // decodeName decodes a GLOBAL/INST line strictly as UTF-8, as CPython does.
 func decodeName(b []byte) (string, error) {

@@ -60,13 +60,13 @@ func TestPickleCases(t *testing.T) {
 		// Benign then malicious, stacked.
 		{name: "stacked", data: "\x80\x02}.\x80\x02cposix\nsystem\n.", opt: Options{Stacked: true}, global: "posix.system", offset: 6, sev: scan.Critical, rule: "pickle/global-not-allowed"},
 		// FRAME shorter than its content (protocol 4).
-		{name: "frame lie", data: "\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94.", rule: "pickle/frame-mismatch", offset: 13, sev: scan.High},
+		{name: "frame lie", data: "\x80\x04\x95\x03\x00\x00\x00\x00\x00\x00\x00}\x94\x8c\x01a\x94.", rule: "pickle/frame-mismatch", offset: 2, sev: scan.High},
 		// FRAME longer than the data: unscannable.
 		{name: "frame too long", data: "\x80\x04\x95\xff\x00\x00\x00\x00\x00\x00\x00}.", rule: "pickle/frame-mismatch", offset: 2, sev: scan.High, unparse: true},
 		// Non-ASCII module name (Cyrillic o).
 		{name: "non-ascii", data: "c\xd0\xbes\nsystem\n.", global: "\u043es.system", offset: 0, sev: scan.Critical, rule: "pickle/global-not-allowed"},
 		// Invalid UTF-8 in GLOBAL: CPython refuses to load it.
-		{name: "bad utf8", data: "c\xffos\nsystem\n.", unparse: true},
+		{name: "bad utf8", data: "c\xffos\nsystem\n.", rule: "pickle/invalid-name", offset: 0, sev: scan.High, unparse: true},
 		// BUILD on a global.
 		{name: "build on global", data: "\x80\x02ccollections\nOrderedDict\n}b.", rule: "pickle/build-on-global", global: "collections.OrderedDict", offset: 28, sev: scan.Critical},
 		// Out-of-band buffer.
@@ -97,6 +97,15 @@ func TestPickleCases(t *testing.T) {
 				t.Fatalf("first finding %v\nwant rule %s global %q offset %d severity %s (all: %v)", f, c.rule, c.global, c.offset, c.sev, fs)
 			}
 		})
+	}
+}
+
+func TestExpansionBomb(t *testing.T) {
+	// ]q\x00 then 40 x (DUP, TUPLE2): a tuple of 2^40 leaves when expanded.
+	data := "\x80\x02]" + strings.Repeat("2\x86", 40) + "."
+	fs, _, err := scanBytes(t, []byte(data), Options{})
+	if err != nil || len(fs) != 1 || fs[0].Rule != "pickle/expansion-bomb" {
+		t.Fatalf("%v %v", err, fs)
 	}
 }
 

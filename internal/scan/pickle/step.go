@@ -31,7 +31,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 			m.frameReported = true
 			m.finding(off, op, scan.High, "pickle/frame-mismatch", "", "a new FRAME begins before the end of the current one")
 		}
-		m.frameEnd = m.pos + int(n)
+		m.frameEnd, m.frameOff = m.pos+int(n), off
 		if n == 0 {
 			m.frameEnd = 0
 		}
@@ -195,10 +195,13 @@ func (m *machine) step(off int, op byte) (bool, error) {
 	case opEMPTY_LIST:
 		return false, m.push(value{k: kList, n: &node{off: int64(off)}})
 	case opLIST:
-		if _, err := m.popMark(); err != nil {
+		items, err := m.popMark()
+		if err != nil {
 			return false, err
 		}
-		return false, m.push(value{k: kList, n: &node{off: int64(off)}})
+		l := value{k: kList, n: &node{off: int64(off)}}
+		m.grow(off, op, l, items)
+		return false, m.push(l)
 	case opEMPTY_DICT:
 		return false, m.push(value{k: kDict, n: &node{off: int64(off)}})
 	case opDICT:
@@ -209,7 +212,9 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		if len(items)%2 != 0 {
 			return false, fmt.Errorf("odd number of items for DICT")
 		}
-		return false, m.push(value{k: kDict, n: &node{off: int64(off)}})
+		d := value{k: kDict, n: &node{off: int64(off)}}
+		m.grow(off, op, d, items)
+		return false, m.push(d)
 	case opEMPTY_SET:
 		return false, m.push(value{k: kSet, n: &node{off: int64(off)}})
 	case opFROZENSET:
@@ -366,6 +371,7 @@ func (m *machine) stringOp(op byte) error {
 
 func (m *machine) tuple(off int, items []value) value {
 	n := &node{off: int64(off)}
+	m.grow(off, opTUPLE, value{k: kTuple, n: n}, items)
 	if len(items) > maxTupleItems {
 		n.items = append([]value(nil), items[:maxTupleItems]...)
 		n.truncated = true
@@ -452,13 +458,17 @@ func (m *machine) globalOp(off int, op byte) error {
 		return err
 	}
 	module, err := decodeName(ml)
-	if err != nil {
-		return err
+	if err == nil {
+		var name string
+		if name, err = decodeName(nl); err == nil {
+			return m.globalDone(off, op, module, name)
+		}
 	}
-	name, err := decodeName(nl)
-	if err != nil {
-		return err
-	}
+	m.finding(off, op, scan.High, "pickle/invalid-name", "", "module or name is not valid UTF-8: CPython refuses to load it, other readers may not")
+	return err
+}
+
+func (m *machine) globalDone(off int, op byte, module, name string) error {
 	g := m.globalValue(off, op, module, name)
 	if op == opGLOBAL {
 		return m.push(g)

@@ -44,6 +44,7 @@ type node struct {
 	truncated    bool    // kTuple with more items than kept
 	off          int64   // where the value was made
 	allowed      bool    // kGlobal: on the allowlist
+	weight       int64   // objects this container stands for when expanded (0: 1)
 	rebuild      *TensorRebuild
 	storage      *StorageRef
 }

@@ -133,9 +133,20 @@ func scanCheckpoint(ctx context.Context, c *scan.Context, z *Zip, prefix string,
 	return firstErr
 }
 
+// crcCheckMax is the largest tensor-data record whose CRC is checked:
+// PyTorch never checks CRCs, and the bytes of large records are the
+// manifest's business (reading them would cost the scan its speed).
+const crcCheckMax = 16 << 20
+
 // probeData looks at a tensor-data record without reading it: only when it
-// starts like a pickle or a container is it examined further.
+// starts like a pickle or a container is it examined further. Small records
+// are read whole so that their CRC is checked.
 func probeData(ctx context.Context, c *scan.Context, z *Zip, e Entry, sink scan.Sink) error {
+	if e.Size <= crcCheckMax {
+		if _, err := z.Read(e, crcCheckMax, sink); err != nil {
+			return err
+		}
+	}
 	head := make([]byte, min(e.Size, 512))
 	if sec, ok := z.Section(e); ok {
 		n, _ := sec.ReadAt(head, 0)

@@ -62,6 +62,21 @@ func OpenZip(r io.ReaderAt, size int64, lim scan.Limits, sink scan.Sink) (*Zip, 
 	if count > int64(lim.MaxMembers) {
 		return nil, zipErr("%d entries, more than %d", count, lim.MaxMembers)
 	}
+	// Bytes prepended to an archive without fixing its offsets: the central
+	// directory really ends where the end record starts. Like Info-ZIP and Go's
+	// archive/zip, shift every offset by the difference (and report it below).
+	base := int64(0)
+	if count > 0 && !sigAt(r, cdOff, "PK\x01\x02") {
+		// The directory ends at the end record, or at the zip64 end record
+		// (56 bytes) and its locator (20 bytes) in front of it.
+		for _, end := range []int64{eocdOff, eocdOff - 20 - 56} {
+			if at := end - cdSize; at > cdOff && sigAt(r, at, "PK\x01\x02") {
+				base = at - cdOff
+				cdOff = at
+				break
+			}
+		}
+	}
 	if cdOff < 0 || cdSize < 0 || cdOff+cdSize > size {
 		return nil, zipErr("central directory at %d (+%d) lies outside the file", cdOff, cdSize)
 	}
@@ -77,6 +92,7 @@ func OpenZip(r io.ReaderAt, size int64, lim scan.Limits, sink scan.Sink) (*Zip, 
 			return nil, zipErr("central record %d: %v", i, err)
 		}
 		cd = cd[n:]
+		e.HeaderOffset += base
 		if seen[e.Name] {
 			sink.Add(scan.Finding{Rule: "zip/duplicate-name", Severity: scan.High, Member: e.Name, Offset: e.HeaderOffset,
 				Message: "two entries with the same name: readers disagree on which one is used"})
@@ -100,6 +116,15 @@ func OpenZip(r io.ReaderAt, size int64, lim scan.Limits, sink scan.Sink) (*Zip, 
 	return z, nil
 }
 
+func sigAt(r io.ReaderAt, off int64, sig string) bool {
+	b := make([]byte, 4)
+	if off < 0 {
+		return false
+	}
+	_, err := r.ReadAt(b, off)
+	return err == nil && string(b) == sig
+}
+
 func findEOCD(r io.ReaderAt, size int64) ([]byte, error) {
 	n := min(size, 65535+22)
 	tail := make([]byte, n)
@@ -118,6 +143,7 @@ func findEOCD(r io.ReaderAt, size int64) ([]byte, error) {
 }
 
 func zip64End(r io.ReaderAt, eocdOff int64) (count, cdSize, cdOff int64, err error) {
+	// Zip64 archives keep their end records after the central directory.
 	loc := make([]byte, 20)
 	if eocdOff < 20 {
 		return 0, 0, 0, zipErr("no zip64 locator")

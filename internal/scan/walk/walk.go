@@ -1,0 +1,245 @@
+// Package walk runs the checkpoint scanners over files and folders: it
+// identifies every file by content, hands it to the scanner of its format,
+// and recurses into archive members through the same dispatcher.
+package walk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+	"github.com/ttsguard/ttsguard/internal/scan/config"
+	"github.com/ttsguard/ttsguard/internal/scan/numpy"
+	"github.com/ttsguard/ttsguard/internal/scan/pickle"
+	"github.com/ttsguard/ttsguard/internal/scan/safetensors"
+	"github.com/ttsguard/ttsguard/internal/scan/sevenzip"
+	"github.com/ttsguard/ttsguard/internal/scan/torch"
+)
+
+// Verdicts.
+const (
+	Clean        = "clean"
+	Unsafe       = "unsafe"
+	Unscannable  = "unscannable"
+	VerdictError = "error"
+)
+
+// FileReport is the verdict on one file.
+type FileReport struct {
+	Path        string         `json:"path"`
+	Format      scan.Format    `json:"format"`
+	Size        int64          `json:"size"`
+	Verdict     string         `json:"verdict"`
+	Findings    []scan.Finding `json:"findings,omitempty"`
+	Unscannable string         `json:"unscannable,omitempty"` // why the file could not be fully parsed
+}
+
+// Report is the result of a scan.
+type Report struct {
+	Profile   string        `json:"profile"`
+	Files     []*FileReport `json:"files"`
+	Clean     bool          `json:"clean"`
+	ElapsedMS float64       `json:"elapsed_ms"`
+}
+
+// Scanner scans files with one policy.
+type Scanner struct {
+	Policy *scan.Policy
+	Limits scan.Limits
+}
+
+// Paths scans files and folders. Folders are walked; symlinks are never
+// followed (a symlink is reported, not read).
+func (s *Scanner) Paths(ctx context.Context, paths []string) (*Report, error) {
+	t0 := time.Now()
+	rep := &Report{Profile: s.Policy.Profile, Clean: true}
+	for _, p := range paths {
+		st, err := os.Lstat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			rep.Files = append(rep.Files, s.File(ctx, p))
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				rep.Files = append(rep.Files, &FileReport{Path: path, Verdict: VerdictError, Unscannable: err.Error()})
+				return nil
+			}
+			if d.IsDir() {
+				return nil
+			}
+			rep.Files = append(rep.Files, s.File(ctx, path))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range rep.Files {
+		if f.Verdict != Clean {
+			rep.Clean = false
+		}
+	}
+	sort.SliceStable(rep.Files, func(i, j int) bool { return rep.Files[i].Path < rep.Files[j].Path })
+	rep.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
+	return rep, nil
+}
+
+// File scans one file.
+func (s *Scanner) File(ctx context.Context, path string) *FileReport {
+	fr := &FileReport{Path: path}
+	st, err := os.Lstat(path)
+	if err != nil {
+		fr.Verdict, fr.Unscannable = VerdictError, err.Error()
+		return fr
+	}
+	if !st.Mode().IsRegular() {
+		fr.Verdict = Unsafe
+		fr.Findings = []scan.Finding{{Rule: "file/not-regular", Severity: scan.High, Offset: -1,
+			Message: fmt.Sprintf("%s: not scanned (symbolic links are never followed)", st.Mode().Type())}}
+		return fr
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fr.Verdict, fr.Unscannable = VerdictError, err.Error()
+		return fr
+	}
+	defer f.Close()
+	fr.Size = st.Size()
+	fr.Format = scan.Detect(f, fr.Size)
+	var fs scan.Findings
+	err = s.examine(ctx, s.context(0), "", f, fr.Size, &fs)
+	fr.Findings = fs
+	return finish(fr, err)
+}
+
+// Bytes scans data held in memory (for tests and callers that already read it).
+func (s *Scanner) Bytes(ctx context.Context, name string, data []byte) *FileReport {
+	fr := &FileReport{Path: name, Size: int64(len(data))}
+	r := bytes.NewReader(data)
+	fr.Format = scan.Detect(r, fr.Size)
+	var fs scan.Findings
+	err := s.examine(ctx, s.context(0), "", r, fr.Size, &fs)
+	fr.Findings = fs
+	return finish(fr, err)
+}
+
+func finish(fr *FileReport, err error) *FileReport {
+	switch {
+	case err != nil:
+		fr.Verdict, fr.Unscannable = Unscannable, err.Error()
+		if !errors.Is(err, scan.ErrUnscannable) {
+			fr.Verdict = VerdictError
+		}
+	case hasRisk(fr.Findings):
+		fr.Verdict = Unsafe
+	default:
+		fr.Verdict = Clean
+	}
+	return fr
+}
+
+func hasRisk(fs []scan.Finding) bool {
+	for _, f := range fs {
+		if f.Severity > scan.Info {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Scanner) context(depth int) *scan.Context {
+	c := &scan.Context{Policy: s.Policy, Limits: s.Limits, Depth: depth}
+	c.Examine = func(ctx context.Context, member string, r io.ReaderAt, size int64, sink scan.Sink) error {
+		return s.examine(ctx, c, member, r, size, sink)
+	}
+	return c
+}
+
+// examine dispatches bytes to the scanner of their format. c is the context
+// of the container the bytes came from; member prefixes the findings.
+func (s *Scanner) examine(ctx context.Context, c *scan.Context, member string, r io.ReaderAt, size int64, sink scan.Sink) error {
+	if member != "" {
+		nc, err := c.Nested()
+		if err != nil {
+			return err
+		}
+		c = s.context(nc.Depth)
+		sink = scan.Prefixed(sink, member)
+	}
+	switch f := scan.Detect(r, size); f {
+	case scan.FormatZip:
+		return torch.ScanZip(ctx, c, r, size, sink)
+	case scan.FormatTar:
+		return torch.ScanLegacyTar(ctx, c, r, size, sink)
+	case scan.FormatTorchLegacy:
+		return torch.ScanLegacyRaw(ctx, c, r, size, sink)
+	case scan.FormatPickle:
+		return scanRawPickle(ctx, c, r, size, sink)
+	case scan.FormatNpy:
+		return numpy.ScanNpy(ctx, c, r, size, sink)
+	case scan.FormatSafetensors:
+		return safetensors.Scan(ctx, c, r, size, sink)
+	case scan.FormatSevenZip:
+		return sevenzip.Scan(ctx, c, r, size, sink)
+	case scan.FormatText:
+		return scanText(ctx, c, r, size, sink)
+	case scan.FormatEmpty, scan.FormatAudio:
+		return nil
+	default:
+		sink.Add(scan.Finding{Rule: "file/unknown-format", Severity: scan.Medium, Offset: 0,
+			Message: "binary content of no known format: not shown to be safe"})
+		return nil
+	}
+}
+
+func readAll(r io.ReaderAt, size, max int64) ([]byte, error) {
+	if size > max {
+		return nil, scan.Unscannablef("%d bytes, more than the %d-byte limit for a pickle or config", size, max)
+	}
+	b := make([]byte, size)
+	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
+}
+
+// scanRawPickle reads stacked pickles to the end of the file.
+func scanRawPickle(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
+	b, err := readAll(r, size, c.Limits.MaxMemberSize)
+	if err != nil {
+		return err
+	}
+	_, err = pickle.Scan(ctx, c, b, sink, pickle.Options{Stacked: true})
+	return err
+}
+
+// scanText handles UTF-8 text: a protocol 0/1 pickle when it parses as one
+// to the end, else a config when it is a JSON or YAML mapping, else plain text.
+func scanText(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
+	b, err := readAll(r, size, c.Limits.MaxMemberSize)
+	if err != nil {
+		return err
+	}
+	var fs scan.Findings
+	if res, err := pickle.Scan(ctx, c, b, &fs, pickle.Options{Stacked: true}); err == nil && res.End == int64(len(b)) {
+		for _, f := range fs {
+			sink.Add(f)
+		}
+		return nil
+	}
+	if config.IsConfig(b) {
+		return config.Scan(ctx, c, bytes.NewReader(b), size, sink)
+	}
+	return nil
+}
