@@ -54,9 +54,13 @@ type Examiner func(ctx context.Context, member string, r io.ReaderAt, size int64
 
 // Context is what every format scanner receives.
 type Context struct {
-	Policy  *Policy
-	Limits  Limits
-	Depth   int      // container nesting of the bytes being scanned
+	Policy *Policy
+	Limits Limits
+	Depth  int // container nesting of the bytes being scanned
+	// Dir is the absolute folder of the file being scanned when it is a file
+	// on disk at depth 0 ("" otherwise): coqui's downloader rewrites config
+	// paths to absolute paths inside the model folder, which are not findings.
+	Dir     string
 	Examine Examiner // scans nested content; nil means nested content is not examined
 }
 

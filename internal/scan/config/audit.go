@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -79,6 +80,7 @@ func isImportKey(k string) bool {
 type auditor struct {
 	policy *scan.Policy
 	sink   scan.Sink
+	dir    string // the config's own folder, when known
 }
 
 func (a *auditor) add(rule string, sev scan.Severity, n *node, field, format string, args ...any) {
@@ -148,6 +150,8 @@ func (a *auditor) checkPath(n *node, field, key string) {
 	switch {
 	case urlRE.MatchString(v):
 		a.add(RuleURL, escSev, n, field, "path field is a URL %q: coqui opens it through fsspec, fetching whatever it serves", clip(v))
+	case a.dir != "" && strings.HasPrefix(v, "/") && inside(a.dir, v):
+		a.add(RuleAbsolutePath, scan.Info, n, field, "absolute path %q inside the model folder (as coqui's downloader writes them)", clip(v))
 	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\`) || strings.HasPrefix(v, "~") || driveRE.MatchString(v):
 		sev := scan.Medium
 		if training {
@@ -160,6 +164,13 @@ func (a *auditor) checkPath(n *node, field, key string) {
 			a.add(RulePathEscape, escSev, n, field, "relative path %q leaves the model folder", clip(v))
 		}
 	}
+}
+
+// inside reports whether the absolute path p, cleaned, lies in dir.
+func inside(dir, p string) bool {
+	c := path.Clean(p)
+	d := path.Clean(filepath.ToSlash(dir))
+	return c == d || strings.HasPrefix(c, d+"/")
 }
 
 func (a *auditor) checkImport(n *node, field string) {

@@ -65,7 +65,7 @@ func Scan(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink 
 		return err
 	}
 	d := &dedup{sink: sink, seen: map[string]bool{}}
-	a := &auditor{policy: c.Policy, sink: d}
+	a := &auditor{policy: c.Policy, sink: d, dir: c.Dir}
 	for _, v := range views {
 		a.walk(v, "", "", false)
 	}

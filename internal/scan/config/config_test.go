@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -192,5 +193,22 @@ func TestIsConfig(t *testing.T) {
 		if got := IsConfig([]byte(in)); got != want {
 			t.Errorf("IsConfig(%.20q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+func TestAbsolutePathInsideModelFolder(t *testing.T) {
+	pol, _ := scan.NewPolicy(scan.ProfileCoqui, nil)
+	data := []byte(`{"audio": {"stats_path": "/models/vits/scale_stats.npy"}, "speakers_file": "/etc/passwd", "d_vector_file": "/models/vits/../other/x.pth"}`)
+	var fs scan.Findings
+	c := &scan.Context{Policy: pol, Limits: scan.DefaultLimits, Dir: "/models/vits"}
+	if err := Scan(context.Background(), c, bytes.NewReader(data), int64(len(data)), &fs); err != nil {
+		t.Fatal(err)
+	}
+	sev := map[string]scan.Severity{}
+	for _, f := range fs {
+		sev[f.Field] = f.Severity
+	}
+	if sev["audio.stats_path"] != scan.Info || sev["speakers_file"] != scan.Medium || sev["d_vector_file"] != scan.Medium {
+		t.Fatalf("%v", fs)
 	}
 }

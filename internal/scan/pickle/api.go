@@ -5,6 +5,12 @@
 // allowed global, and every construct that can only serve to hide one.
 package pickle
 
+import "errors"
+
+// ErrTruncated is wrapped by errors that come from the data ending before
+// the stream does (as opposed to bytes that are not a valid pickle).
+var ErrTruncated = errors.New("pickle data was truncated")
+
 // Options say how a pickle stream is embedded.
 type Options struct {
 	// Stacked reads pickle after pickle until the end of data (raw pickle

@@ -51,7 +51,7 @@ func Scan(ctx context.Context, c *scan.Context, data []byte, sink scan.Sink, opt
 		}
 		start := m.pos
 		if err := m.stream(); err != nil {
-			return m.res, fmt.Errorf("%w: pickle stream at offset %d: %v", scan.ErrUnscannable, start, err)
+			return m.res, fmt.Errorf("%w: pickle stream at offset %d: %w", scan.ErrUnscannable, start, err)
 		}
 		m.res.Streams++
 		m.res.End = int64(m.pos)
@@ -107,7 +107,7 @@ func (m *machine) popMark() ([]value, error) {
 // read returns the next n bytes, enforcing the data end and noting frames.
 func (m *machine) read(n int) ([]byte, error) {
 	if n < 0 || n > len(m.data)-m.pos {
-		return nil, fmt.Errorf("pickle data was truncated (need %d bytes at offset %d)", n, m.pos)
+		return nil, fmt.Errorf("%w (need %d bytes at offset %d)", ErrTruncated, n, m.pos)
 	}
 	b := m.data[m.pos : m.pos+n]
 	m.pos += n
@@ -122,7 +122,7 @@ func (m *machine) readLine() ([]byte, error) {
 			return b, nil
 		}
 	}
-	return nil, fmt.Errorf("pickle data was truncated (no newline after offset %d)", m.pos)
+	return nil, fmt.Errorf("%w (no newline after offset %d)", ErrTruncated, m.pos)
 }
 
 // checkFrame notes opcodes that do not respect the current frame. CPython's C
@@ -153,7 +153,7 @@ func (m *machine) stream() error {
 	m.opReported = false
 	for {
 		if m.pos >= len(m.data) {
-			return fmt.Errorf("pickle data was truncated (no STOP opcode)")
+			return fmt.Errorf("%w (no STOP opcode)", ErrTruncated)
 		}
 		m.ops++
 		m.res.Opcodes++
@@ -170,7 +170,7 @@ func (m *machine) stream() error {
 		}
 		stop, err := m.step(start, op)
 		if err != nil {
-			return fmt.Errorf("%s at offset %d: %v", opName(op), start, err)
+			return fmt.Errorf("%s at offset %d: %w", opName(op), start, err)
 		}
 		m.checkFrame(start)
 		if stop {

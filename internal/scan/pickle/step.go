@@ -25,7 +25,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		}
 		if n > int64(len(m.data)-m.pos) {
 			m.finding(off, op, scan.High, "pickle/frame-mismatch", "", fmt.Sprintf("FRAME of %d bytes is longer than the %d bytes left", n, len(m.data)-m.pos))
-			return false, fmt.Errorf("pickle data was truncated (FRAME of %d bytes)", n)
+			return false, fmt.Errorf("%w (FRAME of %d bytes)", ErrTruncated, n)
 		}
 		if m.frameEnd != 0 && m.pos-9 < m.frameEnd && !m.frameReported {
 			m.frameReported = true
@@ -172,7 +172,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 			return false, err
 		}
 		if n > int64(len(m.data)-m.pos) {
-			return false, fmt.Errorf("pickle data was truncated (%d bytes of data)", n)
+			return false, fmt.Errorf("%w (%d bytes of data)", ErrTruncated, n)
 		}
 		m.pos += int(n)
 		return false, m.push(value{k: kBytes})
@@ -356,7 +356,7 @@ func (m *machine) stringOp(op byte) error {
 		return err
 	}
 	if n > int64(len(m.data)-m.pos) {
-		return fmt.Errorf("pickle data was truncated (string of %d bytes)", n)
+		return fmt.Errorf("%w (string of %d bytes)", ErrTruncated, n)
 	}
 	start := m.pos
 	b, _ := m.read(int(n))

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
 	"github.com/ttsguard/ttsguard/internal/scan/pickle"
@@ -59,9 +58,9 @@ func probe(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink
 
 // maybeTruncated reports whether a decode error may come from the end of
 // the prefix rather than from the bytes themselves. The pickle decoder says
-// "pickle data was truncated" for every such error (as CPython does).
+// pickle.ErrTruncated for every such error.
 func maybeTruncated(err error) bool {
-	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "truncated")
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, pickle.ErrTruncated)
 }
 
 // reportPolyglot passes on the findings of a pickle that decoded from the

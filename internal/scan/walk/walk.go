@@ -118,7 +118,11 @@ func (s *Scanner) File(ctx context.Context, path string) *FileReport {
 	fr.Size = st.Size()
 	fr.Format = scan.Detect(f, fr.Size)
 	var fs scan.Findings
-	err = s.examine(ctx, s.context(0), "", f, fr.Size, &fs)
+	c := s.context(0)
+	if abs, err := filepath.Abs(path); err == nil {
+		c.Dir = filepath.Dir(abs)
+	}
+	err = s.examine(ctx, c, "", f, fr.Size, &fs)
 	fr.Findings = fs
 	return finish(fr, err)
 }
