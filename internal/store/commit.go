@@ -1,0 +1,260 @@
+package store
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ttsguard/ttsguard/internal/digest"
+	"github.com/ttsguard/ttsguard/internal/manifest"
+)
+
+// Stage returns a private folder (0700) under tmp/, on the store's
+// filesystem, to download or extract a model into; cleanup deletes it. The
+// folder is held (flock) until cleanup, so Open and GC of other stores on the
+// same root leave it alone; a process that dies drops the hold, and the
+// folder is deleted by the next Open or GC.
+func (s *Store) Stage() (dir string, cleanup func(), err error) {
+	return s.newTmp("stage-")
+}
+
+// commit is the state of one Commit, for its undo on failure.
+type commit struct {
+	s      *Store
+	work   string
+	undo   []func() // run in reverse order when the commit fails
+	synced map[string]bool
+}
+
+// Commit moves the verified model staged in folder staged into the store as
+// a new version of name and makes it current.
+//
+// Under the store lock it hashes every file of staged (OMS files mode,
+// SHA-256; symbolic links and special files are errors; prov.SignatureFile
+// is left out) and requires the root to equal wantRoot, the caller's
+// verified manifest root ("sha256:<hex>"); otherwise it returns an error
+// wrapping ErrRootMismatch and touches nothing. Note that the root binds the
+// files' contents in manifest order, not their names. It then moves each
+// file into objects/ (a rename when staged is on the store's filesystem, else
+// a copy that is hashed again and must match), or links the blob already
+// there; builds the version folder from hard links under tmp/; syncs every
+// file and folder; and makes the version visible: the folder, then its
+// metadata, then current, each by rename followed by an fsync of the folder.
+//
+// Commit consumes staged: on success its files have been moved into the
+// store or were duplicates (the caller deletes the rest, e.g. with Stage's
+// cleanup). Files it moved become read-only; a file with other hard links is
+// copied, never moved, so that no name outside the store shares a blob. On
+// any failure the store is left as it was (moved files go back to staged); a
+// kill leaves no visible trace (see the package documentation). Committing content that is already a
+// version of name makes that version current and keeps its first provenance.
+// prov.Name and prov.Root are filled in when empty and must otherwise equal
+// name and wantRoot.
+func (s *Store) Commit(ctx context.Context, name, staged, wantRoot string, prov Provenance) (v *Version, err error) {
+	esc, err := EscapeName(name)
+	if err != nil {
+		return nil, err
+	}
+	want, err := digest.Parse(wantRoot)
+	if err != nil || want.Algorithm != digest.SHA256 {
+		return nil, fmt.Errorf("commit %q: want root %q: need sha256:<64 hex>", name, wantRoot)
+	}
+	wantRoot = want.String()
+	if prov.Name == "" {
+		prov.Name = name
+	}
+	if prov.Root == "" {
+		prov.Root = wantRoot
+	}
+	if prov.Name != name || !strings.EqualFold(prov.Root, wantRoot) {
+		return nil, fmt.Errorf("commit %q: provenance names %q with root %q", name, prov.Name, prov.Root)
+	}
+	prov.Root = wantRoot
+	var ignore []string
+	if prov.SignatureFile != "" {
+		if !cleanRel(prov.SignatureFile) {
+			return nil, fmt.Errorf("commit %q: signature file %q: not a clean relative path", name, prov.SignatureFile)
+		}
+		ignore = []string{prov.SignatureFile}
+	}
+	if staged, err = filepath.Abs(staged); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	if st, err := os.Lstat(staged); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("commit %q: staged model %q: not a folder", name, staged)
+	}
+	for _, d := range []string{dirObjects, dirModels} {
+		if p := filepath.Join(s.Root, d); staged == p || strings.HasPrefix(staged, p+string(filepath.Separator)) {
+			return nil, fmt.Errorf("commit %q: staged model %q is inside the store's %s/", name, staged, d)
+		}
+	}
+
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	step("locked")
+	if err := s.recoverModel(esc); err != nil {
+		return nil, err
+	}
+
+	// Hash what is staged and compare before moving anything.
+	files, err := manifest.Walk(staged, manifest.WalkOptions{IgnorePaths: ignore})
+	if err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("commit %q: staged model %q has no files", name, staged)
+	}
+	ids := make(map[string]fileID, len(files))
+	byName := make(map[string]manifest.File, len(files))
+	for _, f := range files {
+		if !cleanRel(f.Name) {
+			return nil, fmt.Errorf("commit %q: file name %q cannot be stored", name, f.Name)
+		}
+		if ids[f.Name], err = statID(f.Path); err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
+		byName[f.Name] = f
+	}
+	m, err := manifest.Hash(ctx, files, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256})
+	if err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	if got := m.Root().String(); got != wantRoot {
+		return nil, fmt.Errorf("commit %q from %q: root %s, want %s: %w", name, staged, got, wantRoot, ErrRootMismatch)
+	}
+	var sig *MetaFile
+	if prov.SignatureFile != "" {
+		p := filepath.Join(staged, filepath.FromSlash(prov.SignatureFile))
+		id, err := statID(p)
+		if err != nil {
+			return nil, fmt.Errorf("commit %q: signature: %w", name, err)
+		}
+		sums, _, err := digest.Run(ctx, digest.SHA256, []digest.Task{{Path: p, Length: id.size, Size: id.size, NoFollow: true}}, 1)
+		if err != nil {
+			return nil, fmt.Errorf("commit %q: signature: %w", name, err)
+		}
+		sig = &MetaFile{Path: prov.SignatureFile, SHA256: hex.EncodeToString(sums[0]), Size: id.size}
+		ids[sig.Path] = id
+		byName[sig.Path] = manifest.File{Name: sig.Path, Path: p, Size: id.size}
+	}
+	step("hashed")
+
+	id := want.Hex()[:idLen]
+	md := s.modelDir(esc)
+	if v, old, err := s.load(esc, id); err == nil {
+		if old.Root != wantRoot {
+			return nil, fmt.Errorf("commit %q: %w: version %s holds root %s, not %s", name, ErrCorrupt, id, old.Root, wantRoot)
+		}
+		if err := s.setCurrent(md, id); err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
+		return v, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+
+	work, release, err := s.newTmp("commit-")
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	c := &commit{s: s, work: work, synced: map[string]bool{}}
+	defer func() {
+		if err != nil {
+			for i := len(c.undo) - 1; i >= 0; i-- {
+				c.undo[i]()
+			}
+		}
+	}()
+
+	meta := &Meta{Format: MetaFormat, Name: name, ID: id, Created: time.Now().UTC(), Root: wantRoot,
+		Bytes: m.Bytes, Signature: sig, Provenance: prov}
+	all := make([]MetaFile, 0, len(m.Items)+1)
+	for _, it := range m.Items {
+		mf := MetaFile{Path: it.File, SHA256: hex.EncodeToString(it.Digest), Size: it.End}
+		meta.Files = append(meta.Files, mf)
+		all = append(all, mf)
+	}
+	if sig != nil {
+		all = append(all, *sig)
+	}
+	for _, f := range all {
+		if err := c.placeBlob(ctx, byName[f.Path], ids[f.Path], f.SHA256); err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
+	}
+	if err := c.syncTouched(); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	step("blobs synced")
+
+	tree := filepath.Join(work, "v")
+	if err := c.buildTree(tree, all); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	step("tree built")
+	data, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	metaTmp := filepath.Join(work, "meta.json")
+	if err := writeFileSync(metaTmp, append(data, '\n'), 0o444); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	if err := syncDir(work); err != nil {
+		return nil, err
+	}
+	step("metadata written")
+
+	if err := os.Mkdir(md, 0o750); err == nil {
+		c.undo = append(c.undo, func() { os.Remove(md) })
+		if err := syncDir(filepath.Dir(md)); err != nil {
+			return nil, err
+		}
+		step("model folder created")
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	dir := filepath.Join(md, id)
+	if err := os.Rename(tree, dir); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	c.undo = append(c.undo, func() {
+		os.Chmod(dir, 0o700)
+		os.Rename(dir, filepath.Join(work, "undo-v"))
+		syncDir(md)
+	})
+	if err := os.Chmod(dir, 0o555); err != nil {
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, err
+	}
+	if err := syncDir(md); err != nil {
+		return nil, err
+	}
+	step("version folder renamed")
+	metaPath := filepath.Join(md, id+".json")
+	if err := os.Rename(metaTmp, metaPath); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	c.undo = append(c.undo, func() { os.Remove(metaPath); syncDir(md) })
+	if err := syncDir(md); err != nil {
+		return nil, err
+	}
+	step("metadata renamed")
+	if err := s.setCurrent(md, id); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
+	return meta.version(dir), nil
+}
