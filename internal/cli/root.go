@@ -77,7 +77,8 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetVersionTemplate("ttsguard {{.Version}}\n")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print results as JSON")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g), newScanCmd(g))
+	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g), newScanCmd(g), newPullCmd(g), newCheckCmd(g))
+	root.AddCommand(newStoreCmds(g)...)
 	var wrap func(*cobra.Command)
 	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)

@@ -16,13 +16,23 @@ import (
 var errUnsafe = errors.New("scan found unsafe or unscannable files")
 
 func newScanCmd(g *globals) *cobra.Command {
-	var profile, format string
+	var profile, format, policyPath string
 	var allow []string
 	c := &cobra.Command{
-		Use:   "scan [--profile coqui|weights-only] [--allow-global MODULE.NAME]... [--json | --format sarif] PATH...",
+		Use:   "scan [--profile coqui|weights-only] [--policy FILE] [--allow-global MODULE.NAME]... [--json | --format sarif] PATH...",
 		Short: "Find code hidden in checkpoints (PyTorch, NumPy, safetensors, 7z) and unsafe paths in coqui configs",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if policyPath != "" {
+				tp, err := loadPolicy(policyPath)
+				if err != nil {
+					return err
+				}
+				if !c.Flags().Changed("profile") {
+					profile = tp.Scan.Profile
+				}
+				allow = append(allow, tp.Scan.AllowGlobals...)
+			}
 			pol, err := scan.NewPolicy(profile, allow)
 			if err != nil {
 				return usageError{err}
@@ -57,6 +67,7 @@ func newScanCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&profile, "profile", scan.ProfileCoqui, "allowlist profile: coqui or weights-only")
+	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file: its scan profile and allowed globals apply")
 	c.Flags().StringArrayVar(&allow, "allow-global", nil, "also allow this exact pickle global (module.qualname; repeatable)")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (--json is the same as --format json)")
 	return c

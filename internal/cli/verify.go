@@ -8,8 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/coqui"
+	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
+	"github.com/ttsguard/ttsguard/internal/store"
 )
 
 func newVerifyCmd(g *globals) *cobra.Command {
@@ -127,13 +132,21 @@ func newVerifySigstoreCmd(g *globals) *cobra.Command {
 
 // isCheckFailure reports errors that mean "a check ran and failed".
 func isCheckFailure(err error) bool {
-	return errors.Is(err, oms.ErrVerification) || errors.Is(err, errUnsafe)
+	for _, e := range []error{oms.ErrVerification, errUnsafe, pull.ErrGate, policy.ErrNotAllowed, fetch.ErrNotAllowed,
+		fetch.ErrHTML, fetch.ErrTooLarge, fetch.ErrTruncated, fetch.ErrBadResponse, fetch.ErrUnsafeEntry, fetch.ErrLimit,
+		fetch.ErrNotArchive, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // isInputError reports errors in the input the user gave.
 func isInputError(err error) bool {
 	for _, e := range []error{oms.ErrKey, oms.ErrBundle, oms.ErrStatement, manifest.ErrSymlink, manifest.ErrSpecialFile,
-		manifest.ErrBrokenLink, manifest.ErrColonInName, manifest.ErrIgnorePath} {
+		manifest.ErrBrokenLink, manifest.ErrColonInName, manifest.ErrIgnorePath, policy.ErrInvalid, coqui.ErrCatalog,
+		coqui.ErrNoCatalog, coqui.ErrNotFound, pull.ErrUsage, store.ErrNotFound, store.ErrBadName, store.ErrUnsafeRoot} {
 		if errors.Is(err, e) {
 			return true
 		}

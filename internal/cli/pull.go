@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ttsguard/ttsguard/internal/fetch"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
+)
+
+// pullResult prints a pull's evidence.
+type pullResult struct{ *pull.Result }
+
+func (r pullResult) Text(w io.Writer) error {
+	var b strings.Builder
+	verdict := "OK"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(&b, "pull %s: %s\n", verdict, r.Name)
+	for _, s := range r.Sources {
+		fmt.Fprintf(&b, "  source:   %s (sha256 %s, %d bytes)\n", s.FinalURL, s.SHA256, s.Size)
+	}
+	for _, g := range r.Gates {
+		mark := "ok"
+		if !g.OK {
+			mark = "FAILED"
+		}
+		fmt.Fprintf(&b, "  gate %-9s %s: %s\n", g.Name, mark, g.Detail)
+	}
+	if r.Root != "" {
+		fmt.Fprintf(&b, "  root:     %s (%d files, %d bytes)\n", r.Root, r.Files, r.Bytes)
+	}
+	if r.Dir != "" {
+		fmt.Fprintf(&b, "  path:     %s\n", r.Dir)
+	}
+	if r.Failure != "" {
+		fmt.Fprintf(&b, "  failure:  %s\n", r.Failure)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type checkResult struct{ *pull.CheckResult }
+
+func (r checkResult) Text(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "check %s: %s\n", r.Summary(), r.Target)
+	fmt.Fprintf(&b, "  model:    %s (%s)\n", r.Name, r.Dir)
+	fmt.Fprintf(&b, "  root:     %s\n", r.Root)
+	for _, g := range r.Gates {
+		mark := "ok"
+		if !g.OK {
+			mark = "FAILED"
+		}
+		fmt.Fprintf(&b, "  gate %-9s %s: %s\n", g.Name, mark, g.Detail)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// loadPolicy finds the policy (--policy, $TTSGUARD_POLICY, ./ttsguard.yaml, XDG, default).
+func loadPolicy(path string) (*policy.Policy, error) {
+	p, err := policy.Find(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+// progressBar draws bytes, rate and ETA on a terminal, and nothing otherwise.
+func progressBar(w io.Writer) func(fetch.Progress) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	return func(p fetch.Progress) {
+		total := "?"
+		if p.Total >= 0 {
+			total = fmt.Sprintf("%.1f MiB", float64(p.Total)/(1<<20))
+		}
+		fmt.Fprintf(w, "\r%s: %.1f / %s at %.1f MiB/s, %s left   ", p.URL, float64(p.Done)/(1<<20), total, p.Rate/(1<<20), p.ETA.Round(time.Second))
+		if p.Total >= 0 && p.Done == p.Total {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func newPullCmd(g *globals) *cobra.Command {
+	var o pull.Options
+	var policyPath string
+	c := &cobra.Command{
+		Use:   "pull [--policy F] [--catalog F] [--name NAME] [--accept-tos] [--frozen] [--signature S] SOURCE...",
+		Short: "Fetch a model (coqui id, https URL(s), local folder or archive) through every gate into the store",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			pol, err := loadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
+			o.Policy, o.Version, o.Progress = pol, Version(), progressBar(g.stderr)
+			r, err := pull.Pull(c.Context(), o, args)
+			if r != nil {
+				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
+					return perr
+				}
+			}
+			return pullErr(err)
+		},
+	}
+	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (default: $TTSGUARD_POLICY, ./ttsguard.yaml, $XDG_CONFIG_HOME/ttsguard/policy.yaml, built-in)")
+	c.Flags().StringVar(&o.Catalog, "catalog", "", "coqui .models.json catalog (default: the installed TTS package's)")
+	c.Flags().StringVar(&o.Name, "name", "", "name of the model in the store (default: the coqui id, or the source's name)")
+	c.Flags().BoolVar(&o.AcceptTOS, "accept-tos", false, "accept the terms of service of coqui models that require it")
+	c.Flags().BoolVar(&o.Frozen, "frozen", false, "refuse models the lock file does not pin")
+	c.Flags().StringVar(&o.Signature, "signature", "", "OMS signature bundle for the model (instead of its own model.sig)")
+	return c
+}
+
+// pullErr maps pull errors to exit codes: gate failures are check failures.
+func pullErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pull.ErrUsage):
+		return usageError{err}
+	}
+	return err
+}
+
+func newCheckCmd(g *globals) *cobra.Command {
+	var policyPath, name string
+	c := &cobra.Command{
+		Use:   "check [--policy F] [--name NAME] PATH|NAME",
+		Short: "Run every gate of the policy on a model folder or a stored model (what a deployment runs before starting tts-server)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			pol, err := loadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
+			r, err := pull.Check(c.Context(), pol, args[0], name)
+			if r != nil {
+				if perr := g.printer().Print(checkResult{r}); perr != nil && err == nil {
+					return perr
+				}
+			}
+			if err != nil && r == nil {
+				return usageError{err}
+			}
+			return err
+		},
+	}
+	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file")
+	c.Flags().StringVar(&name, "name", "", "model name for a folder's pins and signers (default: the folder's name)")
+	return c
+}

@@ -1,0 +1,192 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
+	"github.com/ttsguard/ttsguard/internal/store"
+)
+
+func openStore(policyPath string) (*policy.Policy, *store.Store, error) {
+	pol, err := loadPolicy(policyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := pol.StoreDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(root)
+	return pol, st, err
+}
+
+type lsRow struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Root    string `json:"root_digest"`
+	Files   int    `json:"files"`
+	Bytes   int64  `json:"bytes"`
+	Created string `json:"created"`
+	Path    string `json:"path"`
+}
+
+type lsResult []lsRow
+
+func (r lsResult) Text(w io.Writer) error {
+	var b strings.Builder
+	for _, v := range r {
+		fmt.Fprintf(&b, "%s\t%s\t%d files\t%d bytes\t%s\n", v.Name, v.Root, v.Files, v.Bytes, v.Created)
+	}
+	if len(r) == 0 {
+		b.WriteString("the store holds no model\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func newStoreCmds(g *globals) []*cobra.Command {
+	var policyPath string
+	addPolicy := func(c *cobra.Command) *cobra.Command {
+		c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (it names the store)")
+		return c
+	}
+	ls := &cobra.Command{
+		Use:   "ls [--json]",
+		Short: "List the models in the store",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			_, st, err := openStore(policyPath)
+			if err != nil {
+				return err
+			}
+			vs, err := st.List()
+			if err != nil {
+				return err
+			}
+			out := lsResult{}
+			for _, v := range vs {
+				out = append(out, lsRow{Name: v.Name, Version: v.ID, Root: v.Root, Files: v.Files, Bytes: v.Bytes, Created: v.Created.UTC().Format("2006-01-02T15:04:05Z"), Path: v.Dir})
+			}
+			return g.printer().Print(out)
+		},
+	}
+	pathCmd := &cobra.Command{
+		Use:   "path NAME",
+		Short: "Print the read-only folder of a stored model (for tts --model_path / tts-server)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			_, st, err := openStore(policyPath)
+			if err != nil {
+				return err
+			}
+			v, err := st.Get(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			if g.json {
+				return g.printer().Print(map[string]string{"name": v.Name, "path": v.Dir, "root_digest": v.Root})
+			}
+			_, err = fmt.Fprintln(c.OutOrStdout(), v.Dir)
+			return err
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm NAME",
+		Short: "Remove a model from the store (its blobs go at the next gc)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			_, st, err := openStore(policyPath)
+			if err != nil {
+				return err
+			}
+			if err := st.Remove(args[0]); err != nil {
+				return usageError{err}
+			}
+			return g.printer().Print(map[string]string{"removed": args[0]})
+		},
+	}
+	gc := &cobra.Command{
+		Use:   "gc",
+		Short: "Delete blobs no model uses and leftovers of interrupted pulls",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			_, st, err := openStore(policyPath)
+			if err != nil {
+				return err
+			}
+			n, freed, err := st.GC()
+			if err != nil {
+				return err
+			}
+			return g.printer().Print(map[string]int64{"removed_blobs": int64(n), "freed_bytes": freed})
+		},
+	}
+	lock := &cobra.Command{Use: "lock", Short: "Manage the lock file (ttsguard.lock)"}
+	var o pull.Options
+	update := &cobra.Command{
+		Use:   "update NAME",
+		Short: "Accept a new upstream version of a pinned model: pull it again and show which files changed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			pol, err := loadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
+			lp, err := pol.LockPath()
+			if err != nil {
+				return err
+			}
+			lf, err := store.LoadLock(lp)
+			if err != nil {
+				return err
+			}
+			e, ok := lf.Entries[args[0]]
+			if !ok {
+				return usagef("%q is not in the lock file %s", args[0], lp)
+			}
+			o.Policy, o.Version, o.Update, o.Name, o.Progress = pol, Version(), true, args[0], progressBar(g.stderr)
+			r, err := pull.Pull(c.Context(), o, e.Source)
+			if r != nil {
+				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
+					return perr
+				}
+			}
+			return pullErr(err)
+		},
+	}
+	update.Flags().StringVar(&o.Catalog, "catalog", "", "coqui .models.json catalog")
+	update.Flags().BoolVar(&o.AcceptTOS, "accept-tos", false, "accept the terms of service of coqui models that require it")
+	lock.AddCommand(addPolicy(update))
+	pc := &cobra.Command{Use: "policy", Short: "Work with the trust policy"}
+	pcheck := &cobra.Command{
+		Use:   "check [FILE]",
+		Short: "Validate a policy and print the effective policy",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			p := policyPath
+			if len(args) == 1 {
+				p = args[0]
+			}
+			pol, err := loadPolicy(p)
+			if err != nil {
+				return err
+			}
+			if g.json {
+				return g.printer().Print(pol)
+			}
+			from := pol.Path
+			if from == "" {
+				from = "built-in default"
+			}
+			_, err = fmt.Fprintf(c.OutOrStdout(), "# policy OK: %s\n%s", from, pol.String())
+			return err
+		},
+	}
+	pc.AddCommand(pcheck)
+	return []*cobra.Command{addPolicy(ls), addPolicy(pathCmd), addPolicy(rm), addPolicy(gc), lock, pc}
+}

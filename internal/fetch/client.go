@@ -1,0 +1,211 @@
+package fetch
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// Defaults and fixed limits of the download side.
+const (
+	DefaultMaxBytes       int64 = 64 << 30
+	DefaultConnectTimeout       = 30 * time.Second
+	DefaultIdleTimeout          = 60 * time.Second
+	DefaultRetries              = 5
+	// MaxRedirects is the longest redirect chain followed for one request.
+	MaxRedirects = 10
+	// progressEvery is the shortest interval between two Progress calls.
+	progressEvery = 100 * time.Millisecond
+	// copyBufSize is the size of the buffer the body is read into.
+	copyBufSize = 256 << 10
+)
+
+// Error categories of Get; every error returned wraps at most one of them
+// (or a *StatusError), together with the URL it concerns.
+var (
+	// ErrNotAllowed: a URL or redirect target was refused by the URLChecker,
+	// is not http(s), carries user credentials, downgrades https to http, or
+	// the redirect chain is longer than MaxRedirects.
+	ErrNotAllowed = errors.New("url not allowed")
+	// ErrHTML: the response is an HTML page (by Content-Type or content).
+	ErrHTML = errors.New("an HTML page is never a model")
+	// ErrTooLarge: the declared or actual size exceeds Options.MaxBytes.
+	ErrTooLarge = errors.New("download too large")
+	// ErrTruncated: the connection ended before the declared length, and
+	// resuming failed or was exhausted.
+	ErrTruncated = errors.New("download truncated")
+	// ErrIdleTimeout: no byte arrived for Options.IdleTimeout.
+	ErrIdleTimeout = errors.New("idle timeout")
+	// ErrBadResponse: a response that cannot be a faithful copy of the
+	// resource (encoded body, Content-Range or validator that does not match
+	// the request, a size that changed between attempts).
+	ErrBadResponse = errors.New("bad response")
+)
+
+// StatusError is an HTTP status other than the one expected.
+type StatusError struct {
+	URL    string // the URL that answered (after redirects)
+	Code   int
+	Status string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("unexpected HTTP status %q from %q", e.Status, e.URL)
+}
+
+// URLChecker approves a URL before the first request and after every redirect
+// (the policy implements it). AllowURL must be safe for concurrent use; a
+// non-nil error refuses the URL and is wrapped, with ErrNotAllowed, into the
+// error Get returns.
+type URLChecker interface {
+	AllowURL(u *url.URL) error
+}
+
+// Progress is one report of a running download.
+type Progress struct {
+	URL   string        // the requested URL
+	Done  int64         // bytes of the file written so far
+	Total int64         // expected size, -1 when unknown
+	Rate  float64       // bytes per second since Get started
+	ETA   time.Duration // remaining time at Rate; 0 when unknown
+}
+
+// Options configure a Client. Check and TLS are required.
+type Options struct {
+	// Check approves every URL (required).
+	Check URLChecker
+	// TLS verifies servers (required). It is cloned; InsecureSkipVerify is
+	// refused. Its MinVersion is raised to TLS 1.2 when lower.
+	TLS *tls.Config
+	// MaxBytes caps one download (0: DefaultMaxBytes).
+	MaxBytes int64
+	// ConnectTimeout bounds the TCP connect and the TLS handshake
+	// (0: DefaultConnectTimeout).
+	ConnectTimeout time.Duration
+	// IdleTimeout bounds the wait for the response headers and for every
+	// next byte of the body (0: DefaultIdleTimeout).
+	IdleTimeout time.Duration
+	// Retries is how many times a cut transfer is resumed (0: DefaultRetries;
+	// negative: never).
+	Retries int
+	// Progress, when set, is called on the goroutine of Get at most about
+	// ten times a second, and once more when the download completes.
+	Progress func(Progress)
+}
+
+// Client downloads files. It is safe for concurrent use.
+type Client struct {
+	check     URLChecker
+	hc        *http.Client
+	maxBytes  int64
+	idle      time.Duration
+	connect   time.Duration
+	retries   int
+	progress  func(Progress)
+	retryWait func(attempt int) time.Duration
+	now       func() time.Time
+}
+
+// New validates o and returns a Client. The transport speaks HTTP/1.1 only,
+// asks for and accepts only unencoded bodies, and takes its proxy from the
+// environment (HTTPS_PROXY, NO_PROXY); a proxy never sees inside TLS.
+func New(o Options) (*Client, error) {
+	if o.Check == nil {
+		return nil, errors.New("fetch: options: Check is required")
+	}
+	if o.TLS == nil {
+		return nil, errors.New("fetch: options: TLS is required")
+	}
+	if o.TLS.InsecureSkipVerify {
+		return nil, errors.New("fetch: options: TLS.InsecureSkipVerify is refused")
+	}
+	if o.MaxBytes < 0 || o.ConnectTimeout < 0 || o.IdleTimeout < 0 {
+		return nil, errors.New("fetch: options: MaxBytes and timeouts must not be negative")
+	}
+	if o.MaxBytes == 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.ConnectTimeout == 0 {
+		o.ConnectTimeout = DefaultConnectTimeout
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	switch {
+	case o.Retries == 0:
+		o.Retries = DefaultRetries
+	case o.Retries < 0:
+		o.Retries = 0
+	}
+	tc := o.TLS.Clone()
+	if tc.MinVersion < tls.VersionTLS12 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	tc.NextProtos = []string{"http/1.1"}
+	dialer := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        tc,
+		TLSHandshakeTimeout:    o.ConnectTimeout,
+		DisableCompression:     true,
+		MaxIdleConnsPerHost:    2,
+		IdleConnTimeout:        90 * time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+		ReadBufferSize:         64 << 10,
+		ForceAttemptHTTP2:      false,
+	}
+	c := &Client{
+		check:    o.Check,
+		maxBytes: o.MaxBytes,
+		idle:     o.IdleTimeout,
+		connect:  o.ConnectTimeout,
+		retries:  o.Retries,
+		progress: o.Progress,
+		retryWait: func(attempt int) time.Duration {
+			return min(250*time.Millisecond<<attempt, 8*time.Second)
+		},
+		now: time.Now,
+	}
+	c.hc = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
+	return c, nil
+}
+
+// checkURL applies the fixed rules and then the URLChecker.
+func (c *Client) checkURL(u *url.URL) error {
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("%w: scheme %q is not https", ErrNotAllowed, u.Scheme)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%w: no host", ErrNotAllowed)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%w: credentials in the URL", ErrNotAllowed)
+	}
+	if err := c.check.AllowURL(u); err != nil {
+		return fmt.Errorf("%w: %w", ErrNotAllowed, err)
+	}
+	return nil
+}
+
+// checkRedirect re-checks every redirect target.
+func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= MaxRedirects {
+		return fmt.Errorf("%w: more than %d redirects", ErrNotAllowed, MaxRedirects)
+	}
+	prev := via[len(via)-1].URL
+	if prev.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirect from %q to %q: %w: downgrade from https", prev.Redacted(), req.URL.Redacted(), ErrNotAllowed)
+	}
+	if err := c.checkURL(req.URL); err != nil {
+		return fmt.Errorf("redirect from %q to %q: %w", prev.Redacted(), req.URL.Redacted(), err)
+	}
+	return nil
+}
+
+// CloseIdleConnections closes the connections kept for reuse.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }

@@ -1,0 +1,85 @@
+package policy
+
+import (
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The YAML shape of a policy, for MarshalYAML. Field order is the order of
+// docs/policy.md.
+type yamlPolicy struct {
+	Version  int                  `yaml:"version"`
+	Store    string               `yaml:"store,omitempty"`
+	Sources  []string             `yaml:"sources"`
+	CABundle string               `yaml:"ca_bundle,omitempty"`
+	Signers  []yamlSigner         `yaml:"signers,omitempty"`
+	Models   map[string]yamlModel `yaml:"models,omitempty"`
+	Scan     yamlScan             `yaml:"scan"`
+}
+
+type yamlSigner struct {
+	Name             string   `yaml:"name"`
+	PublicKey        string   `yaml:"public_key,omitempty"`
+	CertificateChain []string `yaml:"certificate_chain,omitempty"`
+	Identity         string   `yaml:"identity,omitempty"`
+	Issuer           string   `yaml:"issuer,omitempty"`
+	TrustRoot        string   `yaml:"trust_root,omitempty"`
+}
+
+type yamlModel struct {
+	Source      string   `yaml:"source,omitempty"`
+	URLs        []string `yaml:"urls,omitempty"`
+	Digest      string   `yaml:"digest,omitempty"`
+	Signature   string   `yaml:"signature"`
+	Signers     []string `yaml:"signers,omitempty"`
+	TOSAccepted bool     `yaml:"tos_accepted"`
+}
+
+type yamlScan struct {
+	Profile      string   `yaml:"profile"`
+	AllowGlobals []string `yaml:"allow_globals,omitempty"`
+}
+
+// MarshalYAML returns the effective policy in the policy file format, with
+// the defaults spelled out (sources, model signature, scan profile); Parse
+// reads it back to the same policy.
+func (p *Policy) MarshalYAML() (any, error) {
+	y := yamlPolicy{
+		Version:  Version,
+		Store:    p.Store,
+		Sources:  append([]string{}, p.Sources...),
+		CABundle: p.CABundle,
+		Scan:     yamlScan{Profile: p.Scan.Profile, AllowGlobals: p.Scan.AllowGlobals},
+	}
+	if y.Scan.Profile == "" {
+		y.Scan.Profile = ProfileCoqui
+	}
+	for _, s := range p.Signers {
+		y.Signers = append(y.Signers, yamlSigner(s))
+	}
+	for name, m := range p.Models {
+		if y.Models == nil {
+			y.Models = map[string]yamlModel{}
+		}
+		if m.Signature == "" {
+			m.Signature = SignatureOptional
+		}
+		y.Models[name] = yamlModel(m)
+	}
+	return y, nil
+}
+
+// String returns the effective policy as YAML (see MarshalYAML), for
+// `ttsguard policy check`.
+func (p *Policy) String() string {
+	v, _ := p.MarshalYAML()
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return "# error: " + err.Error() + "\n"
+	}
+	enc.Close()
+	return b.String()
+}

@@ -1,0 +1,149 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ttsguard/ttsguard/internal/digest"
+	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/store"
+)
+
+// CheckResult is the verdict of check.
+type CheckResult struct {
+	Target    string  `json:"target"`
+	Name      string  `json:"name"`
+	Dir       string  `json:"path"`
+	Stored    bool    `json:"stored"`
+	Root      string  `json:"root_digest"`
+	Gates     []Gate  `json:"gates"`
+	OK        bool    `json:"ok"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// Check runs every gate of the policy on a folder, or on a stored model by
+// name (re-hashing it against its stored manifest first). name overrides the
+// model name used for a folder's pins and signers ("" = the folder's name).
+func Check(ctx context.Context, pol *policy.Policy, target, name string) (*CheckResult, error) {
+	t0 := time.Now()
+	r := &CheckResult{Target: target}
+	var firstErr error
+	add := func(g Gate, err error) {
+		r.Gates = append(r.Gates, g)
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	root, err := pol.StoreDir()
+	if err != nil {
+		return nil, err
+	}
+	var entry store.LockEntry
+	if st, err := os.Stat(target); err == nil && st.IsDir() {
+		r.Dir = target
+		r.Name = name
+		if r.Name == "" {
+			r.Name = filepath.Base(filepath.Clean(target))
+		}
+		m, err := manifest.Build(ctx, target, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
+			IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")})
+		if err != nil {
+			return nil, err
+		}
+		entry = lockEntry(&plan{name: r.Name}, nil, m)
+	} else {
+		st, err := store.Open(root)
+		if err != nil {
+			return nil, err
+		}
+		v, err := st.Get(target)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a folder nor a stored model: %w", target, err)
+		}
+		r.Stored, r.Name, r.Dir = true, v.Name, v.Dir
+		diff, err := st.Verify(ctx, v)
+		g := Gate{Name: "integrity"}
+		switch {
+		case err != nil:
+			g.Detail = err.Error()
+			err = fmt.Errorf("%w: integrity: %v", ErrGate, err)
+		case !diff.Empty():
+			g.Detail = fmt.Sprintf("the stored files differ from the stored manifest: missing %v, extra %v, changed %v", diff.Missing, diff.Extra, diff.Changed)
+			err = fmt.Errorf("%w: integrity: %s", ErrGate, g.Detail)
+		default:
+			g.OK, g.Detail = true, "every file matches the manifest stored at commit"
+		}
+		add(g, err)
+		meta, err := st.Meta(v)
+		if err != nil {
+			return nil, err
+		}
+		entry = meta.LockEntry()
+	}
+	r.Root = entry.Root
+	lockPath, err := pol.LockPath()
+	if err != nil {
+		return nil, err
+	}
+	lf, err := store.LoadLock(lockPath)
+	if err != nil {
+		return nil, err
+	}
+	add(checkPin(pol, lf, r.Name, entry))
+	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"))
+	add(g, err)
+	g, _, err = scanGate(ctx, pol, r.Dir)
+	add(g, err)
+	r.OK = firstErr == nil
+	r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
+	return r, firstErr
+}
+
+// checkPin compares with the policy pin and the lock file, without changing either.
+func checkPin(pol *policy.Policy, lf *store.LockFile, name string, got store.LockEntry) (Gate, error) {
+	g := Gate{Name: "pin"}
+	if d := pol.ModelPolicy(name).Digest; d != "" && d != got.Root {
+		g.Detail = fmt.Sprintf("the policy pins %s, the model hashes to %s", d, got.Root)
+		return g, fmt.Errorf("%w: pin: %s", ErrGate, g.Detail)
+	}
+	// Compare the files and root only: where the bytes came from is history.
+	got.Archives, got.Source = nil, nil
+	pinned, diff, err := lf.Check(name, got)
+	if err != nil {
+		if errors.Is(err, store.ErrPinMismatch) {
+			g.Detail = "differs from the lock file: " + diff.String()
+			return g, fmt.Errorf("%w: pin: %s", ErrGate, g.Detail)
+		}
+		return g, err
+	}
+	if !pinned {
+		if pol.ModelPolicy(name).Digest != "" {
+			g.OK, g.Detail = true, "matches the policy pin"
+			return g, nil
+		}
+		g.OK, g.Detail = true, fmt.Sprintf("not pinned (no entry %q in %s)", name, lf.Path)
+		return g, nil
+	}
+	g.OK, g.Detail = true, "matches the lock file"
+	return g, nil
+}
+
+// Summary is a one-line verdict.
+func (r *CheckResult) Summary() string {
+	var failed []string
+	for _, g := range r.Gates {
+		if !g.OK {
+			failed = append(failed, g.Name)
+		}
+	}
+	if len(failed) == 0 {
+		return "OK"
+	}
+	return "FAILED (" + strings.Join(failed, ", ") + ")"
+}

@@ -1,0 +1,158 @@
+// Package pull brings a model into the store through every gate of the trust
+// policy, and re-runs those gates on a folder or a stored model (check).
+//
+// Pipeline: source (coqui id, https URL(s), local folder or archive) ->
+// download into a private staging folder (internal/fetch: policy-checked
+// URLs, TLS, limits, resume) -> safe extraction -> manifest (OMS files mode)
+// -> gates: pin (policy and lock file), OMS signature (when present or
+// required), scan of every file (checkpoints and coqui configs) -> atomic
+// commit into the read-only store (internal/store) -> lock file.
+// Nothing becomes visible in the store unless every gate passed.
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ttsguard/ttsguard/internal/oms"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/scan"
+	"github.com/ttsguard/ttsguard/internal/scan/walk"
+)
+
+// ErrGate is wrapped by every "a gate refused the model" error.
+var ErrGate = errors.New("gate failed")
+
+// Gate is the evidence of one gate.
+type Gate struct {
+	Name   string `json:"name"` // pin, signature, scan
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+// TOSFile is coqui's marker that the terms of service were accepted; ttsguard
+// writes it, so signatures are checked without it.
+const TOSFile = "tos_agreed.txt"
+
+// verifierFor builds the OMS verifier of a policy signer.
+func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
+	switch s.Kind() {
+	case "key":
+		data, err := os.ReadFile(s.PublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("signer %q: %w", s.Name, err)
+		}
+		k, err := oms.ParsePublicKey(s.PublicKey, data)
+		if err != nil {
+			return nil, fmt.Errorf("signer %q: %w", s.Name, err)
+		}
+		return oms.KeyVerifier{Key: k}, nil
+	case "certificate":
+		var v oms.CertificateVerifier
+		for _, p := range s.CertificateChain {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("signer %q: %w", s.Name, err)
+			}
+			cs, err := oms.ParseCertificatesPEM(p, data)
+			if err != nil {
+				return nil, fmt.Errorf("signer %q: %w", s.Name, err)
+			}
+			v.Anchors = append(v.Anchors, cs...)
+		}
+		return v, nil
+	case "keyless":
+		v, err := oms.NewSigstoreVerifier(s.TrustRoot, s.Identity, s.Issuer)
+		if err != nil {
+			return nil, fmt.Errorf("signer %q: %w", s.Name, err)
+		}
+		return v, nil
+	}
+	return nil, fmt.Errorf("signer %q: no key, certificate chain or identity", s.Name)
+}
+
+// signatureGate verifies the OMS signature at sig over model with the
+// policy's signers for name. A missing signature passes only when the policy
+// does not require one; a present one must verify.
+func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig string) (Gate, string, error) {
+	g := Gate{Name: "signature"}
+	required := pol.ModelPolicy(name).RequiresSignature()
+	if _, err := os.Stat(sig); err != nil {
+		if required {
+			g.Detail = "the policy requires a signature and there is none (" + filepath.Base(sig) + ")"
+			return g, "", fmt.Errorf("%w: %s: %s", ErrGate, name, g.Detail)
+		}
+		g.OK, g.Detail = true, "not signed (signature optional for this model)"
+		return g, "", nil
+	}
+	signers := pol.SignersFor(name)
+	if len(signers) == 0 {
+		if required {
+			g.Detail = "a signature is required but the policy names no signer"
+			return g, "", fmt.Errorf("%w: %s: %s", ErrGate, name, g.Detail)
+		}
+		g.OK, g.Detail = true, "signed, but the policy names no signer to check it against (not verified)"
+		return g, "", nil
+	}
+	var fails []string
+	for _, s := range signers {
+		v, err := verifierFor(s)
+		if err != nil {
+			fails = append(fails, err.Error())
+			continue
+		}
+		o := oms.VerifyOptions{ModelOptions: oms.ModelOptions{Signature: sig, IgnorePaths: []string{TOSFile}}}
+		if _, err := os.Stat(filepath.Join(model, TOSFile)); err != nil {
+			o.IgnorePaths = nil
+		}
+		r, err := oms.Verify(ctx, model, v, o)
+		if err == nil {
+			g.OK = true
+			g.Detail = fmt.Sprintf("verified: signer %q (%s), root %s", s.Name, s.Kind(), r.Root)
+			return g, s.Name, nil
+		}
+		fails = append(fails, fmt.Sprintf("signer %q: %v", s.Name, err))
+	}
+	g.Detail = "no trusted signer verifies it: " + strings.Join(fails, "; ")
+	return g, "", fmt.Errorf("%w: %s: signature: %s", ErrGate, name, g.Detail)
+}
+
+// scanGate scans every file of model with the policy's scan profile.
+func scanGate(ctx context.Context, pol *policy.Policy, model string) (Gate, string, error) {
+	g := Gate{Name: "scan"}
+	sp, err := scan.NewPolicy(pol.Scan.Profile, pol.Scan.AllowGlobals)
+	if err != nil {
+		return g, "", err
+	}
+	s := &walk.Scanner{Policy: sp, Limits: scan.DefaultLimits}
+	rep, err := s.Paths(ctx, []string{model})
+	if err != nil {
+		return g, "", err
+	}
+	var bad []string
+	for _, f := range rep.Files {
+		if f.Verdict == walk.Clean {
+			continue
+		}
+		rel, _ := filepath.Rel(model, f.Path)
+		why := f.Unscannable
+		for _, fd := range f.Findings {
+			if fd.Severity > scan.Info {
+				why = fd.String()
+				break
+			}
+		}
+		bad = append(bad, fmt.Sprintf("%s: %s: %s", rel, f.Verdict, why))
+	}
+	summary := fmt.Sprintf("%d files scanned (profile %s), %d not clean", len(rep.Files), rep.Profile, len(bad))
+	if len(bad) > 0 {
+		g.Detail = summary + ": " + strings.Join(bad, "; ")
+		return g, summary, fmt.Errorf("%w: scan: %s", ErrGate, g.Detail)
+	}
+	g.OK, g.Detail = true, summary
+	return g, summary, nil
+}

@@ -1,0 +1,145 @@
+package pull
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/ttsguard/ttsguard/internal/fetch"
+	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/store"
+)
+
+// fetchTLS lets tests trust their own loopback servers.
+type fetchTLS = tls.Config
+
+// download fetches every URL into dl and places the result in model: an
+// archive is extracted (one top folder stripped), a single file keeps the
+// base name of its URL.
+func download(ctx context.Context, o Options, urls, names []string, model, dl string) ([]store.SourceRecord, error) {
+	tc := o.TLS
+	if tc == nil {
+		var err error
+		if tc, err = o.Policy.TLSConfig(); err != nil {
+			return nil, err
+		}
+	}
+	c, err := fetch.New(fetch.Options{Check: o.Policy, TLS: tc, Progress: o.Progress})
+	if err != nil {
+		return nil, err
+	}
+	defer c.CloseIdleConnections()
+	var recs []store.SourceRecord
+	for i, u := range urls {
+		d, err := c.Get(ctx, u, dl)
+		if err != nil {
+			return recs, err
+		}
+		recs = append(recs, store.SourceRecord{URL: d.URL, FinalURL: d.FinalURL, CertSHA256: d.CertSHA256, SHA256: d.SHA256, Size: d.Size})
+		name := fileName(d.FinalURL, d.URL)
+		if i < len(names) && names[i] != "" {
+			name = names[i] // coqui's name for the file (a single *.pt* becomes model.pth)
+		}
+		if err := place(ctx, d.Path, name, model, len(urls) == 1); err != nil {
+			return recs, fmt.Errorf("%s: %w", u, err)
+		}
+	}
+	return recs, nil
+}
+
+// fileName is the last path element of a URL, refused when it could name
+// anything but a plain file in the model folder.
+func fileName(final, requested string) string {
+	for _, raw := range []string{requested, final} {
+		if u, err := url.Parse(raw); err == nil {
+			if b := path.Base(u.Path); b != "/" && b != "." && b != ".." && b != "" {
+				return b
+			}
+		}
+	}
+	return ""
+}
+
+// place moves a downloaded or local file into the model folder: archives
+// are extracted (only when the model is a single archive), other files keep
+// their name.
+func place(ctx context.Context, file, name, model string, only bool) error {
+	kind, err := fetch.DetectArchive(file)
+	if err != nil {
+		return err
+	}
+	if kind != "" {
+		if !only {
+			return fmt.Errorf("an archive among several files of one model is not supported")
+		}
+		_, err := fetch.Extract(ctx, file, kind, model, fetch.Limits{})
+		return err
+	}
+	if name == "" || name != filepath.Base(name) {
+		return fmt.Errorf("cannot name the downloaded file %q", name)
+	}
+	dst := filepath.Join(model, name)
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("two files named %q", name)
+	}
+	return os.Rename(file, dst)
+}
+
+// placeLocal copies a local folder, archive or file into the model folder;
+// for an archive or file it returns the SHA-256 of the bytes read.
+func placeLocal(ctx context.Context, src, model, dl string) (string, error) {
+	st, err := os.Stat(src)
+	if err != nil {
+		return "", err
+	}
+	if st.IsDir() {
+		files, err := manifest.Walk(src, manifest.WalkOptions{})
+		if err != nil {
+			return "", err
+		}
+		for _, f := range files {
+			dst := filepath.Join(model, filepath.FromSlash(f.Name))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+				return "", err
+			}
+			if err := copyFile(f.Path, dst); err != nil {
+				return "", err
+			}
+		}
+		return "", nil
+	}
+	tmp := filepath.Join(dl, "local")
+	sum, err := copyHash(src, tmp)
+	if err != nil {
+		return "", err
+	}
+	return sum, place(ctx, tmp, filepath.Base(src), model, true)
+}
+
+func copyHash(src, dst string) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
+		out.Close()
+		return "", err
+	}
+	if err := out.Close(); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

@@ -1,0 +1,363 @@
+package pull
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ttsguard/ttsguard/internal/coqui"
+	"github.com/ttsguard/ttsguard/internal/digest"
+	"github.com/ttsguard/ttsguard/internal/fetch"
+	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/store"
+)
+
+// ErrUsage is wrapped by errors in what the caller asked for.
+var ErrUsage = errors.New("bad pull request")
+
+// Options configure a pull.
+type Options struct {
+	Policy    *policy.Policy // required
+	Catalog   string         // coqui .models.json; "" = the installed TTS package's
+	Name      string         // store name; "" = derived from the source
+	AcceptTOS bool           // accept coqui's terms of service for tos_required models
+	Frozen    bool           // refuse models the lock file does not pin
+	Signature string         // OMS bundle to use instead of the model's own model.sig
+	Update    bool           // lock update: accept a new upstream version, report the diff
+	Version   string         // ttsguard version, for provenance
+	Progress  func(fetch.Progress)
+	// TLS overrides the policy's TLS configuration (tests).
+	TLS *fetchTLS
+}
+
+// Result is the evidence of a pull.
+type Result struct {
+	Name      string               `json:"name"`
+	Requested []string             `json:"requested"`
+	Dir       string               `json:"path,omitempty"` // the read-only model folder
+	Root      string               `json:"root_digest,omitempty"`
+	Files     int                  `json:"files"`
+	Bytes     int64                `json:"bytes"`
+	Sources   []store.SourceRecord `json:"sources,omitempty"`
+	Gates     []Gate               `json:"gates"`
+	Pinned    string               `json:"pin"` // "matched", "added", "updated"
+	Changes   string               `json:"changes,omitempty"`
+	TOS       string               `json:"tos,omitempty"`
+	ElapsedMS float64              `json:"elapsed_ms"`
+	OK        bool                 `json:"ok"`
+	Failure   string               `json:"failure,omitempty"`
+}
+
+// plan is what a pull will fetch.
+type plan struct {
+	name      string
+	requested []string
+	urls      []string
+	names     []string // file names in the model folder for urls (coqui file lists), or ""
+	local     string
+	tosReq    bool
+	coquiID   string
+}
+
+// resolve turns the arguments into a plan.
+func resolve(o Options, args []string) (*plan, error) {
+	p := &plan{requested: args}
+	if len(args) == 0 {
+		return nil, fmt.Errorf("%w: no source given", ErrUsage)
+	}
+	if len(args) == 1 {
+		// A policy model name pulls from the policy's source.
+		if m, ok := o.Policy.Models[args[0]]; ok && (m.Source != "" || len(m.URLs) > 0) {
+			p.name = args[0]
+			if len(m.URLs) > 0 {
+				args = m.URLs
+			} else {
+				args = []string{m.Source}
+			}
+		}
+	}
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://"):
+			p.urls = append(p.urls, a)
+		case exists(a):
+			if len(args) != 1 {
+				return nil, fmt.Errorf("%w: a local source %q cannot be combined with others", ErrUsage, a)
+			}
+			p.local = a
+		default:
+			if len(args) != 1 {
+				return nil, fmt.Errorf("%w: %q is not an https URL or an existing file, and a coqui model id cannot be combined with other sources", ErrUsage, a)
+			}
+			e, err := catalogEntry(o.Catalog, a)
+			if err != nil {
+				return nil, fmt.Errorf("source %q is not an https URL, an existing file or folder, or a coqui model id: %w", a, err)
+			}
+			p.coquiID, p.urls, p.tosReq = e.ID, e.URLs, e.TOSRequired
+			for _, f := range e.Files {
+				p.names = append(p.names, f.Name)
+			}
+		}
+	}
+	switch {
+	case o.Name != "":
+		p.name = o.Name
+	case p.name != "":
+	case p.coquiID != "":
+		p.name = p.coquiID
+	case p.local != "":
+		p.name = strings.TrimSuffix(filepath.Base(filepath.Clean(p.local)), filepath.Ext(p.local))
+	case len(p.urls) == 1:
+		p.name = urlName(p.urls[0])
+	default:
+		return nil, fmt.Errorf("%w: several URLs form one model: give it a --name", ErrUsage)
+	}
+	if _, err := store.EscapeName(p.name); err != nil {
+		return nil, fmt.Errorf("%w: model name %q: %v (give a --name)", ErrUsage, p.name, err)
+	}
+	return p, nil
+}
+
+func catalogEntry(catalog, id string) (*coqui.Entry, error) {
+	if catalog == "" {
+		c, err := coqui.FindInstalledCatalog()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		}
+		catalog = c
+	}
+	cat, err := coqui.LoadCatalog(catalog)
+	if err != nil {
+		return nil, err
+	}
+	e, err := cat.Resolve(id)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	if len(e.URLs) == 0 {
+		return nil, fmt.Errorf("%w: catalog %q: %s has no download URL", ErrUsage, catalog, id)
+	}
+	return e, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// urlName is the file name of a URL without archive extensions.
+func urlName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	b := path.Base(u.Path)
+	for _, ext := range []string{".tar.gz", ".tgz", ".zip", ".tar"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	return b
+}
+
+// Pull runs the whole pipeline. On any failure the store is unchanged and the
+// Result (when not nil) says which gate failed.
+func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
+	t0 := time.Now()
+	p, err := resolve(o, args)
+	if err != nil {
+		return nil, err
+	}
+	r := &Result{Name: p.name, Requested: p.requested}
+	fail := func(err error) (*Result, error) {
+		r.Failure = err.Error()
+		r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
+		return r, err
+	}
+	mp := o.Policy.ModelPolicy(p.name)
+	if p.tosReq {
+		if !o.AcceptTOS && !mp.TOSAccepted {
+			return fail(fmt.Errorf("%w: %s requires accepting its terms of service (coqui tos_required): read them, then pull with --accept-tos or set tos_accepted in the policy", ErrGate, p.name))
+		}
+		r.TOS = "accepted"
+	}
+	root, err := o.Policy.StoreDir()
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	stage, cleanup, err := st.Stage()
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	model := filepath.Join(stage, "model")
+	dl := filepath.Join(stage, "download")
+	for _, d := range []string{model, dl} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	archives := map[string]string{}
+	switch {
+	case p.local != "":
+		sum, err := placeLocal(ctx, p.local, model, dl)
+		if err != nil {
+			return fail(err)
+		}
+		if sum != "" {
+			abs, _ := filepath.Abs(p.local)
+			archives[abs] = sum
+		}
+	default:
+		recs, err := download(ctx, o, p.urls, p.names, model, dl)
+		r.Sources = recs
+		if err != nil {
+			return fail(err)
+		}
+		for _, rec := range recs {
+			archives[rec.URL] = rec.SHA256
+		}
+	}
+	sigFile := ""
+	if o.Signature != "" {
+		if err := copyFile(o.Signature, filepath.Join(model, "model.sig")); err != nil {
+			return fail(fmt.Errorf("signature %q: %w", o.Signature, err))
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(model, "model.sig")); err == nil {
+		sigFile = "model.sig"
+	}
+	if p.tosReq {
+		if err := os.WriteFile(filepath.Join(model, coqui.TOSAgreedFile), []byte(coqui.TOSAgreedContent()), 0o600); err != nil {
+			return fail(err)
+		}
+	}
+	m, err := manifest.Build(ctx, model, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
+		IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")})
+	if err != nil {
+		return fail(fmt.Errorf("%w: %v", ErrGate, err))
+	}
+	entry := lockEntry(p, archives, m)
+	r.Root, r.Files, r.Bytes = entry.Root, m.Files, m.Bytes
+
+	// Gate 1: pins.
+	lockPath, err := o.Policy.LockPath()
+	if err != nil {
+		return nil, err
+	}
+	lf, err := store.LoadLock(lockPath)
+	if err != nil {
+		return nil, err
+	}
+	g, newPin, err := pinGate(o, lf, p.name, entry)
+	r.Gates = append(r.Gates, g)
+	if err != nil {
+		return fail(err)
+	}
+	r.Pinned = newPin
+	if newPin == "updated" {
+		r.Changes = g.Detail
+	}
+	// Gate 2: signature.
+	g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"))
+	r.Gates = append(r.Gates, g)
+	if err != nil {
+		return fail(err)
+	}
+	// Gate 3: scan (checkpoints and coqui configs).
+	g, summary, err := scanGate(ctx, o.Policy, model)
+	r.Gates = append(r.Gates, g)
+	if err != nil {
+		return fail(err)
+	}
+	prov := store.Provenance{Name: p.name, Requested: strings.Join(p.requested, " "), Sources: r.Sources, Time: t0.UTC(),
+		Root: entry.Root, Signer: signer, SignatureFile: sigFile, ScanSummary: summary, TTSGuardVersion: o.Version}
+	v, err := st.Commit(ctx, p.name, model, entry.Root, prov)
+	if err != nil {
+		return fail(err)
+	}
+	if newPin != "matched" {
+		lf.Entries[p.name] = entry
+		if err := lf.Save(); err != nil {
+			return fail(fmt.Errorf("the model is stored but the lock file was not updated: %w", err))
+		}
+	}
+	r.Dir, r.OK = v.Dir, true
+	r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
+	return r, nil
+}
+
+func lockEntry(p *plan, archives map[string]string, m *manifest.Manifest) store.LockEntry {
+	files := map[string]string{}
+	for _, it := range m.Items {
+		files[it.File] = fmt.Sprintf("%x", it.Digest)
+	}
+	if len(archives) == 0 {
+		archives = nil
+	}
+	return store.LockEntry{Name: p.name, Source: p.requested, Archives: archives, Root: m.Root().String(), Files: files, Updated: time.Now().UTC().Truncate(time.Second)}
+}
+
+// pinGate checks the model against the policy pin and the lock file.
+func pinGate(o Options, lf *store.LockFile, name string, got store.LockEntry) (Gate, string, error) {
+	g := Gate{Name: "pin"}
+	if d := o.Policy.ModelPolicy(name).Digest; d != "" && d != got.Root {
+		g.Detail = fmt.Sprintf("the policy pins %s, the download hashes to %s", d, got.Root)
+		return g, "", fmt.Errorf("%w: %s: pin: %s", ErrGate, name, g.Detail)
+	}
+	pinned, diff, err := lf.Check(name, got)
+	switch {
+	case err != nil && o.Update:
+		g.OK, g.Detail = true, "lock updated: "+diff.String()
+		return g, "updated", nil
+	case err != nil:
+		g.Detail = fmt.Sprintf("differs from the lock file (%s): %s; run `ttsguard lock update %s` to accept the new version", lf.Path, diff.String(), name)
+		return g, "", fmt.Errorf("%w: %s: pin: %s", ErrGate, name, g.Detail)
+	case !pinned && o.Frozen:
+		g.Detail = fmt.Sprintf("not pinned in %s and --frozen forbids adding pins", lf.Path)
+		return g, "", fmt.Errorf("%w: %s: pin: %s", ErrGate, name, g.Detail)
+	case !pinned:
+		g.OK, g.Detail = true, fmt.Sprintf("first pull: pinned %s in %s (trust on first use)", got.Root, lf.Path)
+		return g, "added", nil
+	}
+	g.OK, g.Detail = true, "matches the lock file"
+	return g, "matched", nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	st, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%q is not a regular file", src)
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
