@@ -25,9 +25,11 @@ interop: build
 # the product build without cgo, and the live round trip with the reference model_signing.
 test: vet race build interop
 
-# Re-sign the bundled example with the bundled example key (after scripts/gen-example.py).
+# Re-sign and re-pin the bundled example with the bundled example key (after scripts/gen-example.py).
 example: build
 	$(BIN) sign key --private-key examples/keys/example.key examples/tiny-vits
+	rm -f examples/ttsguard.lock
+	tmp=$$(mktemp -d) && TTSGUARD_HOME=$$tmp/store $(BIN) pull --policy examples/ttsguard.yaml --name tiny-vits examples/tiny-vits; rc=$$?; rm -rf $$tmp; exit $$rc
 
 bench: build
 	scripts/bench.sh

@@ -36,6 +36,10 @@ func TestScripts(t *testing.T) {
 			e.Setenv("VECTORS", vec)
 			corpus, _ := filepath.Abs("../scan/testdata/corpus")
 			e.Setenv("CORPUS", corpus)
+			examples, _ := filepath.Abs("../../examples")
+			e.Setenv("EXAMPLES", examples)
+			e.Setenv("TTSGUARD_HOME", filepath.Join(e.WorkDir, "store"))
+			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, "xdg"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
