@@ -237,3 +237,53 @@ func TestConcurrentPulls(t *testing.T) {
 		}
 	}
 }
+
+// writeCatalog writes a coqui .models.json whose entries point at the test server.
+func (e *env) writeCatalog(t *testing.T) string {
+	cat := fmt.Sprintf(`{
+  "tts_models": {
+    "en": {
+      "test": {
+        "vits": {"description": "zip release", "github_rls_url": "%[1]s/rel/vits.zip", "license": "apache 2.0"},
+        "files": {"description": "hf file list", "hf_url": ["%[1]s/rel/model_file.pth", "%[1]s/rel/config.json"], "license": "apache 2.0"},
+        "xtts": {"description": "needs the TOS", "hf_url": ["%[1]s/rel/model_file.pth", "%[1]s/rel/config.json"], "tos_required": true, "license": "CPML"}
+      }
+    }
+  }
+}`, e.srv.URL)
+	p := filepath.Join(e.dir, "models.json")
+	if err := os.WriteFile(p, []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestPullCoquiCatalog(t *testing.T) {
+	e := newEnv(t, "")
+	cat := e.writeCatalog(t)
+	r, err := e.pull(t, Options{Catalog: cat}, "tts_models/en/test/vits")
+	if err != nil || r.Name != "tts_models/en/test/vits" || r.Files != 2 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if len(r.Sources) != 1 || r.Sources[0].CertSHA256 == "" || r.Sources[0].SHA256 == "" {
+		t.Fatalf("provenance %+v", r.Sources)
+	}
+	r, err = e.pull(t, Options{Catalog: cat}, "tts_models/en/test/files")
+	if err != nil || r.Files != 2 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	// Terms of service: refused without acceptance; accepted, coqui's marker is written.
+	if _, err := e.pull(t, Options{Catalog: cat}, "tts_models/en/test/xtts"); err == nil || !strings.Contains(err.Error(), "--accept-tos") {
+		t.Fatalf("tos: %v", err)
+	}
+	r, err = e.pull(t, Options{Catalog: cat, AcceptTOS: true}, "tts_models/en/test/xtts")
+	if err != nil || r.TOS != "accepted" {
+		t.Fatalf("%v %+v", err, r)
+	}
+	if b, err := os.ReadFile(filepath.Join(r.Dir, TOSFile)); err != nil || len(b) == 0 {
+		t.Fatalf("tos_agreed.txt: %v", err)
+	}
+	if _, err := e.pull(t, Options{Catalog: cat}, "tts_models/en/test/nope"); err == nil || !strings.Contains(err.Error(), "not in the coqui catalog") {
+		t.Fatalf("unknown id: %v", err)
+	}
+}
