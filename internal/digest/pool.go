@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -53,6 +54,13 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 		workers = len(tasks)
 	}
 	out := make([][]byte, len(tasks))
+	// Longest tasks first: the workers finish together (a 3 GiB file's last
+	// shard does not start when every other worker is done).
+	order := make([]int, len(tasks))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return tasks[order[a]].Length > tasks[order[b]].Length })
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -70,10 +78,11 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 			buf := make([]byte, BufferSize)
 			h, _ := New(algorithm)
 			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(tasks) || ctx.Err() != nil {
+				j := int(next.Add(1) - 1)
+				if j >= len(tasks) || ctx.Err() != nil {
 					return
 				}
+				i := order[j]
 				h.Reset()
 				n, err := hashTask(ctx, h, buf, tasks[i])
 				bytes.Add(n)
