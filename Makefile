@@ -42,7 +42,7 @@ FUZZTIME ?= 60s
 fuzz:
 	@set -e; for pkg in $$($(GO) list ./internal/...); do \
 	  for t in $$($(GO) test $$pkg -list '^Fuzz' 2>/dev/null | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$t"; CGO_ENABLED=1 $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME); \
+	    echo "== $$pkg $$t"; CGO_ENABLED=1 $(GO) test $$pkg -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s; \
 	  done; \
 	done
 
