@@ -103,7 +103,15 @@ const sentinelText = "sentinel: must stay as it is"
 
 func newWorkspace(t testing.TB, data []byte) workspace {
 	t.Helper()
-	p := t.TempDir()
+	return workspaceIn(t, t.TempDir(), data)
+}
+
+// workspaceIn builds the workspace in p, which must be empty or missing.
+func workspaceIn(t testing.TB, p string, data []byte) workspace {
+	t.Helper()
+	if err := os.MkdirAll(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	w := workspace{parent: p, archive: filepath.Join(p, "archive"), dest: filepath.Join(p, "dest"), sentinel: filepath.Join(p, "x")}
 	if err := os.WriteFile(w.archive, data, 0o600); err != nil {
 		t.Fatal(err)

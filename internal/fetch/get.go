@@ -55,14 +55,14 @@ type Download struct {
 func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("fetch %q: %w", rawURL, err)
+		return nil, fmt.Errorf("fetch: get %q: %w", rawURL, err)
 	}
 	if err := c.checkURL(u); err != nil {
-		return nil, fmt.Errorf("fetch %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
 	}
 	f, err := os.CreateTemp(dir, "download-*.part")
 	if err != nil {
-		return nil, fmt.Errorf("fetch %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
 	}
 	defer func() {
 		if err != nil {
@@ -79,25 +79,25 @@ func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err 
 		}
 		var r *resumable
 		if !errors.As(err, &r) || ctx.Err() != nil {
-			return nil, fmt.Errorf("fetch %q: %w", u.Redacted(), err)
+			return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
 		}
 		if attempt >= c.retries {
-			return nil, fmt.Errorf("fetch %q: %w (after %d resumes)", u.Redacted(), r.err, attempt)
+			return nil, fmt.Errorf("fetch: get %q: %w (after %d resumes)", u.Redacted(), r.err, attempt)
 		}
 		t := time.NewTimer(c.retryWait(attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("fetch %q: %w", u.Redacted(), ctx.Err())
+			return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), ctx.Err())
 		case <-t.C:
 		}
 		d.resumed++
 	}
 	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("fetch %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("fetch %q: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
 	}
 	d.meter.report(d.off, d.total, true)
 	return &Download{
@@ -271,7 +271,8 @@ func (d *download) restart() error {
 // always counts the bytes in the file, which are the bytes hashed.
 func (d *download) copy(ctx, actx context.Context, body io.Reader, idle *time.Timer) error {
 	s := startSink(d.f, d.h)
-	err := d.pump(ctx, actx, body, idle, s)
+	// Never read more than one byte past the limit.
+	err := d.pump(ctx, actx, io.LimitReader(body, d.c.maxBytes-d.off+1), idle, s)
 	n, werr := s.close()
 	d.off += n
 	if werr != nil {
