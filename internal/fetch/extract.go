@@ -2,6 +2,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -75,6 +77,10 @@ type Extracted struct {
 	Files    []string // relative slash-separated paths of the files written, in archive order
 	Stripped string   // the single top-level folder removed from every path, if any
 	Dropped  []string // raw names of entries skipped: __MACOSX/, ._* files, "./", pax global headers
+	// SHA256 is the hex SHA-256 of every file written, by its path in Files,
+	// computed from the bytes as they were written (so a caller need not
+	// read them again).
+	SHA256 map[string]string
 }
 
 // entry is one archive member as scanned, before anything is written.
@@ -175,7 +181,8 @@ func Extract(ctx context.Context, archivePath, kind, dest string, lim Limits) (_
 			}
 		}
 	}()
-	w := &writer{root: root, lim: lim, archiveSize: fi.Size(), buf: make([]byte, 256<<10)}
+	res.SHA256 = map[string]string{}
+	w := &writer{root: root, lim: lim, archiveSize: fi.Size(), buf: make([]byte, 256<<10), sums: res.SHA256}
 	err = a.extract(ctx, entries, func(e *entry, r io.Reader) error {
 		if err := w.put(ctx, e, r); err != nil {
 			return err
@@ -277,6 +284,7 @@ type writer struct {
 	archiveSize int64
 	total       int64
 	buf         []byte
+	sums        map[string]string
 }
 
 func (w *writer) put(ctx context.Context, e *entry, r io.Reader) error {
@@ -301,8 +309,12 @@ func (w *writer) put(ctx context.Context, e *entry, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", e.name, err)
 	}
-	n, err := io.CopyBuffer(f, &ctxReader{ctx: ctx, r: io.LimitReader(r, e.size+1)}, w.buf)
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), &ctxReader{ctx: ctx, r: io.LimitReader(r, e.size+1)}, w.buf)
 	w.total += n
+	if err == nil && n == e.size && w.sums != nil {
+		w.sums[e.out] = hex.EncodeToString(h.Sum(nil))
+	}
 	switch {
 	case err != nil:
 	case n != e.size:

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 
+	"github.com/ttsguard/ttsguard/internal/digest"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -23,7 +24,13 @@ type fetchTLS = tls.Config
 // download fetches every URL into dl and places the result in model: an
 // archive is extracted (one top folder stripped), a single file keeps the
 // base name of its URL.
-func download(ctx context.Context, o Options, urls, names []string, model, dl string) ([]store.SourceRecord, error) {
+// known is a file whose SHA-256 was computed while it was written.
+type known struct {
+	sha256 string
+	size   int64
+}
+
+func download(ctx context.Context, o Options, urls, names []string, model, dl string, hashed map[string]known) ([]store.SourceRecord, error) {
 	tc := o.TLS
 	if tc == nil {
 		var err error
@@ -47,8 +54,12 @@ func download(ctx context.Context, o Options, urls, names []string, model, dl st
 		if i < len(names) && names[i] != "" {
 			name = names[i] // coqui's name for the file (a single *.pt* becomes model.pth)
 		}
-		if err := place(ctx, d.Path, name, model, len(urls) == 1); err != nil {
+		placed, err := place(ctx, d.Path, name, model, len(urls) == 1, hashed)
+		if err != nil {
 			return recs, fmt.Errorf("%s: %w", u, err)
+		}
+		if placed != "" {
+			hashed[placed] = known{d.SHA256, d.Size}
 		}
 	}
 	return recs, nil
@@ -69,27 +80,35 @@ func fileName(final, requested string) string {
 
 // place moves a downloaded or local file into the model folder: archives
 // are extracted (only when the model is a single archive), other files keep
-// their name.
-func place(ctx context.Context, file, name, model string, only bool) error {
+// their name, which place returns ("" for an archive).
+func place(ctx context.Context, file, name, model string, only bool, hashed map[string]known) (string, error) {
 	kind, err := fetch.DetectArchive(file)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if kind != "" {
 		if !only {
-			return fmt.Errorf("an archive among several files of one model is not supported")
+			return "", fmt.Errorf("an archive among several files of one model is not supported")
 		}
-		_, err := fetch.Extract(ctx, file, kind, model, fetch.Limits{})
-		return err
+		x, err := fetch.Extract(ctx, file, kind, model, fetch.Limits{})
+		if err != nil {
+			return "", err
+		}
+		for name, sum := range x.SHA256 {
+			if st, err := os.Lstat(filepath.Join(model, filepath.FromSlash(name))); err == nil {
+				hashed[name] = known{sum, st.Size()}
+			}
+		}
+		return "", nil
 	}
 	if name == "" || name != filepath.Base(name) {
-		return fmt.Errorf("cannot name the downloaded file %q", name)
+		return "", fmt.Errorf("cannot name the downloaded file %q", name)
 	}
 	dst := filepath.Join(model, name)
 	if _, err := os.Lstat(dst); err == nil {
-		return fmt.Errorf("two files named %q", name)
+		return "", fmt.Errorf("two files named %q", name)
 	}
-	return os.Rename(file, dst)
+	return name, os.Rename(file, dst)
 }
 
 // placeLocal copies a local folder, archive or file into the model folder;
@@ -120,7 +139,47 @@ func placeLocal(ctx context.Context, src, model, dl string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return sum, place(ctx, tmp, filepath.Base(src), model, true)
+	_, err = place(ctx, tmp, filepath.Base(src), model, true, map[string]known{})
+	return sum, err
+}
+
+// buildManifest hashes the staged model in files mode, reusing the digests
+// of files hashed while they were downloaded into the private staging folder.
+func buildManifest(ctx context.Context, model string, hashed map[string]known) (*manifest.Manifest, error) {
+	o := manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
+		IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")}
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	files, err := manifest.Walk(model, manifest.WalkOptions{IgnorePaths: o.IgnorePaths})
+	if err != nil {
+		return nil, err
+	}
+	var rest []manifest.File
+	var items []manifest.Item
+	for _, f := range files {
+		k, ok := hashed[f.Name]
+		if !ok || k.size != f.Size {
+			rest = append(rest, f)
+			continue
+		}
+		d, err := hex.DecodeString(k.sha256)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, manifest.Item{Name: f.Name, File: f.Name, End: f.Size, Digest: d})
+	}
+	m, err := manifest.Hash(ctx, rest, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range items {
+		m.Items = append(m.Items, it)
+		m.Bytes += it.End
+	}
+	m.Files = len(files)
+	manifest.Sort(m.Items)
+	return m, nil
 }
 
 func copyHash(src, dst string) (string, error) {

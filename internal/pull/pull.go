@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ttsguard/ttsguard/internal/coqui"
-	"github.com/ttsguard/ttsguard/internal/digest"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -208,6 +207,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		}
 	}
 	archives := map[string]string{}
+	hashed := map[string]known{}
 	switch {
 	case p.local != "":
 		sum, err := placeLocal(ctx, p.local, model, dl)
@@ -219,7 +219,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			archives[abs] = sum
 		}
 	default:
-		recs, err := download(ctx, o, p.urls, p.names, model, dl)
+		recs, err := download(ctx, o, p.urls, p.names, model, dl, hashed)
 		r.Sources = recs
 		if err != nil {
 			return fail(err)
@@ -242,8 +242,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return fail(err)
 		}
 	}
-	m, err := manifest.Build(ctx, model, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
-		IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")})
+	m, err := buildManifest(ctx, model, hashed)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrGate, err))
 	}
@@ -282,7 +281,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	}
 	prov := store.Provenance{Name: p.name, Requested: strings.Join(p.requested, " "), Sources: r.Sources, Time: t0.UTC(),
 		Root: entry.Root, Signer: signer, SignatureFile: sigFile, ScanSummary: summary, TTSGuardVersion: o.Version}
-	v, err := st.Commit(ctx, p.name, model, entry.Root, prov)
+	v, err := st.CommitHashed(ctx, p.name, model, m.Items, prov)
 	if err != nil {
 		return fail(err)
 	}

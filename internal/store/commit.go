@@ -58,6 +58,23 @@ type commit struct {
 // prov.Name and prov.Root are filled in when empty and must otherwise equal
 // name and wantRoot.
 func (s *Store) Commit(ctx context.Context, name, staged, wantRoot string, prov Provenance) (v *Version, err error) {
+	return s.commit(ctx, name, staged, wantRoot, nil, prov)
+}
+
+// CommitHashed is Commit for a caller that has just hashed the staged files
+// itself, in a staging folder from Stage (private to the store's user): its
+// items (files mode, SHA-256) stand in for Commit's own hashing pass, which
+// on a multi-gigabyte model costs as much as the download. The staged files
+// must still be exactly the items' files with the items' sizes, and the
+// items must hash to their root.
+func (s *Store) CommitHashed(ctx context.Context, name, staged string, items []manifest.Item, prov Provenance) (*Version, error) {
+	if len(items) == 0 {
+		return nil, fmt.Errorf("commit %q: no items", name)
+	}
+	return s.commit(ctx, name, staged, manifest.RootOf(items).String(), items, prov)
+}
+
+func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known []manifest.Item, prov Provenance) (v *Version, err error) {
 	esc, err := EscapeName(name)
 	if err != nil {
 		return nil, err
@@ -125,7 +142,12 @@ func (s *Store) Commit(ctx context.Context, name, staged, wantRoot string, prov 
 		}
 		byName[f.Name] = f
 	}
-	m, err := manifest.Hash(ctx, files, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256})
+	var m *manifest.Manifest
+	if known != nil {
+		m, err = knownManifest(files, known)
+	} else {
+		m, err = manifest.Hash(ctx, files, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("commit %q: %w", name, err)
 	}
@@ -257,4 +279,26 @@ func (s *Store) Commit(ctx context.Context, name, staged, wantRoot string, prov 
 		return nil, fmt.Errorf("commit %q: %w", name, err)
 	}
 	return meta.version(dir), nil
+}
+
+// knownManifest builds the manifest of files from items the caller hashed,
+// after checking that they name exactly these files with these sizes.
+func knownManifest(files []manifest.File, items []manifest.Item) (*manifest.Manifest, error) {
+	if len(items) != len(files) {
+		return nil, fmt.Errorf("%d staged files, %d hashed items: %w", len(files), len(items), ErrRootMismatch)
+	}
+	size := make(map[string]int64, len(files))
+	for _, f := range files {
+		size[f.Name] = f.Size
+	}
+	out := make([]manifest.Item, len(items))
+	for i, it := range items {
+		sz, ok := size[it.File]
+		if !ok || it.Name != it.File || it.Start != 0 || it.End != sz || len(it.Digest) != 32 {
+			return nil, fmt.Errorf("hashed item %q does not match the staged files: %w", it.Name, ErrRootMismatch)
+		}
+		out[i] = it
+	}
+	manifest.Sort(out)
+	return &manifest.Manifest{Options: manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256}, Items: out, Files: len(files)}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/manifest"
 )
 
 func TestEscapeName(t *testing.T) {
@@ -397,4 +399,34 @@ func TestCommitCopiesHardLinkedFiles(t *testing.T) {
 		t.Errorf("writing through an outside hard link changed the store: %+v %v", d, err)
 	}
 	checkConsistent(t, s)
+}
+
+func TestCommitHashed(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, cleanup, err := s.Stage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	os.WriteFile(filepath.Join(stage, "a.pth"), []byte("weights"), 0o600)
+	m, err := manifest.Build(context.Background(), stage, manifest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Items that do not match the staged files are refused.
+	bad := append([]manifest.Item(nil), m.Items...)
+	bad[0].End++
+	if _, err := s.CommitHashed(context.Background(), "m", stage, bad, Provenance{}); !errors.Is(err, ErrRootMismatch) {
+		t.Fatalf("size mismatch: %v", err)
+	}
+	v, err := s.CommitHashed(context.Background(), "m", stage, m.Items, Provenance{})
+	if err != nil || v.Root != m.Root().String() {
+		t.Fatalf("%v %+v", err, v)
+	}
+	if d, err := s.Verify(context.Background(), v); err != nil || !d.Empty() {
+		t.Fatalf("verify: %v %+v", err, d)
+	}
 }
