@@ -381,23 +381,27 @@ func (m *machine) tuple(off int, items []value) value {
 	return value{k: kTuple, n: n}
 }
 
-func (m *machine) memoGet(op byte) error {
-	var idx int64
-	var err error
+// memoIndex reads the memo index of GET/PUT (decimal line), BINGET/BINPUT
+// (1 byte) or LONG_BINGET/LONG_BINPUT (4 bytes); MEMOIZE uses the memo size.
+func (m *machine) memoIndex(op byte) (int64, error) {
 	switch op {
-	case opGET:
-		var line []byte
-		if line, err = m.readLine(); err == nil {
-			var v value
-			if v, err = intText(line, false); err == nil {
-				idx = v.i
-			}
+	case opGET, opPUT:
+		line, err := m.readLine()
+		if err != nil {
+			return 0, err
 		}
-	case opBINGET:
-		idx, err = m.u8()
-	default:
-		idx, err = m.u32()
+		v, err := intText(line, false)
+		return v.i, err
+	case opBINGET, opBINPUT:
+		return m.u8()
+	case opLONG_BINGET, opLONG_BINPUT:
+		return m.u32()
 	}
+	return int64(len(m.memo)), nil // MEMOIZE
+}
+
+func (m *machine) memoGet(op byte) error {
+	idx, err := m.memoIndex(op)
 	if err != nil {
 		return err
 	}
@@ -413,24 +417,7 @@ func (m *machine) memoGet(op byte) error {
 }
 
 func (m *machine) memoPut(op byte) error {
-	var idx int64
-	var err error
-	switch op {
-	case opPUT:
-		var line []byte
-		if line, err = m.readLine(); err == nil {
-			var v value
-			if v, err = intText(line, false); err == nil {
-				idx = v.i
-			}
-		}
-	case opBINPUT:
-		idx, err = m.u8()
-	case opLONG_BINPUT:
-		idx, err = m.u32()
-	default:
-		idx = int64(len(m.memo))
-	}
+	idx, err := m.memoIndex(op)
 	if err != nil {
 		return err
 	}
