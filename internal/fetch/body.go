@@ -4,6 +4,7 @@ import (
 	"hash"
 	"io"
 	"mime"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -125,8 +126,10 @@ func startSink(w io.Writer, h hash.Hash) *sink {
 	for range sinkBuffers {
 		s.free <- make([]byte, copyBufSize)
 	}
+	f, _ := w.(*os.File)
 	go func() {
 		defer close(s.done)
+		var unsynced int64
 		for b := range s.full {
 			if s.err == nil {
 				if _, err := w.Write(b); err != nil {
@@ -135,6 +138,10 @@ func startSink(w io.Writer, h hash.Hash) *sink {
 				} else {
 					h.Write(b)
 					s.n += int64(len(b))
+					if unsynced += int64(len(b)); f != nil && unsynced >= writebackStep {
+						startWriteback(f, 0, 0) // dirty pages from the start to the end
+						unsynced = 0
+					}
 				}
 			}
 			s.free <- b[:cap(b)]

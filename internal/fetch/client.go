@@ -95,10 +95,15 @@ type Options struct {
 	// Progress, when set, is called on the goroutine of Get at most about
 	// ten times a second, and once more when the download completes.
 	Progress func(Progress)
+	// NoSync skips the fsync at the end of Get, for a caller that syncs what
+	// it keeps itself (the store fsyncs every file it commits) and deletes
+	// the rest (an archive it extracts).
+	NoSync bool
 }
 
 // Client downloads files. It is safe for concurrent use.
 type Client struct {
+	noSync    bool
 	check     URLChecker
 	hc        *http.Client
 	maxBytes  int64
@@ -166,6 +171,7 @@ func New(o Options) (*Client, error) {
 		connect:  o.ConnectTimeout,
 		retries:  o.Retries,
 		progress: o.Progress,
+		noSync:   o.NoSync,
 		retryWait: func(attempt int) time.Duration {
 			return min(250*time.Millisecond<<attempt, 8*time.Second)
 		},

@@ -2,8 +2,6 @@ package fetch
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -309,11 +307,10 @@ func (w *writer) put(ctx context.Context, e *entry, r io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("entry %q: %w", e.name, err)
 	}
-	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), &ctxReader{ctx: ctx, r: io.LimitReader(r, e.size+1)}, w.buf)
+	n, sum, err := copyHashed(f, &ctxReader{ctx: ctx, r: io.LimitReader(r, e.size+1)})
 	w.total += n
 	if err == nil && n == e.size && w.sums != nil {
-		w.sums[e.out] = hex.EncodeToString(h.Sum(nil))
+		w.sums[e.out] = sum
 	}
 	switch {
 	case err != nil:

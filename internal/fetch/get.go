@@ -50,7 +50,7 @@ type Download struct {
 //
 // Hashing: every byte is hashed exactly once, in file order, as it is
 // written; a resume continues the same hash, a restart resets it. SHA256
-// therefore always covers the whole file, which is fsynced before Get
+// therefore always covers the whole file, which is fsynced (unless NoSync) before Get
 // returns. On any error the file is removed and nothing is left in dir.
 func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err error) {
 	u, err := url.Parse(rawURL)
@@ -93,8 +93,10 @@ func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err 
 		}
 		d.resumed++
 	}
-	if err := f.Sync(); err != nil {
-		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+	if !c.noSync {
+		if err := f.Sync(); err != nil {
+			return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)

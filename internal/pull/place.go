@@ -38,7 +38,8 @@ func download(ctx context.Context, o Options, urls, names []string, model, dl st
 			return nil, err
 		}
 	}
-	c, err := fetch.New(fetch.Options{Check: o.Policy, TLS: tc, Progress: o.Progress})
+	// NoSync: the store fsyncs every file it commits; archives are deleted after extraction.
+	c, err := fetch.New(fetch.Options{Check: o.Policy, TLS: tc, Progress: o.Progress, NoSync: true})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func place(ctx context.Context, file, name, model string, only bool, hashed map[
 
 // placeLocal copies a local folder, archive or file into the model folder;
 // for an archive or file it returns the SHA-256 of the bytes read.
-func placeLocal(ctx context.Context, src, model, dl string) (string, error) {
+func placeLocal(ctx context.Context, src, model, dl string, hashed map[string]known) (string, error) {
 	st, err := os.Stat(src)
 	if err != nil {
 		return "", err
@@ -128,9 +129,11 @@ func placeLocal(ctx context.Context, src, model, dl string) (string, error) {
 			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 				return "", err
 			}
-			if err := copyFile(f.Path, dst); err != nil {
+			sum, err := copyHash(f.Path, dst)
+			if err != nil {
 				return "", err
 			}
+			hashed[f.Name] = known{sum, f.Size}
 		}
 		return "", nil
 	}
@@ -139,7 +142,12 @@ func placeLocal(ctx context.Context, src, model, dl string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = place(ctx, tmp, filepath.Base(src), model, true, map[string]known{})
+	placed, err := place(ctx, tmp, filepath.Base(src), model, true, hashed)
+	if err == nil && placed != "" {
+		if st, serr := os.Lstat(filepath.Join(model, placed)); serr == nil {
+			hashed[placed] = known{sum, st.Size()}
+		}
+	}
 	return sum, err
 }
 

@@ -210,7 +210,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	hashed := map[string]known{}
 	switch {
 	case p.local != "":
-		sum, err := placeLocal(ctx, p.local, model, dl)
+		sum, err := placeLocal(ctx, p.local, model, dl, hashed)
 		if err != nil {
 			return fail(err)
 		}
