@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop example bench bench-scan fuzz clean
+.PHONY: build test vet race interop example bench bench-scan bench-pull e2e fuzz clean
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -36,6 +36,13 @@ bench: build
 
 bench-scan: build
 	scripts/bench-scan.sh
+
+bench-pull: build
+	scripts/bench-pull.sh
+
+# Outside CI: the real coqui-tts from PyPI served under `ttsguard run --tts-server` (needs PyPI; see the script).
+e2e: build
+	scripts/e2e-tts.sh
 
 # Every fuzz target for FUZZTIME each (outside CI). New crashers land in testdata/fuzz and become regression tests.
 FUZZTIME ?= 60s

@@ -79,6 +79,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g), newScanCmd(g), newPullCmd(g), newCheckCmd(g))
 	root.AddCommand(newStoreCmds(g)...)
+	root.AddCommand(newRunCmd(g), newDoctorCmd(g))
 	var wrap func(*cobra.Command)
 	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)
@@ -139,7 +140,10 @@ func Version() string {
 // exitCode maps an error to the exit code of DESIGN.md.
 func exitCode(err error) int {
 	var ue usageError
+	var es interface{ ExitCode() int }
 	switch {
+	case errors.As(err, &es):
+		return es.ExitCode() // run passes its command's exit status through
 	case errors.As(err, &ue):
 		return ExitUsage
 	case isCheckFailure(err):

@@ -16,6 +16,7 @@ type yamlPolicy struct {
 	Signers  []yamlSigner         `yaml:"signers,omitempty"`
 	Models   map[string]yamlModel `yaml:"models,omitempty"`
 	Scan     yamlScan             `yaml:"scan"`
+	Run      yamlRun              `yaml:"run,omitempty"`
 }
 
 type yamlSigner struct {
@@ -41,6 +42,13 @@ type yamlScan struct {
 	AllowGlobals []string `yaml:"allow_globals,omitempty"`
 }
 
+type yamlRun struct {
+	User      string   `yaml:"user,omitempty"`
+	Group     string   `yaml:"group,omitempty"`
+	AllowRead []string `yaml:"allow_read,omitempty"`
+	Env       []string `yaml:"env,omitempty"`
+}
+
 // MarshalYAML returns the effective policy in the policy file format, with
 // the defaults spelled out (sources, model signature, scan profile); Parse
 // reads it back to the same policy.
@@ -51,6 +59,7 @@ func (p *Policy) MarshalYAML() (any, error) {
 		Sources:  append([]string{}, p.Sources...),
 		CABundle: p.CABundle,
 		Scan:     yamlScan{Profile: p.Scan.Profile, AllowGlobals: p.Scan.AllowGlobals},
+		Run:      yamlRun(p.Run),
 	}
 	if y.Scan.Profile == "" {
 		y.Scan.Profile = ProfileCoqui

@@ -217,7 +217,7 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-var topKeys = []string{"version", "store", "sources", "ca_bundle", "signers", "models", "scan"}
+var topKeys = []string{"version", "store", "sources", "ca_bundle", "signers", "models", "scan", "run"}
 
 func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 	p := &Policy{}
@@ -245,6 +245,8 @@ func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 			err = ps.models(p, vn)
 		case "scan":
 			err = ps.scan(p, vn)
+		case "run":
+			err = ps.run(p, vn)
 		}
 		return err
 	})

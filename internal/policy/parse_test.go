@@ -43,6 +43,11 @@ models:
 scan:
   profile: weights-only
   allow_globals: [collections.OrderedDict, "mylib.layers:Conv"]
+run:
+  user: tts
+  group: "1001"
+  allow_read: [/opt/tts-venv, venv2]
+  env: [CUDA_VISIBLE_DEVICES]
 `
 
 func TestParseFull(t *testing.T) {
@@ -69,6 +74,7 @@ func TestParseFull(t *testing.T) {
 			"alias": {Signature: "optional", Source: "tts_models/en/ljspeech/vits"},
 		},
 		Scan: Scan{Profile: "weights-only", AllowGlobals: []string{"collections.OrderedDict", "mylib.layers:Conv"}},
+		Run:  Run{User: "tts", Group: "1001", AllowRead: []string{"/opt/tts-venv", "venv2"}, Env: []string{"CUDA_VISIBLE_DEVICES"}},
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Fatalf("got\n%#v\nwant\n%#v", p, want)

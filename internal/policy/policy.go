@@ -60,6 +60,9 @@ type Policy struct {
 	Models map[string]Model
 	// Scan is how checkpoints are scanned.
 	Scan Scan
+	// Run is how `ttsguard run` confines the command it starts (see
+	// docs/sandbox.md); its zero value means the defaults.
+	Run Run
 	// Path is the absolute path of the file the policy was loaded from; ""
 	// for the embedded default and for Parse.
 	Path string
@@ -135,6 +138,28 @@ type Scan struct {
 	// "module:qualname"); internal/scan validates them (code execution can
 	// never be allowed).
 	AllowGlobals []string
+}
+
+// Run says how `ttsguard run` confines the command it starts.
+type Run struct {
+	// User is the unprivileged user the command runs as when ttsguard is
+	// started as root: a user name or a numeric id, never root (0). "" means
+	// nobody. It is looked up when the command starts.
+	User string
+	// Group is the command's group when ttsguard is started as root: a group
+	// name or a numeric id, never root (0). "" means the group of the store
+	// folder (so that its 0750 folders can be traversed), or nogroup when the
+	// store's group is root.
+	Group string
+	// AllowRead are more files or folders the command may read (and
+	// execute), besides the model, the system paths and the command itself.
+	// Load resolves a relative path against the policy file's folder and
+	// "~/" against the home folder; each must exist when the command starts.
+	AllowRead []string
+	// Env names environment variables passed through from ttsguard's
+	// environment, besides the ones always passed (PATH, LANG, LC_*) and the
+	// ones ttsguard sets (HOME, TMPDIR, TTSGUARD_MODEL).
+	Env []string
 }
 
 //go:embed default.yaml

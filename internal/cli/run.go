@@ -1,0 +1,371 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
+	"github.com/ttsguard/ttsguard/internal/sandbox"
+	"github.com/ttsguard/ttsguard/internal/store"
+	"github.com/ttsguard/ttsguard/internal/ui"
+)
+
+// exitStatus is the exit status of the command `ttsguard run` started
+// (128+N when a signal N killed it); Main exits with it.
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("the command exited with status %d", int(e)) }
+
+// ExitCode is the status to exit with.
+func (e exitStatus) ExitCode() int { return int(e) }
+
+type runFlags struct {
+	policy, host, vocoder string
+	allowRead             []string
+	explain, ttsServer    bool
+	port                  int
+}
+
+func newRunCmd(g *globals) *cobra.Command {
+	var f runFlags
+	c := &cobra.Command{
+		Use: "run [--policy F] [--allow-read PATH]... [--port N] [--explain] NAME -- COMMAND [ARGS...]\n" +
+			"  ttsguard run [--policy F] [--explain] NAME --tts-server [--port N] [--host H] [--vocoder NAME]",
+		Short: "Check a stored model, then start a command (or coqui's tts-server) on it in a sandbox",
+		Long: `run checks the stored model NAME (integrity, pin, signature, scan) and refuses to start on any failure.
+It then starts COMMAND in a sandbox: the model folder read-only in $TTSGUARD_MODEL (and in place of {model}
+in the arguments), only the system paths and --allow-read paths readable, one private scratch folder
+writable (HOME, TMPDIR), bind only on --port and no outbound connections (Landlock), a seccomp filter,
+no capabilities, and, when started as root, the policy's unprivileged user (default nobody). Signals are
+forwarded and the command's exit status is ttsguard's. --tts-server builds coqui tts-server's arguments
+from the model's layout. --explain prints the sandbox without starting anything. See docs/sandbox.md.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			return runModel(c.Context(), g, f, args, c.ArgsLenAtDash())
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.policy, "policy", "", "trust policy file")
+	fl.StringArrayVar(&f.allowRead, "allow-read", nil, "a file or folder the command may also read and execute (repeatable)")
+	fl.BoolVar(&f.explain, "explain", false, "print the sandbox that would be applied, without checking or starting anything")
+	fl.BoolVar(&f.ttsServer, "tts-server", false, "start coqui's tts-server (found in PATH) on the model")
+	fl.IntVar(&f.port, "port", 0, fmt.Sprintf("the one TCP port the command may listen on (--tts-server: default %d)", sandbox.DefaultTTSPort))
+	fl.StringVar(&f.host, "host", "", "--tts-server: the address to listen on (tts-server itself listens on every address)")
+	fl.StringVar(&f.vocoder, "vocoder", "", "--tts-server: a stored vocoder model to use")
+	return c
+}
+
+// runModel is `ttsguard run`.
+func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash int) error {
+	name, command, err := runArgs(f, args, dash)
+	if err != nil {
+		return err
+	}
+	pol, st, err := openStore(f.policy)
+	if err != nil {
+		return err
+	}
+	v, err := st.Get(name)
+	if err != nil {
+		return usageError{err}
+	}
+	var vocoder *store.Version
+	if f.vocoder != "" {
+		if vocoder, err = st.Get(f.vocoder); err != nil {
+			return usageError{err}
+		}
+	}
+	spec := sandbox.Spec{
+		Model: v.Dir, AllowRead: append(append([]string(nil), pol.Run.AllowRead...), f.allowRead...), Port: f.port,
+		User: pol.Run.User, Group: pol.Run.Group, GroupFrom: st.Root, Env: pol.Run.Env, Command: command,
+	}
+	checkAll := func() error {
+		for _, m := range []*store.Version{v, vocoder} {
+			if m != nil {
+				if err := checkStored(ctx, g, pol, m); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	// Arguments and the plan come from the immutable version folders; a
+	// model that fails its check is reported as such, not as whatever
+	// building the plan from it found wrong.
+	plan, ts, err := prepareRun(f, spec, v, vocoder)
+	if err != nil {
+		if f.explain {
+			return err
+		}
+		if cerr := checkAll(); cerr != nil {
+			return cerr
+		}
+		return err
+	}
+	if f.ttsServer && f.host == "" {
+		plan.Notes = append(plan.Notes, "tts-server listens on every address (\"::\"); --host limits it to one")
+	}
+	res := runPlan{Name: name, Plan: plan, TTSServer: ts}
+	if f.explain {
+		return g.printer().Print(res)
+	}
+	if plan.Identity.Problem != "" {
+		return usagef("%s", plan.Identity.Problem)
+	}
+	if err := checkAll(); err != nil {
+		return err
+	}
+	if err := (ui.Printer{W: g.stderr, JSON: g.json}).Print(runStart{res}); err != nil {
+		return err
+	}
+	code, err := sandbox.Run(ctx, plan, sandbox.IO{Stdin: commandStdin(), Stdout: g.stdout, Stderr: g.stderr})
+	if err != nil {
+		return sandboxErr(err)
+	}
+	if code != 0 {
+		return exitStatus(code)
+	}
+	return nil
+}
+
+// prepareRun builds the command (for --tts-server) and the sandbox plan.
+func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (*sandbox.Plan, *sandbox.TTSServer, error) {
+	var ts *sandbox.TTSServer
+	if f.ttsServer {
+		var err error
+		if ts, spec.Command, err = ttsServerCommand(f, v, vocoder); err != nil {
+			return nil, nil, err
+		}
+		if vocoder != nil {
+			spec.ReadOnly = []string{vocoder.Dir}
+		}
+	}
+	plan, err := sandbox.Prepare(spec)
+	if err != nil {
+		return nil, nil, sandboxErr(err)
+	}
+	return plan, ts, nil
+}
+
+// commandStdin is ttsguard's standard input, or nil (/dev/null) when it is a
+// terminal: the command runs in its own process group, and reading the
+// terminal from there would stop it.
+func commandStdin() io.Reader {
+	if st, err := os.Stdin.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		return nil
+	}
+	return os.Stdin
+}
+
+// runArgs splits NAME and the command after "--".
+func runArgs(f runFlags, args []string, dash int) (string, []string, error) {
+	var command []string
+	switch {
+	case dash == -1 && len(args) > 1:
+		return "", nil, usagef("one model name, then the command after --: ttsguard run NAME -- COMMAND [ARGS...]")
+	case dash == 0:
+		return "", nil, usagef("the model name comes before --")
+	case dash > 1:
+		return "", nil, usagef("one model name before --, got %q", args[:dash])
+	case dash == 1:
+		command = args[1:]
+		if len(command) == 0 {
+			return "", nil, usagef("no command after --")
+		}
+	}
+	switch {
+	case f.ttsServer && command != nil:
+		return "", nil, usagef("--tts-server and a command after -- are exclusive")
+	case !f.ttsServer && command == nil && !f.explain:
+		return "", nil, usagef("give the command after -- or use --tts-server")
+	case !f.ttsServer && (f.host != "" || f.vocoder != ""):
+		return "", nil, usagef("--host and --vocoder go with --tts-server")
+	case f.port < 0 || f.port > 65535:
+		return "", nil, usagef("--port %d: want 1 to 65535", f.port)
+	}
+	return args[0], command, nil
+}
+
+// checkStored runs every gate of the policy on a stored model; a failure is
+// printed like `ttsguard check` prints it and refuses the start.
+func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version) error {
+	r, err := pull.Check(ctx, pol, v.Name, "")
+	if r != nil && (!r.Stored || r.Dir != v.Dir) {
+		return usagef("%q names a folder in the working folder and a stored model: run serves stored models only; start it from another folder", v.Name)
+	}
+	if err != nil || r == nil || !r.OK {
+		if r != nil {
+			if perr := g.printer().Print(checkResult{r}); perr != nil {
+				return perr
+			}
+		}
+		if err == nil {
+			err = fmt.Errorf("%w: %s", pull.ErrGate, v.Name)
+		}
+		return fmt.Errorf("refusing to start: %w", err)
+	}
+	return nil
+}
+
+// ttsServerCommand builds coqui tts-server's command line for the model.
+func ttsServerCommand(f runFlags, v, vocoder *store.Version) (*sandbox.TTSServer, []string, error) {
+	path, err := exec.LookPath("tts-server")
+	if err != nil {
+		return nil, nil, usagef("tts-server is not in PATH: install coqui-tts (pip install 'coqui-tts[server]') or give the command after --")
+	}
+	port := f.port
+	if port == 0 {
+		port = sandbox.DefaultTTSPort
+	}
+	vdir := ""
+	if vocoder != nil {
+		vdir = vocoder.Dir
+	}
+	ts, err := sandbox.TTSServerArgs(v.Dir, vdir, port)
+	if err != nil {
+		return nil, nil, sandboxErr(err)
+	}
+	cmd, err := sandbox.TTSServerCommand(path, f.host, ts.Args)
+	if err != nil {
+		return nil, nil, sandboxErr(err)
+	}
+	return ts, cmd, nil
+}
+
+// sandboxErr maps sandbox errors to exit codes: what the caller asked for
+// is bad usage; a setup failure keeps its system error (EACCES: exit 2).
+func sandboxErr(err error) error {
+	if errors.Is(err, sandbox.ErrSpec) || errors.Is(err, sandbox.ErrUnsupported) {
+		return usageError{err}
+	}
+	return err
+}
+
+// runPlan is what --explain prints.
+type runPlan struct {
+	Name      string             `json:"name"`
+	Plan      *sandbox.Plan      `json:"sandbox"`
+	TTSServer *sandbox.TTSServer `json:"tts_server,omitempty"`
+}
+
+func (r runPlan) Text(w io.Writer) error {
+	p := r.Plan
+	var b strings.Builder
+	fmt.Fprintf(&b, "sandbox for %s (the model is checked before every start)\n", r.Name)
+	fmt.Fprintf(&b, "  model:        %s (read-only, $%s)\n", p.Model, sandbox.EnvModel)
+	if r.TTSServer != nil {
+		fmt.Fprintf(&b, "  tts-server:   model family %s", r.TTSServer.Family)
+		if r.TTSServer.Vocoder != "" {
+			fmt.Fprintf(&b, ", vocoder %s", r.TTSServer.Vocoder)
+		}
+		b.WriteString("\n")
+	}
+	if len(p.Command) > 0 {
+		fmt.Fprintf(&b, "  command:      %s\n", quoteArgs(p.Path, p.Command[1:]))
+	}
+	id := p.Identity
+	if id.Change {
+		fmt.Fprintf(&b, "  user:         %s (%d), group %s (%d: %s), no supplementary groups\n", id.User, id.UID, id.Group, id.GID, id.GroupFrom)
+	} else {
+		fmt.Fprintf(&b, "  user:         %s (%d), group %s (%d): not started as root, unchanged; supplementary groups %s\n", id.User, id.UID, id.Group, id.GID, id.Supplemental)
+	}
+	if id.Problem != "" {
+		fmt.Fprintf(&b, "  PROBLEM:      %s\n", id.Problem)
+	}
+	fmt.Fprintf(&b, "  capabilities: %s\n", id.Capabilities)
+	fmt.Fprintf(&b, "  process:      no_new_privs; parent death signal %s; forwarded signals %s; own process group\n", p.ParentDeath, strings.Join(p.Signals, " "))
+	l := p.Landlock
+	if l.Enforced {
+		fmt.Fprintf(&b, "  landlock:     kernel ABI %d, enforced; everything not listed is denied (handled: %s)\n", l.ABI, strings.Join(l.Handled, " "))
+	} else {
+		b.WriteString("  landlock:     NOT ENFORCED on this kernel\n")
+	}
+	for _, r := range l.Rules {
+		fmt.Fprintf(&b, "    %-10s %s  (%s)\n", accessSummary(r.Access), r.Path, r.Why)
+	}
+	if l.Network {
+		fmt.Fprintf(&b, "    network: bind TCP %s; connect TCP: none\n", ports(l.BindTCP))
+	}
+	if len(l.Scoped) > 0 {
+		fmt.Fprintf(&b, "    scoped: %s (only within the sandbox)\n", strings.Join(l.Scoped, ", "))
+	}
+	for _, n := range l.NotEnforced {
+		fmt.Fprintf(&b, "    not enforced: %s\n", n)
+	}
+	s := p.Seccomp
+	fmt.Fprintf(&b, "  seccomp:      %s system calls only (%s)\n", s.Arch, s.OtherArch)
+	fmt.Fprintf(&b, "    EPERM:  %s\n", strings.Join(s.DenyEPERM, " "))
+	fmt.Fprintf(&b, "    ENOSYS: %s\n", strings.Join(s.DenyENOSYS, "; "))
+	for _, c := range s.Conditional {
+		fmt.Fprintf(&b, "    %s\n", c)
+	}
+	fmt.Fprintf(&b, "  environment:  %s\n", strings.Join(p.Env, " "))
+	for _, n := range p.Notes {
+		fmt.Fprintf(&b, "  note: %s\n", n)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// runStart is the line printed (to stderr) before the command starts.
+type runStart struct{ runPlan }
+
+func (r runStart) Text(w io.Writer) error {
+	p := r.Plan
+	ll := "Landlock not enforced"
+	if p.Landlock.Enforced {
+		ll = fmt.Sprintf("Landlock ABI %d", p.Landlock.ABI)
+	}
+	bind := "bind not restricted"
+	if p.Landlock.Network {
+		bind = "bind " + ports(p.Landlock.BindTCP)
+	}
+	_, err := fmt.Fprintf(w, "ttsguard: %s verified; starting %s as %s:%s (%s, seccomp, no capabilities, %s)\n",
+		r.Name, p.Path, p.Identity.User, p.Identity.Group, ll, bind)
+	return err
+}
+
+// accessSummary names a rule's rights in short: read, read+exec, read-write.
+func accessSummary(access []string) string {
+	has := func(n string) bool { return slices.Contains(access, n) }
+	switch {
+	case has("make_reg"):
+		return "read-write"
+	case has("write_file"):
+		return "read+write"
+	case has("execute"):
+		return "read+exec"
+	}
+	return "read"
+}
+
+func ports(ps []int) string {
+	if len(ps) == 0 {
+		return "none"
+	}
+	var s []string
+	for _, p := range ps {
+		s = append(s, fmt.Sprint(p))
+	}
+	return strings.Join(s, ",")
+}
+
+func quoteArgs(path string, args []string) string {
+	out := []string{path}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$") {
+			a = fmt.Sprintf("%q", a)
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
+}

@@ -1,0 +1,195 @@
+//go:build linux && (amd64 || arm64)
+
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// childArg0 is the argv[0] under which ttsguard re-executes itself to apply
+// the sandbox: the process reads a childSpec from file descriptor 3,
+// reports a failure on file descriptor 4 (closed on exec, so nothing means
+// the command started), and execs the command.
+const childArg0 = "ttsguard-sandbox-init"
+
+// maxSpec caps the childSpec the child reads.
+const maxSpec = 4 << 20
+
+// childSpec is what the re-executed ttsguard applies, in this order: open
+// the Landlock rule paths (while still privileged), drop the capability
+// bounding set, setgroups([]), setresgid, setresuid, clear the ambient and
+// inheritable capabilities, set the parent-death signal (after the switch:
+// changing credentials clears it) and check the parent is alive, chdir to
+// the scratch folder, umask 077, check the model folder can be read,
+// no_new_privs, Landlock, seccomp, unblock signals, execve.
+type childSpec struct {
+	Path       string      `json:"path"`
+	Argv       []string    `json:"argv"`
+	Env        []string    `json:"env"`
+	Dir        string      `json:"dir"`
+	Change     bool        `json:"change"`
+	UID        int         `json:"uid"`
+	GID        int         `json:"gid"`
+	ParentPID  int         `json:"parent_pid"`
+	Model      string      `json:"model"`
+	Landlock   bool        `json:"landlock"`
+	HandledFS  uint64      `json:"handled_fs"`
+	HandledNet uint64      `json:"handled_net"`
+	Scoped     uint64      `json:"scoped"`
+	Rules      []childRule `json:"rules"`
+	BindTCP    []int       `json:"bind_tcp"`
+}
+
+type childRule struct {
+	Path   string `json:"path"`
+	Access uint64 `json:"access"`
+}
+
+// childError is what the child reports on file descriptor 4 before exiting.
+type childError struct {
+	Step  string `json:"step"`
+	Error string `json:"error"`
+	Errno int    `json:"errno,omitempty"`
+}
+
+func init() {
+	if len(os.Args) == 1 && os.Args[0] == childArg0 {
+		childMain() // never returns
+	}
+}
+
+func childMain() {
+	runtime.LockOSThread() // everything below applies to this thread, which execs
+	syscall.CloseOnExec(4)
+	status := os.NewFile(4, "status")
+	fail := func(step string, err error) {
+		e := childError{Step: step, Error: err.Error()}
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			e.Errno = int(errno)
+		}
+		json.NewEncoder(status).Encode(e)
+		os.Exit(127)
+	}
+	in := os.NewFile(3, "spec")
+	data, err := io.ReadAll(io.LimitReader(in, maxSpec+1))
+	in.Close()
+	var cs childSpec
+	if err == nil && len(data) > maxSpec {
+		err = errors.New("specification too large")
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &cs)
+	}
+	if err != nil {
+		fail("read specification", err)
+	}
+	fds := make([]int, len(cs.Rules))
+	for i, r := range cs.Rules {
+		if fds[i], err = unix.Open(r.Path, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+			fail("landlock", fmt.Errorf("open %q: %w", r.Path, err))
+		}
+	}
+	if err := dropPrivileges(&cs); err != nil {
+		fail("privileges", err)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0, 0, 0); err != nil {
+		fail("parent death signal", err)
+	}
+	if os.Getppid() != cs.ParentPID {
+		fail("parent death signal", errors.New("ttsguard exited before the command started"))
+	}
+	if err := syscall.Chdir(cs.Dir); err != nil {
+		fail("scratch folder", fmt.Errorf("chdir %q: %w", cs.Dir, err))
+	}
+	syscall.Umask(0o077)
+	if err := readable(cs.Model); err != nil {
+		fail("model", fmt.Errorf("the serving user (uid %d, gid %d) cannot read the model folder: %w; give the store "+
+			"folders a group for the server (chgrp GROUP STORE STORE/models STORE/models/*; chmod g+s STORE/models) "+
+			"and set the policy's run.group, or allow the folders to be traversed", os.Getuid(), os.Getgid(), err))
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fail("no_new_privs", err)
+	}
+	if cs.Landlock {
+		if err := applyLandlock(&cs, fds); err != nil {
+			fail("landlock", err)
+		}
+	}
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+	prog, err := buildFilter()
+	if err == nil {
+		err = installFilter(prog)
+	}
+	if err != nil {
+		fail("seccomp", err)
+	}
+	var none unix.Sigset_t
+	if _, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&none)), 0, 8, 0, 0); e != 0 {
+		fail("signal mask", e)
+	}
+	err = syscall.Exec(cs.Path, cs.Argv, cs.Env)
+	fail("exec", fmt.Errorf("%s: %w", cs.Path, err))
+}
+
+// dropPrivileges switches to the serving user and group with no
+// supplementary groups (when cs.Change) and clears every capability set.
+func dropPrivileges(cs *childSpec) error {
+	// The bounding set can only shrink with CAP_SETPCAP: before the switch.
+	for c := 0; c < 64; c++ {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
+		if errors.Is(err, syscall.EINVAL) {
+			break // past the last capability this kernel knows
+		}
+		if err != nil && cs.Change {
+			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
+		}
+	}
+	if cs.Change {
+		if err := syscall.Setgroups([]int{}); err != nil {
+			return fmt.Errorf("setgroups: %w", err)
+		}
+		if err := syscall.Setresgid(cs.GID, cs.GID, cs.GID); err != nil {
+			return fmt.Errorf("setresgid %d: %w", cs.GID, err)
+		}
+		if err := syscall.Setresuid(cs.UID, cs.UID, cs.UID); err != nil {
+			return fmt.Errorf("setresuid %d: %w", cs.UID, err)
+		}
+		if os.Getuid() != cs.UID || os.Geteuid() != cs.UID || os.Getgid() != cs.GID || os.Getegid() != cs.GID {
+			return errors.New("the user switch did not take effect")
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var caps [2]unix.CapUserData
+	if err := unix.Capset(&hdr, &caps[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
+}
+
+// readable checks that a folder can be opened and listed.
+func readable(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}

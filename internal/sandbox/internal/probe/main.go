@@ -1,0 +1,244 @@
+//go:build linux
+
+// Command probe is started under the sandbox by internal/sandbox's tests. It
+// tries what the sandbox must deny and what it must allow, and prints one
+// JSON object: each check's result ("ok" or the error number's name), its
+// identity and environment.
+//
+//	probe checks -secret F -outside D -model D -connect ADDR -port N
+//	    run every check, print the JSON object and "LISTENING" once it
+//	    listens on -port (when given), answer one connection and exit 0
+//	probe exit N          exit with status N
+//	probe kill SIGNAL     kill itself with signal number SIGNAL
+//	probe wait-signal     print "READY", exit 40+N on signal N (SIGTERM, SIGUSR1, SIGINT)
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: probe checks|exit|kill|wait-signal ...")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "exit":
+		n, _ := strconv.Atoi(os.Args[2])
+		os.Exit(n)
+	case "kill":
+		n, _ := strconv.Atoi(os.Args[2])
+		signal.Reset()
+		syscall.Kill(os.Getpid(), syscall.Signal(n))
+		select {}
+	case "wait-signal":
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGINT)
+		fmt.Println("READY")
+		s := <-ch
+		os.Exit(40 + int(s.(syscall.Signal)))
+	case "checks":
+		checks(os.Args[2:])
+	}
+}
+
+// result names an error by its errno ("EACCES"), or "ok".
+func result(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		if n := unix.ErrnoName(errno); n != "" {
+			return n
+		}
+	}
+	return err.Error()
+}
+
+func errnoResult(r uintptr, e syscall.Errno) string {
+	if e != 0 {
+		return result(e)
+	}
+	return "ok (" + strconv.Itoa(int(r)) + ")"
+}
+
+func checks(args []string) {
+	fl := flag.NewFlagSet("checks", flag.ExitOnError)
+	secret := fl.String("secret", "", "a file outside the allowed paths")
+	outside := fl.String("outside", "", "a world-writable folder outside the allowed paths")
+	model := fl.String("model", "", "the model folder")
+	connect := fl.String("connect", "", "a TCP address listening on loopback")
+	port := fl.Int("port", 0, "the allowed port")
+	fl.Parse(args)
+	r := map[string]any{}
+	_, err := os.ReadFile(*secret)
+	r["read_secret"] = result(err)
+	r["write_model"] = result(os.WriteFile(filepath.Join(*model, "injected.pth"), []byte("x"), 0o644))
+	r["write_outside"] = result(os.WriteFile(filepath.Join(*outside, "dropped"), []byte("x"), 0o644))
+	_, err = os.ReadFile(filepath.Join(*model, "config.json"))
+	r["read_model"] = result(err)
+	home := os.Getenv("HOME")
+	r["write_home"] = result(os.WriteFile(filepath.Join(home, "cache.bin"), []byte("x"), 0o600))
+	c, err := net.Dial("tcp", *connect)
+	if err == nil {
+		c.Close()
+	}
+	r["connect_loopback"] = result(err)
+	r["udp_sendto"] = udpSend(*connect)
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_MPTCP)
+	if err == nil {
+		unix.Close(fd)
+	}
+	r["mptcp_socket"] = result(err)
+	r["listen_unbound"] = listenUnbound()
+	_, _, e := syscall.RawSyscall(unix.SYS_PTRACE, unix.PTRACE_TRACEME, 0, 0)
+	r["ptrace_traceme"] = errnoResult(0, e)
+	r["unshare_user"] = result(unix.Unshare(unix.CLONE_NEWUSER))
+	r["clone_newuser"] = cloneNewUser()
+	var cl [88]byte // struct clone_args, zeroed
+	rv, _, e := syscall.RawSyscall(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&cl)), unsafe.Sizeof(cl), 0)
+	if e == 0 && rv == 0 {
+		unix.Exit(0) // the child of an unexpected success
+	}
+	r["clone3"] = errnoResult(rv, e)
+	r["mount"] = result(unix.Mount("none", home, "tmpfs", 0, ""))
+	rv, _, e = syscall.RawSyscall(unix.SYS_BPF, 0, 0, 0)
+	r["bpf"] = errnoResult(rv, e)
+	var params [120]byte
+	rv, _, e = syscall.RawSyscall(unix.SYS_IO_URING_SETUP, 1, uintptr(unsafe.Pointer(&params)), 0)
+	r["io_uring_setup"] = errnoResult(rv, e)
+	if *port > 0 {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(*port+1))
+		if err == nil {
+			l.Close()
+		}
+		r["bind_other_port"] = result(err)
+	}
+	r["exec_system"] = result(exec.Command("/bin/true").Run())
+	r["exec_scratch"] = execCopy(home)
+	r["identity"] = identity()
+	r["env"] = os.Environ()
+	r["cwd"], _ = os.Getwd()
+	out, _ := json.Marshal(r)
+	fmt.Println(string(out))
+	if *port > 0 {
+		serve(*port)
+	}
+}
+
+func udpSend(addr string) string {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return err.Error()
+	}
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		return "socket: " + result(err)
+	}
+	defer syscall.Close(fd)
+	sa := &syscall.SockaddrInet4{Port: ua.Port}
+	copy(sa.Addr[:], ua.IP.To4())
+	return result(syscall.Sendto(fd, []byte("exfiltrated"), 0, sa))
+}
+
+// listenUnbound listens on a TCP socket that was never bound: the kernel
+// picks a port without calling bind(2).
+func listenUnbound() string {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return "socket: " + result(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Listen(fd, 1); err != nil {
+		return result(err)
+	}
+	sa, _ := unix.Getsockname(fd)
+	if in, ok := sa.(*unix.SockaddrInet4); ok {
+		return "ok (port " + strconv.Itoa(in.Port) + ")"
+	}
+	return "ok"
+}
+
+// cloneNewUser asks clone(2) for a new user namespace; a child that
+// unexpectedly exists leaves at once.
+func cloneNewUser() string {
+	r, _, e := syscall.RawSyscall6(unix.SYS_CLONE, unix.CLONE_NEWUSER|uintptr(syscall.SIGCHLD), 0, 0, 0, 0, 0)
+	if e == 0 && r == 0 {
+		unix.Exit(0)
+	}
+	if e == 0 {
+		var ws syscall.WaitStatus
+		syscall.Wait4(int(r), &ws, 0, nil)
+	}
+	return errnoResult(r, e)
+}
+
+// execCopy copies /bin/true into dir and tries to run the copy.
+func execCopy(dir string) string {
+	data, err := os.ReadFile("/bin/true")
+	if err != nil {
+		return "read /bin/true: " + result(err)
+	}
+	p := filepath.Join(dir, "true-copy")
+	if err := os.WriteFile(p, data, 0o700); err != nil {
+		return "write: " + result(err)
+	}
+	err = exec.Command(p).Run()
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return result(pe.Err)
+	}
+	return result(err)
+}
+
+func identity() map[string]any {
+	groups, _ := os.Getgroups()
+	id := map[string]any{"uid": os.Getuid(), "euid": os.Geteuid(), "gid": os.Getgid(), "egid": os.Getegid(), "groups": groups}
+	status, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		switch k {
+		case "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "SigBlk":
+			if ok {
+				id[k] = strings.TrimSpace(v)
+			}
+		}
+	}
+	var sig int32
+	if _, _, e := syscall.RawSyscall(unix.SYS_PRCTL, unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&sig)), 0); e != 0 {
+		sig = -1
+	}
+	id["pdeathsig"] = sig
+	return id
+}
+
+func serve(port int) {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		fmt.Println("LISTEN FAILED:", result(err))
+		os.Exit(3)
+	}
+	fmt.Println("LISTENING")
+	c, err := l.Accept()
+	if err != nil {
+		os.Exit(4)
+	}
+	c.Write([]byte("hello from the sandbox\n"))
+	c.Close()
+	l.Close()
+}

@@ -1,0 +1,211 @@
+//go:build linux && (amd64 || arm64)
+
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// systemPaths are readable and executable: programs, interpreters and their
+// libraries (/usr holds Python's standard library and /usr/local a
+// pip-installed one). Absent ones are left out.
+var systemPaths = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// etcPaths are the files under /etc that programs read to start and to
+// format dates, look up the serving user, load libraries and verify TLS:
+// never the whole of /etc. python3* matches Debian's sitecustomize folders.
+var etcPaths = []string{
+	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime", "/etc/timezone",
+	"/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/crypto-policies", "/etc/passwd", "/etc/group",
+	"/etc/nsswitch.conf", "/etc/host.conf", "/etc/hosts", "/etc/gai.conf", "/etc/mime.types",
+	"/etc/locale.alias", "/etc/alternatives", "/etc/python3*",
+}
+
+// procPaths are readable: the process's own /proc folder (the re-executed
+// ttsguard opens /proc/self, which is the command's after execve) and what
+// thread pools read to size themselves.
+var procPaths = []string{"/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu"}
+
+// devicePaths: /dev/null is read-write, the random sources and zero readable.
+var devicePaths = []struct {
+	path string
+	mask uint64
+}{{"/dev/null", rightsDevNull}, {"/dev/zero", rightsRead}, {"/dev/random", rightsRead}, {"/dev/urandom", rightsRead}}
+
+// limits are what the sandbox does not restrict on any kernel.
+var limits = []string{
+	"Landlock restricts bind(2), not listen(2) on a socket that was never bound: the kernel then picks a free ephemeral port",
+	"UDP is not covered by Landlock's network rules; the seccomp filter denies connect(2), sendto(2) with an address, sendmsg(2) and sendmmsg(2), so no datagram can be sent, but a UDP port can be bound",
+	"Landlock's execute right covers execve(2), not mmap(PROT_EXEC): any readable library can be loaded",
+	"no GPU: device files other than /dev/null, /dev/zero and the random sources are not allowed, so the command runs on the CPU",
+}
+
+// scratchPlaceholder stands for the scratch folder until Run creates it.
+const scratchPlaceholder = "<scratch>"
+
+// planLandlock fills p.Landlock for the kernel's ABI.
+func (p *Plan) planLandlock(s Spec, model string) error {
+	abi, reason := landlockABI()
+	l := &p.Landlock
+	l.ABI, l.abi = abi, min(abi, maxKnownABI)
+	l.Enforced = abi > 0
+	handled := handledFS(l.abi)
+	l.Handled = rightNames(handled)
+	l.NotEnforced = notEnforced(abi, reason)
+	add := func(path string, mask uint64, why string) {
+		st, err := os.Stat(path)
+		if err != nil && path != scratchPlaceholder {
+			return
+		}
+		if err == nil && !st.IsDir() {
+			mask &= rightsFileOnly
+		}
+		for _, r := range l.Rules {
+			if r.mask&mask == mask && (r.Path == path || within(r.Path, path)) {
+				return // already granted by a wider rule
+			}
+		}
+		l.Rules = append(l.Rules, Rule{Path: path, Access: rightNames(mask & handledOr(handled, mask)), Why: why, mask: mask})
+	}
+	for _, sp := range systemPaths {
+		if r, err := filepath.EvalSymlinks(sp); err == nil {
+			add(r, rightsReadExec, "system programs and libraries")
+		}
+	}
+	for _, pat := range etcPaths {
+		matches, _ := filepath.Glob(pat)
+		for _, m := range matches {
+			add(m, rightsRead, "system configuration programs read")
+		}
+	}
+	for _, pp := range procPaths {
+		add(pp, rightsRead, "the process's own /proc entries and CPU information")
+	}
+	for _, d := range devicePaths {
+		add(d.path, d.mask, "device")
+	}
+	add(model, rightsRead, "the verified model (read-only, not executable)")
+	for _, d := range s.ReadOnly {
+		abs, err := existingAbs(d, true)
+		if err != nil {
+			return fmt.Errorf("%w: read-only folder: %w", ErrSpec, err)
+		}
+		add(abs, rightsRead, "a verified model (read-only, not executable)")
+	}
+	for _, a := range s.AllowRead {
+		abs, err := existingAbs(a, false)
+		if err != nil {
+			return fmt.Errorf("%w: allowed path: %w", ErrSpec, err)
+		}
+		add(abs, rightsReadExec, "allowed by --allow-read or the policy's run.allow_read")
+	}
+	if p.Path != "" {
+		if err := p.commandRules(add); err != nil {
+			return err
+		}
+	}
+	add(scratchPlaceholder, rightsScratch, "private scratch folder: HOME and TMPDIR (removed afterwards)")
+	if l.abi >= 4 {
+		l.Network = true
+		l.BindTCP, l.ConnectTCP = []int{}, []int{}
+		if s.Port > 0 {
+			l.BindTCP = []int{s.Port}
+		}
+	}
+	if l.abi >= 6 {
+		l.Scoped = []string{"abstract unix sockets", "signals"}
+	}
+	p.Notes = append(p.Notes, limits...)
+	return nil
+}
+
+// commandRules allows the command to be read and executed, with its #!
+// interpreter and the Python virtual environment either is in.
+func (p *Plan) commandRules(add func(string, uint64, string)) error {
+	exe, err := filepath.EvalSymlinks(p.Path)
+	if err != nil {
+		return fmt.Errorf("%w: command: %w", ErrSpec, err)
+	}
+	add(exe, rightsFileExec, "the command")
+	interp := interpreter(exe, envValue(p.Env, "PATH"))
+	if interp != "" {
+		if r, err := filepath.EvalSymlinks(interp); err == nil {
+			add(r, rightsFileExec, "the command's interpreter (#!)")
+		}
+	}
+	for _, c := range []string{p.Path, interp} {
+		if venv := venvRoot(c); venv != "" {
+			add(venv, rightsReadExec, "the command's Python virtual environment")
+		}
+	}
+	return nil
+}
+
+// handledOr masks granted rights by what the kernel handles (all of them
+// when it handles nothing, for display).
+func handledOr(handled, mask uint64) uint64 {
+	if handled == 0 {
+		return mask
+	}
+	return handled
+}
+
+// within reports whether p is beneath folder dir.
+func within(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && !strings.HasPrefix(rel, "..")
+}
+
+// interpreter returns the program a script's #! line names ("" if none);
+// "#!/usr/bin/env NAME" is looked up in path.
+func interpreter(exe, path string) string {
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return ""
+	}
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return ""
+	}
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return ""
+	}
+	if filepath.Base(fields[0]) == "env" && len(fields) > 1 && !strings.HasPrefix(fields[1], "-") {
+		p, err := lookPath(fields[1], path)
+		if err != nil {
+			return ""
+		}
+		return p
+	}
+	return fields[0]
+}
+
+// venvRoot returns the Python virtual environment a program is in (the
+// folder above its bin/ when that holds pyvenv.cfg), or "".
+func venvRoot(prog string) string {
+	if prog == "" {
+		return ""
+	}
+	bin := filepath.Dir(prog)
+	if filepath.Base(bin) != "bin" {
+		return ""
+	}
+	root := filepath.Dir(bin)
+	if root == "/" {
+		return ""
+	}
+	if st, err := os.Stat(filepath.Join(root, "pyvenv.cfg")); err == nil && st.Mode().IsRegular() {
+		return root
+	}
+	return ""
+}

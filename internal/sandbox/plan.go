@@ -1,0 +1,274 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// ErrUnsupported says that this system cannot run a sandboxed command.
+var ErrUnsupported = errors.New("the sandbox needs Linux on amd64 or arm64")
+
+// ErrSpec is wrapped by errors in what the caller asked for (a missing path,
+// an unknown user, a command that cannot be found).
+var ErrSpec = errors.New("bad sandbox request")
+
+// ModelPlaceholder is replaced by the model folder in the command's arguments.
+const ModelPlaceholder = "{model}"
+
+// EnvModel is the environment variable that holds the model folder.
+const EnvModel = "TTSGUARD_MODEL"
+
+// Spec is what to run and what it may touch. Model, Command and the identity
+// fields are security choices: there is no default that widens them.
+type Spec struct {
+	// Model is the verified, read-only model folder: readable (not
+	// executable) by the command, in $TTSGUARD_MODEL, and replacing
+	// ModelPlaceholder in Command.
+	Model string
+	// Command is the program and its arguments. A program without a slash is
+	// looked up in the PATH the command gets.
+	Command []string
+	// AllowRead are more files or folders the command may read and execute.
+	// Each must exist.
+	AllowRead []string
+	// ReadOnly are more folders the command may read, not execute (a
+	// vocoder's model folder). Each must exist.
+	ReadOnly []string
+	// Port is the one TCP port the command may bind (0: none).
+	Port int
+	// User and Group are the serving user and group when ttsguard runs as
+	// root: names or numeric ids; "" = nobody, and the group of GroupFrom
+	// (nogroup when that is root's group). Never root.
+	User, Group string
+	// GroupFrom is a folder whose group is the default group (the store's
+	// root, so that the serving user can traverse its 0750 folders).
+	GroupFrom string
+	// Env names environment variables passed through besides PATH, LANG and
+	// LC_*.
+	Env []string
+	// Environ is the environment to take passed variables from (nil: the
+	// process's own).
+	Environ []string
+	// ScratchParent is the folder the private scratch folder is created in
+	// ("" = os.TempDir()); it must be reachable by the serving user.
+	ScratchParent string
+}
+
+// Plan is the sandbox a Spec resolves to: what Explain prints and what Run
+// applies. Paths are absolute; the scratch folder is "" until Run makes it.
+type Plan struct {
+	Command     []string `json:"command"` // argv; Path is what is executed
+	Path        string   `json:"path"`
+	Model       string   `json:"model"`
+	Scratch     string   `json:"scratch,omitempty"`
+	Identity    Identity `json:"identity"`
+	NoNewPrivs  bool     `json:"no_new_privs"`
+	Landlock    Landlock `json:"landlock"`
+	Seccomp     Seccomp  `json:"seccomp"`
+	Env         []string `json:"env"` // NAME=value; <scratch> until Run
+	Signals     []string `json:"forwarded_signals"`
+	ParentDeath string   `json:"parent_death_signal"`
+	Notes       []string `json:"notes,omitempty"`
+
+	scratchParent string
+}
+
+// Identity is who the command runs as.
+type Identity struct {
+	Change       bool   `json:"change"` // ttsguard runs as root and switches
+	User         string `json:"user"`
+	UID          int    `json:"uid"`
+	Group        string `json:"group"`
+	GID          int    `json:"gid"`
+	GroupFrom    string `json:"group_from,omitempty"` // why this group
+	Supplemental string `json:"supplementary_groups"`
+	Capabilities string `json:"capabilities"`
+	Problem      string `json:"problem,omitempty"` // why Run refuses
+}
+
+// Landlock is the filesystem, network and IPC part of the plan.
+type Landlock struct {
+	ABI         int      `json:"abi"` // the kernel's; 0 = none
+	Enforced    bool     `json:"enforced"`
+	Rules       []Rule   `json:"rules"`
+	BindTCP     []int    `json:"bind_tcp"`    // ports the command may bind
+	ConnectTCP  []int    `json:"connect_tcp"` // ports it may connect to (none)
+	Network     bool     `json:"network_enforced"`
+	Scoped      []string `json:"scoped,omitempty"`
+	Handled     []string `json:"handled_fs"`
+	NotEnforced []string `json:"not_enforced,omitempty"`
+
+	abi int // the ABI level used (at most maxKnownABI)
+}
+
+// Rule grants rights beneath a path.
+type Rule struct {
+	Path   string   `json:"path"`
+	Access []string `json:"access"`
+	Why    string   `json:"why"`
+
+	mask uint64
+}
+
+// Seccomp is the system call filter of the plan.
+type Seccomp struct {
+	Enforced    bool     `json:"enforced"`
+	Arch        string   `json:"arch"`
+	OtherArch   string   `json:"other_architectures"`
+	DenyEPERM   []string `json:"deny_eperm"`
+	DenyENOSYS  []string `json:"deny_enosys"`
+	Conditional []string `json:"conditional"`
+}
+
+// forwarded lists the signals ttsguard passes on to the command.
+var forwarded = []string{"SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"}
+
+// Prepare resolves a Spec into a Plan without starting or creating anything.
+// A Spec without a command gives a plan to explain, not to run.
+// Errors wrap ErrSpec (or fs errors) when the request cannot be honoured.
+func Prepare(s Spec) (*Plan, error) {
+	if len(s.Command) > 0 && s.Command[0] == "" {
+		return nil, fmt.Errorf("%w: empty command", ErrSpec)
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		return nil, fmt.Errorf("%w: port %d out of range", ErrSpec, s.Port)
+	}
+	model, err := existingAbs(s.Model, true)
+	if err != nil {
+		return nil, fmt.Errorf("%w: model folder: %w", ErrSpec, err)
+	}
+	environ := s.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	p := &Plan{Model: model, NoNewPrivs: true, Signals: forwarded, ParentDeath: "SIGKILL", scratchParent: s.ScratchParent}
+	if p.scratchParent == "" {
+		p.scratchParent = os.TempDir()
+	}
+	p.Env = buildEnv(environ, s.Env, model, "<scratch>")
+	for _, a := range s.Command {
+		p.Command = append(p.Command, strings.ReplaceAll(a, ModelPlaceholder, model))
+	}
+	if len(p.Command) > 0 {
+		if p.Path, err = lookPath(p.Command[0], envValue(p.Env, "PATH")); err != nil {
+			return nil, err
+		}
+	}
+	if p.Identity, err = resolveIdentity(s); err != nil {
+		return nil, err
+	}
+	if err := p.planLandlock(s, model); err != nil {
+		return nil, err
+	}
+	p.Seccomp = seccompPlan()
+	return p, nil
+}
+
+// existingAbs returns p absolute and cleaned, after checking it exists (and
+// is a folder when dir).
+func existingAbs(p string, dir bool) (string, error) {
+	if p == "" {
+		return "", errors.New("empty path")
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if dir && !st.IsDir() {
+		return "", fmt.Errorf("%s: not a folder", abs)
+	}
+	return abs, nil
+}
+
+// buildEnv returns the command's environment: PATH (or a default), LANG and
+// LC_* when set, the passed names when set, and HOME, TMPDIR and
+// TTSGUARD_MODEL. Sorted by name.
+func buildEnv(environ, pass []string, model, scratch string) []string {
+	get := map[string]string{}
+	var names []string
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			continue
+		}
+		if _, dup := get[k]; !dup {
+			names = append(names, k)
+		}
+		get[k] = v
+	}
+	out := map[string]string{"PATH": "/usr/local/bin:/usr/bin:/bin"}
+	if v, ok := get["PATH"]; ok && v != "" {
+		out["PATH"] = v
+	}
+	for _, k := range names {
+		if k == "LANG" || strings.HasPrefix(k, "LC_") {
+			out[k] = get[k]
+		}
+	}
+	for _, k := range pass {
+		if v, ok := get[k]; ok {
+			out[k] = v
+		}
+	}
+	out["HOME"], out["TMPDIR"], out[EnvModel] = scratch, scratch, model
+	env := make([]string, 0, len(out))
+	for k, v := range out {
+		env = append(env, k+"="+v)
+	}
+	sort.Strings(env)
+	return env
+}
+
+func envValue(env []string, name string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// lookPath finds a program like a shell would in path; a name with a slash
+// is taken as it is. The result is absolute.
+func lookPath(name, path string) (string, error) {
+	if strings.Contains(name, "/") {
+		abs, err := existingAbs(name, false)
+		if err != nil {
+			return "", fmt.Errorf("%w: command: %w", ErrSpec, err)
+		}
+		if err := isExecutable(abs); err != nil {
+			return "", fmt.Errorf("%w: command %q: %w", ErrSpec, name, err)
+		}
+		return abs, nil
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if !filepath.IsAbs(dir) {
+			continue // relative PATH entries would depend on the scratch folder
+		}
+		p := filepath.Join(dir, name)
+		if isExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w: command %q not found in PATH %q", ErrSpec, name, path)
+}
+
+func isExecutable(p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s: not an executable file: %w", p, fs.ErrPermission)
+	}
+	return nil
+}

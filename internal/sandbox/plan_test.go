@@ -1,0 +1,142 @@
+//go:build linux && (amd64 || arm64)
+
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestBuildEnv(t *testing.T) {
+	env := buildEnv([]string{"PATH=/opt/bin:/usr/bin", "LANG=de_DE.UTF-8", "LC_TIME=C", "LCX=1", "SECRET=x", "TZ=UTC", "CUDA_VISIBLE_DEVICES=0", "=bad", "junk"},
+		[]string{"TZ", "CUDA_VISIBLE_DEVICES", "UNSET"}, "/m", "/s")
+	want := []string{"CUDA_VISIBLE_DEVICES=0", "HOME=/s", "LANG=de_DE.UTF-8", "LC_TIME=C", "PATH=/opt/bin:/usr/bin", "TMPDIR=/s", "TTSGUARD_MODEL=/m", "TZ=UTC"}
+	if !reflect.DeepEqual(env, want) {
+		t.Errorf("env\n got %q\nwant %q", env, want)
+	}
+	// HOME, TMPDIR and TTSGUARD_MODEL are never taken from outside.
+	env = buildEnv([]string{"HOME=/root", "TMPDIR=/x", "TTSGUARD_MODEL=/evil"}, []string{"HOME"}, "/m", "/s")
+	if want := []string{"HOME=/s", "PATH=/usr/local/bin:/usr/bin:/bin", "TMPDIR=/s", "TTSGUARD_MODEL=/m"}; !reflect.DeepEqual(env, want) {
+		t.Errorf("env %q", env)
+	}
+}
+
+func TestLookPath(t *testing.T) {
+	dir := t.TempDir()
+	exe := filepath.Join(dir, "tts-server")
+	os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "data"), []byte("x"), 0o644)
+	if p, err := lookPath("tts-server", "relative:"+dir); err != nil || p != exe {
+		t.Errorf("lookPath = %q %v", p, err)
+	}
+	for _, bad := range []string{"data", "missing"} {
+		if _, err := lookPath(bad, dir); err == nil {
+			t.Errorf("%s found", bad)
+		}
+	}
+	if _, err := lookPath(filepath.Join(dir, "data"), ""); err == nil {
+		t.Error("a non-executable path is accepted")
+	}
+	if p, err := lookPath(exe, ""); err != nil || p != exe {
+		t.Errorf("absolute: %q %v", p, err)
+	}
+}
+
+func TestInterpreterAndVenv(t *testing.T) {
+	venv := t.TempDir()
+	os.MkdirAll(filepath.Join(venv, "bin"), 0o755)
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = /usr/bin\n"), 0o644)
+	script := filepath.Join(venv, "bin", "tts-server")
+	os.WriteFile(script, []byte("#!"+venv+"/bin/python\n# -*- coding: utf-8 -*-\n"), 0o755)
+	if got := interpreter(script, ""); got != venv+"/bin/python" {
+		t.Errorf("interpreter = %q", got)
+	}
+	if got := venvRoot(script); got != venv {
+		t.Errorf("venvRoot = %q", got)
+	}
+	if got := venvRoot("/usr/bin/python3"); got != "" {
+		t.Errorf("venvRoot(/usr/bin/python3) = %q", got)
+	}
+	env := filepath.Join(venv, "envscript")
+	os.WriteFile(env, []byte("#!/usr/bin/env sh\n"), 0o755)
+	if got := interpreter(env, "/bin:/usr/bin"); got != "/bin/sh" && got != "/usr/bin/sh" {
+		t.Errorf("env interpreter = %q", got)
+	}
+	if got := interpreter("/bin/true", "/bin"); got != "" {
+		t.Errorf("binary interpreter = %q", got)
+	}
+}
+
+func TestABILevels(t *testing.T) {
+	if got := rightNames(handledFS(1)); len(got) != 13 || slices.Contains(got, "refer") {
+		t.Errorf("ABI 1: %v", got)
+	}
+	if got := rightNames(handledFS(3)); !slices.Contains(got, "truncate") || slices.Contains(got, "ioctl_dev") {
+		t.Errorf("ABI 3: %v", got)
+	}
+	if got := rightNames(handledFS(8)); len(got) != 16 {
+		t.Errorf("ABI 8: %v", got)
+	}
+	if handledNet(3) != 0 || handledNet(4) == 0 || scopes(5) != 0 || scopes(6) == 0 {
+		t.Error("net or scopes by ABI")
+	}
+	for abi, want := range map[int]int{0: 1, 1: 5, 3: 3, 4: 2, 5: 1, 6: 0, 7: 0, 9: 1} {
+		if got := notEnforced(abi, "why"); len(got) != want {
+			t.Errorf("ABI %d: %d not enforced, want %d: %q", abi, len(got), want, got)
+		}
+	}
+	if got := notEnforced(0, "this kernel has no Landlock"); !strings.Contains(got[0], "this kernel has no Landlock") {
+		t.Errorf("%q", got)
+	}
+}
+
+func TestPreparePlan(t *testing.T) {
+	model := t.TempDir()
+	extra := t.TempDir()
+	p, err := Prepare(Spec{Model: model, Command: []string{"true", "{model}/x"}, AllowRead: []string{extra}, Port: 5002,
+		Environ: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Command[1] != model+"/x" || p.Path != "/usr/bin/true" && p.Path != "/bin/true" {
+		t.Errorf("command %q %q", p.Command, p.Path)
+	}
+	rules := map[string][]string{}
+	for _, r := range p.Landlock.Rules {
+		rules[r.Path] = r.Access
+	}
+	if p.Landlock.Enforced {
+		check := func(path string, want ...string) {
+			t.Helper()
+			if got := rules[path]; !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: %v, want %v", path, got, want)
+			}
+		}
+		check(model, "read_file", "read_dir")
+		check(extra, "execute", "read_file", "read_dir")
+		check("/usr", "execute", "read_file", "read_dir")
+		check("/proc/self", "read_file", "read_dir")
+		if a := rules["<scratch>"]; slices.Contains(a, "execute") || !slices.Contains(a, "write_file") {
+			t.Errorf("scratch: %v", a)
+		}
+		if a := rules["/dev/null"]; !slices.Contains(a, "write_file") || slices.Contains(a, "read_dir") {
+			t.Errorf("/dev/null: %v", a)
+		}
+		if _, ok := rules["/etc"]; ok {
+			t.Error("the whole of /etc is readable")
+		}
+		if p.Landlock.ABI >= 4 && (!reflect.DeepEqual(p.Landlock.BindTCP, []int{5002}) || len(p.Landlock.ConnectTCP) != 0) {
+			t.Errorf("network %v %v", p.Landlock.BindTCP, p.Landlock.ConnectTCP)
+		}
+	}
+	if !p.Seccomp.Enforced || !slices.Contains(p.Seccomp.DenyEPERM, "ptrace") || !slices.Contains(p.Seccomp.DenyEPERM, "connect") {
+		t.Errorf("seccomp %+v", p.Seccomp)
+	}
+	if !p.NoNewPrivs || p.ParentDeath != "SIGKILL" || len(p.Signals) != 6 {
+		t.Errorf("plan %+v", p)
+	}
+}

@@ -1,0 +1,219 @@
+//go:build linux && (amd64 || arm64)
+
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// supported says whether Run works on this system.
+const supported = true
+
+// waitDelay bounds how long Run waits for the command's output once it has
+// exited (processes it left behind are killed then).
+const waitDelay = 2 * time.Second
+
+// IO connects the command to the caller.
+type IO struct {
+	Stdin          io.Reader // nil: /dev/null
+	Stdout, Stderr io.Writer // nil: discarded
+	// Signals replaces the process's own signals as what is forwarded to
+	// the command (for tests); nil: SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+	// SIGUSR1 and SIGUSR2 sent to this process are forwarded.
+	Signals <-chan os.Signal
+	// Started, when set, is called with the command's process id once the
+	// sandbox is applied and the command runs.
+	Started func(pid int)
+}
+
+// SetupError says that the sandbox could not be applied: nothing of the
+// command ran. It wraps the system error, if any.
+type SetupError struct {
+	Step  string
+	Msg   string
+	Errno syscall.Errno
+}
+
+func (e *SetupError) Error() string { return "sandbox: " + e.Step + ": " + e.Msg }
+
+// Unwrap returns the system error (such as EACCES), or nil.
+func (e *SetupError) Unwrap() error {
+	if e.Errno != 0 {
+		return e.Errno
+	}
+	return nil
+}
+
+// Run applies the plan and runs its command to the end: it creates the
+// scratch folder (0700, owned by the serving user), re-executes ttsguard
+// (/proc/self/exe) in a new process group to apply the sandbox and exec the
+// command, forwards signals to the command's process group, waits, kills
+// what is left of the group, and removes the scratch folder. It returns the
+// command's exit status (128+N when killed by signal N). A *SetupError
+// means the command never started. ctx only cancels before the start: once
+// running, the command is stopped with signals, not by ctx.
+func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
+	if p.Path == "" {
+		return 0, fmt.Errorf("%w: no command", ErrSpec)
+	}
+	if p.Identity.Problem != "" {
+		return 0, fmt.Errorf("%w: %s", ErrSpec, p.Identity.Problem)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	scratch, err := os.MkdirTemp(p.scratchParent, "ttsguard-run-")
+	if err != nil {
+		return 0, fmt.Errorf("scratch folder: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	if err := os.Chmod(scratch, 0o700); err != nil {
+		return 0, fmt.Errorf("scratch folder: %w", err)
+	}
+	if p.Identity.Change {
+		if err := os.Chown(scratch, p.Identity.UID, p.Identity.GID); err != nil {
+			return 0, fmt.Errorf("scratch folder: %w", err)
+		}
+	}
+	p.Scratch = scratch
+	cs := p.childSpec(scratch)
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		specW.Close()
+		return 0, err
+	}
+	defer statusR.Close()
+	cmd := &exec.Cmd{
+		Path: "/proc/self/exe", Args: []string{childArg0}, Env: []string{}, Dir: "/",
+		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
+		ExtraFiles:  []*os.File{specR, statusW},
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
+		// Processes the command leaves behind may hold its output open.
+		WaitDelay: waitDelay,
+	}
+	sigs, stopSignals := stdio.Signals, func() {}
+	if sigs == nil {
+		ch := make(chan os.Signal, 8)
+		signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+		sigs, stopSignals = ch, func() { signal.Stop(ch) }
+	}
+	defer stopSignals()
+	started, waited := make(chan error, 1), make(chan error, 1)
+	go func() {
+		// The parent-death signal fires when the thread that forked the
+		// child exits: keep this one until the child is reaped.
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			waited <- cmd.Wait()
+		}
+	}()
+	err = <-started
+	specR.Close()
+	statusW.Close()
+	if err != nil {
+		specW.Close()
+		return 0, fmt.Errorf("start the sandbox: %w", err)
+	}
+	pid := cmd.Process.Pid
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if sig, ok := s.(syscall.Signal); ok {
+					syscall.Kill(-pid, sig)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	werr := json.NewEncoder(specW).Encode(cs)
+	specW.Close()
+	report, _ := io.ReadAll(io.LimitReader(statusR, 64<<10))
+	var setup *SetupError
+	if len(report) > 0 {
+		var ce childError
+		if err := json.Unmarshal(report, &ce); err != nil {
+			ce = childError{Step: "start", Error: strings.TrimSpace(string(report))}
+		}
+		setup = &SetupError{Step: ce.Step, Msg: ce.Error, Errno: syscall.Errno(ce.Errno)}
+	} else if werr != nil {
+		setup = &SetupError{Step: "send specification", Msg: werr.Error()}
+	}
+	if setup == nil && stdio.Started != nil {
+		stdio.Started(pid)
+	}
+	err = <-waited
+	syscall.Kill(-pid, syscall.SIGKILL) // what the command left in its group
+	if setup != nil {
+		return 0, setup
+	}
+	return exitStatus(cmd, err)
+}
+
+// exitStatus is the command's exit code, or 128+N for signal N.
+func exitStatus(cmd *exec.Cmd, err error) (int, error) {
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
+		return 0, err
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok {
+		return cmd.ProcessState.ExitCode(), nil
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// childSpec is what the re-executed ttsguard applies.
+func (p *Plan) childSpec(scratch string) *childSpec {
+	cs := &childSpec{
+		Path: p.Path, Argv: p.Command, Dir: scratch,
+		Change: p.Identity.Change, UID: p.Identity.UID, GID: p.Identity.GID,
+		ParentPID: os.Getpid(), Model: p.Model, Landlock: p.Landlock.Enforced,
+	}
+	for _, kv := range p.Env {
+		cs.Env = append(cs.Env, strings.ReplaceAll(kv, scratchPlaceholder, scratch))
+	}
+	l := p.Landlock
+	if !l.Enforced {
+		return cs
+	}
+	cs.HandledFS, cs.HandledNet, cs.Scoped = handledFS(l.abi), handledNet(l.abi), scopes(l.abi)
+	for _, r := range l.Rules {
+		path := r.Path
+		if path == scratchPlaceholder {
+			path = scratch
+		}
+		if m := r.mask & cs.HandledFS; m != 0 {
+			cs.Rules = append(cs.Rules, childRule{Path: path, Access: m})
+		}
+	}
+	if cs.HandledNet != 0 {
+		cs.BindTCP = l.BindTCP
+	}
+	return cs
+}

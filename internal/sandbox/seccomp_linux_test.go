@@ -1,0 +1,98 @@
+//go:build linux && (amd64 || arm64)
+
+package sandbox
+
+import (
+	"encoding/binary"
+	"syscall"
+	"testing"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// seccompData encodes struct seccomp_data for x/net/bpf's VM, which loads
+// words big-endian: each 32-bit word is stored so that the VM reads the
+// value the kernel would read on this little-endian machine.
+func seccompData(arch, nr uint32, args ...uint64) []byte {
+	b := make([]byte, 64)
+	binary.BigEndian.PutUint32(b[offNr:], nr)
+	binary.BigEndian.PutUint32(b[offArch:], arch)
+	for i, a := range args {
+		binary.BigEndian.PutUint32(b[argLow(i):], uint32(a))
+		binary.BigEndian.PutUint32(b[argHigh(i):], uint32(a>>32))
+	}
+	return b
+}
+
+func TestFilter(t *testing.T) {
+	prog, err := buildFilter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ins []bpf.Instruction
+	for _, r := range prog {
+		ins = append(ins, r.Disassemble())
+	}
+	vm, err := bpf.NewVM(ins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eperm, enosys := retErrno|uint32(syscall.EPERM), retErrno|uint32(syscall.ENOSYS)
+	eproto := retErrno | uint32(syscall.EPROTONOSUPPORT)
+	tests := []struct {
+		name string
+		data []byte
+		want uint32
+	}{
+		{"read", seccompData(auditArch, unix.SYS_READ), retAllow},
+		{"execve", seccompData(auditArch, unix.SYS_EXECVE), retAllow},
+		{"other arch", seccompData(0x40000003, unix.SYS_READ), retKillProcess},
+		{"ptrace", seccompData(auditArch, unix.SYS_PTRACE, unix.PTRACE_TRACEME), eperm},
+		{"unshare", seccompData(auditArch, unix.SYS_UNSHARE, unix.CLONE_NEWUSER), eperm},
+		{"connect", seccompData(auditArch, unix.SYS_CONNECT), eperm},
+		{"clone3", seccompData(auditArch, unix.SYS_CLONE3), enosys},
+		{"clone thread", seccompData(auditArch, unix.SYS_CLONE, unix.CLONE_VM|unix.CLONE_FS|unix.CLONE_FILES|unix.CLONE_SIGHAND|unix.CLONE_THREAD|unix.CLONE_SYSVSEM|unix.CLONE_SETTLS|unix.CLONE_PARENT_SETTID|unix.CLONE_CHILD_CLEARTID), retAllow},
+		{"fork", seccompData(auditArch, unix.SYS_CLONE, uint64(syscall.SIGCHLD)|unix.CLONE_CHILD_SETTID|unix.CLONE_CHILD_CLEARTID), retAllow},
+		{"clone newuser", seccompData(auditArch, unix.SYS_CLONE, unix.CLONE_NEWUSER|uint64(syscall.SIGCHLD)), eperm},
+		{"clone newnet", seccompData(auditArch, unix.SYS_CLONE, unix.CLONE_NEWNET), eperm},
+		{"clone newns high bits", seccompData(auditArch, unix.SYS_CLONE, 1<<40|unix.CLONE_NEWNS), eperm},
+		{"send", seccompData(auditArch, unix.SYS_SENDTO, 3, 0, 10, 0, 0, 0), retAllow},
+		{"sendto address", seccompData(auditArch, unix.SYS_SENDTO, 3, 0, 10, 0, 0x7ffe0000, 16), eperm},
+		{"sendto high address", seccompData(auditArch, unix.SYS_SENDTO, 3, 0, 10, 0, 0x7f00000000, 16), eperm},
+		{"tcp", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0), retAllow},
+		{"tcp6", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET6, unix.SOCK_STREAM, unix.IPPROTO_TCP), retAllow},
+		{"udp", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDP), retAllow},
+		{"mptcp", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_MPTCP), eproto},
+		{"sctp", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET6, unix.SOCK_SEQPACKET, 0), eproto},
+		{"ping", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP), eproto},
+		{"raw", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP), eproto},
+		{"unix", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM, 0), retAllow},
+	}
+	for _, d := range deniedSyscalls {
+		tests = append(tests, struct {
+			name string
+			data []byte
+			want uint32
+		}{d.name, seccompData(auditArch, d.nr), eperm})
+	}
+	if x32Bit != 0 {
+		tests = append(tests, struct {
+			name string
+			data []byte
+			want uint32
+		}{"x32 read", seccompData(auditArch, x32Bit|0), enosys})
+	}
+	for _, tt := range tests {
+		got, err := vm.Run(tt.data)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if uint32(got) != tt.want {
+			t.Errorf("%s: got %#x, want %#x", tt.name, got, tt.want)
+		}
+	}
+	if len(prog) > 255 {
+		t.Errorf("filter has %d instructions", len(prog))
+	}
+}

@@ -1,0 +1,238 @@
+package sandbox
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// DefaultTTSPort is coqui tts-server's default port.
+const DefaultTTSPort = 5002
+
+// dirFamilies load from their folder: tts-server's --model_path names the
+// folder, which coqui's Synthesizer hands to the model's load_checkpoint as
+// checkpoint_dir (XTTS reads model.pth, vocab.json and speakers_xtts.pth
+// from it).
+var dirFamilies = map[string]bool{"xtts": true, "tortoise": true, "bark": true}
+
+// checkpointNames are the model files coqui's ModelManager looks for, then
+// the names of training checkpoints, best first.
+var checkpointNames = []string{"model.pth", "model_file.pth", "model_file.pth.tar", "checkpoint.pth", "best_model.pth"}
+
+// speakerNames are the speaker files coqui's released models carry.
+var speakerNames = []string{"speakers.pth", "speakers.json", "speaker_ids.pth", "speaker_ids.json"}
+
+var checkpointStep = regexp.MustCompile(`^checkpoint_([0-9]{1,12})\.pth$`)
+
+// TTSServer is how coqui's tts-server is started on a stored model.
+type TTSServer struct {
+	Family  string   `json:"family"` // config.json "model": vits, tacotron2, glow_tts, xtts, ...
+	Args    []string `json:"args"`   // tts-server arguments, paths inside the model folders
+	Vocoder string   `json:"vocoder_family,omitempty"`
+}
+
+// TTSServerArgs builds tts-server's arguments from a model folder's layout
+// (and a vocoder folder's, when vocoder is not ""):
+//
+//	xtts, tortoise, bark: --model_path DIR --config_path DIR/config.json
+//	others (vits, glow_tts, tacotron2, ...): --model_path FILE --config_path DIR/config.json
+//	  [--speakers_file_path DIR/speakers.pth|speakers.json|speaker_ids.pth|speaker_ids.json]
+//	with a vocoder: --vocoder_path VDIR/FILE --vocoder_config_path VDIR/config.json
+//	always: --port PORT
+//
+// FILE is the first of model.pth, model_file.pth, model_file.pth.tar,
+// checkpoint.pth, best_model.pth, else the checkpoint_N.pth with the highest N.
+func TTSServerArgs(model, vocoder string, port int) (*TTSServer, error) {
+	fam, err := family(model)
+	if err != nil {
+		return nil, err
+	}
+	t := &TTSServer{Family: fam}
+	cfg := filepath.Join(model, "config.json")
+	if dirFamilies[fam] {
+		t.Args = []string{"--model_path", model, "--config_path", cfg}
+	} else {
+		f, err := checkpoint(model)
+		if err != nil {
+			return nil, err
+		}
+		t.Args = []string{"--model_path", f, "--config_path", cfg}
+		for _, n := range speakerNames {
+			if p := filepath.Join(model, n); isFile(p) {
+				t.Args = append(t.Args, "--speakers_file_path", p)
+				break
+			}
+		}
+	}
+	if vocoder != "" {
+		if dirFamilies[fam] {
+			return nil, fmt.Errorf("%w: %s models bring their own vocoder; --vocoder does not apply", ErrSpec, fam)
+		}
+		if t.Vocoder, err = family(vocoder); err != nil {
+			return nil, err
+		}
+		f, err := checkpoint(vocoder)
+		if err != nil {
+			return nil, err
+		}
+		t.Args = append(t.Args, "--vocoder_path", f, "--vocoder_config_path", filepath.Join(vocoder, "config.json"))
+	}
+	t.Args = append(t.Args, "--port", strconv.Itoa(port))
+	return t, nil
+}
+
+// family reads the "model" field of a folder's config.json.
+func family(dir string) (string, error) {
+	f, err := os.Open(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s is not a coqui model folder: %w", ErrSpec, dir, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfig+1))
+	if err == nil && len(data) > maxConfig {
+		err = fmt.Errorf("larger than %d bytes", maxConfig)
+	}
+	var cfg struct {
+		Model json.RawMessage `json:"model"`
+	}
+	if err == nil {
+		err = json.Unmarshal(pythonJSON(data), &cfg)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: %s/config.json: %w", ErrSpec, dir, err)
+	}
+	var name string
+	if err := json.Unmarshal(cfg.Model, &name); err != nil || name == "" {
+		return "", fmt.Errorf("%w: %s/config.json names no coqui model family (\"model\": \"vits\", ...); "+
+			"tts-server cannot load it by path (fairseq models load only by name)", ErrSpec, dir)
+	}
+	return strings.ToLower(name), nil
+}
+
+// maxConfig caps the config.json read to find the model family.
+const maxConfig = 16 << 20
+
+// pythonJSON turns the literals Python's json module writes and reads but
+// JSON lacks (NaN, Infinity, -Infinity: coqui configs hold max_audio_len:
+// Infinity) into null, outside strings.
+func pythonJSON(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			out = append(out, c)
+			switch c {
+			case '\\':
+				if i+1 < len(data) {
+					i++
+					out = append(out, data[i])
+				}
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+		}
+		replaced := false
+		for _, lit := range []string{"-Infinity", "Infinity", "NaN"} {
+			if strings.HasPrefix(string(data[i:min(len(data), i+len(lit))]), lit) {
+				out, i, replaced = append(out, "null"...), i+len(lit)-1, true
+				break
+			}
+		}
+		if !replaced {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// checkpoint finds the model file of a folder.
+func checkpoint(dir string) (string, error) {
+	for _, n := range checkpointNames {
+		if p := filepath.Join(dir, n); isFile(p) {
+			return p, nil
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	best, bestStep := "", int64(-1)
+	for _, e := range ents {
+		if m := checkpointStep.FindStringSubmatch(e.Name()); m != nil && e.Type().IsRegular() {
+			if n, _ := strconv.ParseInt(m[1], 10, 64); n > bestStep {
+				best, bestStep = filepath.Join(dir, e.Name()), n
+			}
+		}
+	}
+	if best == "" {
+		return "", fmt.Errorf("%w: %s has no model file (%s or checkpoint_N.pth)", ErrSpec, dir, strings.Join(checkpointNames, ", "))
+	}
+	return best, nil
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// hostWrapper starts tts-server's main with Flask's host replaced: coqui's
+// server has no --host option and listens on "::" (every address). The host
+// is argv[1], never part of the code.
+const hostWrapper = `import sys
+host = sys.argv.pop(1)
+sys.argv[0] = "tts-server"
+import flask
+_run = flask.Flask.run
+def run(self, *args, **kwargs):
+    kwargs["host"] = host
+    return _run(self, *args, **kwargs)
+flask.Flask.run = run
+from TTS.server.server import main
+main()
+`
+
+// TTSServerCommand returns the command line that starts the tts-server
+// script at path with args. With a host, the script's Python interpreter
+// (its #! line) runs tts-server's main through a wrapper that makes Flask
+// listen on host (an IP address or "localhost").
+func TTSServerCommand(path, host string, args []string) ([]string, error) {
+	if host == "" {
+		return append([]string{path}, args...), nil
+	}
+	if host != "localhost" && net.ParseIP(host) == nil {
+		return nil, fmt.Errorf("%w: host %q: want an IP address or localhost", ErrSpec, host)
+	}
+	py, err := shebang(path)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{py, "-c", hostWrapper, host}, args...), nil
+}
+
+// shebang returns the interpreter of a Python console script.
+func shebang(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	line, _ := bufio.NewReader(io.LimitReader(f, 4096)).ReadString('\n')
+	rest, ok := strings.CutPrefix(strings.TrimSpace(line), "#!")
+	fields := strings.Fields(rest)
+	if !ok || len(fields) != 1 || !filepath.IsAbs(fields[0]) || !strings.Contains(filepath.Base(fields[0]), "python") {
+		return "", fmt.Errorf("%w: --host needs %s to be a Python console script (#!/path/to/python), as pip installs it", ErrSpec, path)
+	}
+	return fields[0], nil
+}
