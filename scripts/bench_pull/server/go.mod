@@ -1,0 +1,3 @@
+module benchpull/server
+
+go 1.26.0
