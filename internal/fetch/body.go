@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"hash"
 	"io"
 	"mime"
@@ -130,7 +131,17 @@ func startSink(w io.Writer, h hash.Hash) *sink {
 	go func() {
 		defer close(s.done)
 		var unsynced int64
+		first := true
 		for b := range s.full {
+			if first && len(b) > 0 {
+				// An archive is extracted and deleted: writing it back would
+				// only double the disk writes. Other files are kept, and an
+				// early start makes the store's fsync at commit cheap.
+				first = false
+				if bytes.HasPrefix(b, []byte("PK")) || bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+					f = nil
+				}
+			}
 			if s.err == nil {
 				if _, err := w.Write(b); err != nil {
 					s.err = err
