@@ -12,6 +12,8 @@
 #   BENCH_SPEED_SECONDS  seconds per `openssl speed` run           (default 5)
 #   BENCH_RUNS           timed runs per ttsguard/sha256sum case   (default 3, best is kept)
 #   BENCH_REF_RUNS       timed runs of the reference verify        (default 3)
+#   BENCH_QUIET_WAIT     before each timed run, wait up to this many seconds for the
+#                        machine to be idle (< 0.15 cores busy)  (default 60)
 #   BENCH_SHARD_SIZE     --shard-size for the shards-mode signature (default: ttsguard's)
 #   BENCH_SKIP_REF=1     skip the reference model_signing
 #   BENCH_NO_BUILD=1     use bin/ttsguard as it is, do not run `make build`
@@ -30,6 +32,8 @@ BENCH_DIR=${BENCH_DIR:-/tmp/bench/model}
 BENCH_VENV=${BENCH_VENV:-/tmp/bench/venv}
 SPEED_SECONDS=${BENCH_SPEED_SECONDS:-5}
 RUNS=${BENCH_RUNS:-3}
+QUIET_WAIT=${BENCH_QUIET_WAIT:-60}
+BUSY_NOTE=""
 REF_RUNS=${BENCH_REF_RUNS:-3}
 
 GIB=$((1024 * 1024 * 1024))
@@ -60,7 +64,7 @@ if [[ ! -x /usr/bin/time ]]; then
   fi
   [[ -x /usr/bin/time ]] || die "/usr/bin/time (GNU time) missing: apt-get install -y time"
 fi
-/usr/bin/time -v true 2>&1 | grep -q 'Maximum resident set size' \
+[[ $(/usr/bin/time -v true 2>&1) == *'Maximum resident set size'* ]] \
   || die "/usr/bin/time is not GNU time (no -v 'Maximum resident set size')"
 
 if ! command -v hyperfine >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
@@ -68,6 +72,7 @@ if ! command -v hyperfine >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]] && command -v 
   { apt-get update -qq && apt-get install -y -qq hyperfine; } >/dev/null 2>&1 || true
 fi
 
+[[ $QUIET_WAIT =~ ^[0-9]+$ ]] || die "BENCH_QUIET_WAIT must be a whole number of seconds"
 for v in SPEED_SECONDS RUNS REF_RUNS; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
@@ -129,48 +134,82 @@ for idx in "${!model_files[@]}"; do
   gen_file "$f" "$n" "$((idx + 1))"
   created=1
 done
-actual=$(du -sb --apparent-size "$BENCH_DIR" | awk '{print $1}')
 sum=0; for n in "${model_sizes[@]}"; do sum=$((sum + n)); done
 (( sum == TOTAL_BYTES )) || die "internal: model sizes add up to $sum, not $TOTAL_BYTES"
-log "model: $BENCH_DIR, ${#model_files[@]} files, $TOTAL_BYTES bytes ($([[ $created -eq 1 ]] && echo created || echo reused); du says $actual)"
+log "model: $BENCH_DIR, ${#model_files[@]} files, $TOTAL_BYTES bytes ($([[ $created -eq 1 ]] && echo created || echo reused))"
 
+# resident: percentage of the model in page cache (fincore, util-linux), or empty.
+resident() {
+  command -v fincore >/dev/null 2>&1 || return 0
+  fincore -b -n -o RES "${model_files[@]}" 2>/dev/null \
+    | awk -v t="$TOTAL_BYTES" '{s += $1} END {printf "%.1f", 100 * s / t}' || true
+}
+# warm_cache: read the whole model. Some kernels (e.g. DAMON "pageout" schemes) evict cold
+# page-cache pages within minutes, so this runs again before every timed run.
+MIN_CACHED=""
 warm_cache() {
+  local r
   cat "${model_files[@]}" > /dev/null
+  r=$(resident)
+  if [[ -n $r ]] && { [[ -z $MIN_CACHED ]] || awk -v a="$r" -v b="$MIN_CACHED" 'BEGIN {exit !(a < b)}'; }; then
+    MIN_CACHED=$r
+  fi
 }
 log "warming the page cache"
 warm_cache
-cached="n/a"
-if command -v fincore >/dev/null 2>&1; then
-  cached=$(fincore -b -n -o RES "${model_files[@]}" 2>/dev/null | awk '{s += $1} END {printf "%.1f%%", 100 * s / '"$TOTAL_BYTES"'}') || cached="n/a"
-fi
-log "resident in page cache: $cached"
+log "resident in page cache: ${MIN_CACHED:-n/a}%"
 
 # ---------------------------------------------------------------- helpers
 fmt() { awk -v x="$1" -v p="${2:-2}" 'BEGIN {printf "%.*f", p, x}'; }
 calc() { awk "BEGIN {print $*}"; }
 
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+# cpu_ticks: busy (user nice system irq softirq) + steal ticks of all CPUs, from /proc/stat.
+cpu_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+
+# wait_quiet: other agents/processes on a shared machine skew the wall clock. Wait up to
+# QUIET_WAIT seconds for a 1-second window in which the machine uses < 0.15 cores.
+wait_quiet() {
+  local deadline=$((SECONDS + QUIET_WAIT)) a b
+  while :; do
+    a=$(cpu_ticks); sleep 1; b=$(cpu_ticks)
+    if awk -v d="$((b - a))" -v hz="$HZ" 'BEGIN {exit !(d / hz < 0.15)}'; then return 0; fi
+    if ((SECONDS >= deadline)); then
+      log "  machine still busy ($(calc "($b - $a) / $HZ") cores used by others); timing anyway"
+      return 0
+    fi
+  done
+}
+
 # measure RUNS CMD...: runs CMD RUNS times under /usr/bin/time -v (stdout+stderr to a log;
 # a failing run aborts the bench). Sets M_WALL (best wall clock, s), M_USER/M_SYS (CPU seconds
-# of that best run), M_RSS_KIB (largest peak RSS over the runs), M_ALL (all walls).
+# of that best run), M_BG (CPU used by everything else, incl. hypervisor steal, during that
+# run, in cores), M_RSS_KIB (largest peak RSS over the runs), M_ALL (all walls).
 measure() {
   local runs=$1; shift
-  local r t0 t1 wall user sys rss
-  M_WALL="" M_USER="" M_SYS="" M_RSS_KIB=0 M_ALL=""
+  local r t0 t1 c0 c1 wall user sys rss bg
+  M_WALL="" M_USER="" M_SYS="" M_BG="" M_RSS_KIB=0 M_ALL=""
   for ((r = 1; r <= runs; r++)); do
+    warm_cache
+    wait_quiet
+    c0=$(cpu_ticks)
     t0=$(date +%s%N)
     if ! /usr/bin/time -v -o "$TMP/time.txt" "$@" > "$TMP/cmd.log" 2>&1; then
       tail -20 "$TMP/cmd.log" >&2
       die "command failed: $*"
     fi
     t1=$(date +%s%N)
+    c1=$(cpu_ticks)
     wall=$(calc "($t1 - $t0) / 1e9")
     user=$(awk -F': ' '/User time \(seconds\)/ {print $2}' "$TMP/time.txt")
     sys=$(awk -F': ' '/System time \(seconds\)/ {print $2}' "$TMP/time.txt")
+    bg=$(calc "(($c1 - $c0) / $HZ - $user - $sys) / $wall")
+    bg=$(calc "($bg < 0) ? 0 : $bg")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$TMP/time.txt")
     M_ALL+="$(fmt "$wall" 3) "
     (( rss > M_RSS_KIB )) && M_RSS_KIB=$rss
     if [[ -z $M_WALL ]] || awk -v a="$wall" -v b="$M_WALL" 'BEGIN {exit !(a < b)}'; then
-      M_WALL=$wall M_USER=$user M_SYS=$sys
+      M_WALL=$wall M_USER=$user M_SYS=$sys M_BG=$bg
     fi
   done
   M_ALL=${M_ALL% }
@@ -184,17 +223,21 @@ row() {
   ratio=$(calc "$gbps / $LIMIT_GBPS")
   util=$(calc "($M_USER + $M_SYS) / $M_WALL")
   rss=$(calc "$M_RSS_KIB / 1024")
-  ROWS+=("| $name | $(fmt "$M_WALL" 3) | $(fmt "$gbps" 2) | $(fmt "$ratio" 2) | $(fmt "$M_USER" 2) + $(fmt "$M_SYS" 2) | $(fmt "$util" 2) | $(fmt "$rss" 1) | $M_ALL |")
-  eval "R_${2}_GBPS=$gbps R_${2}_RATIO=$ratio R_${2}_RSS=$rss R_${2}_UTIL=$util"
+  ROWS+=("| $name | $(fmt "$M_WALL" 3) | $(fmt "$gbps" 2) | $(fmt "$ratio" 2) | $(fmt "$M_USER" 2) + $(fmt "$M_SYS" 2) | $(fmt "$util" 2) | $(fmt "$M_BG" 2) | $(fmt "$rss" 1) | $M_ALL |")
+  eval "R_${2}_GBPS=$gbps R_${2}_RATIO=$ratio R_${2}_RSS=$rss R_${2}_UTIL=$util R_${2}_BG=$M_BG"
+  awk -v b="$M_BG" 'BEGIN {exit !(b > 0.1)}' && BUSY_NOTE=1
+  return 0
 }
 
 # ---------------------------------------------------------------- 1. SHA-256 limit
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 log "openssl speed sha256, one core, ${SPEED_SECONDS}s"
+wait_quiet
 single_bps=$(openssl speed -mr -evp sha256 -bytes 1048576 -seconds "$SPEED_SECONDS" 2>/dev/null \
   | awk -F: '/^\+F:/ {print $4}' | tail -1)
 [[ -n $single_bps ]] || die "could not parse 'openssl speed -mr -evp sha256' output"
 log "openssl speed -multi $NPROC sha256, ${SPEED_SECONDS}s"
+wait_quiet
 multi_kbps=$(openssl speed -multi "$NPROC" -evp sha256 -bytes 1048576 -seconds "$SPEED_SECONDS" 2>/dev/null \
   | awk '$1 == "sha256" && $2 ~ /k$/ {sub(/k$/, "", $2); print $2}' | tail -1)
 [[ -n $multi_kbps ]] || die "could not parse 'openssl speed -multi' output"
@@ -217,7 +260,6 @@ log "ttsguard sign key (files)"
 "$BIN" sign key --private-key "$KEY.key" --signature "$SIG_FILES" "$BENCH_DIR" > /dev/null \
   || die "ttsguard sign (files) failed"
 
-warm_cache
 log "ttsguard verify, shards mode, best of $RUNS"
 measure "$RUNS" "$BIN" verify key --public-key "$KEY.pub" --signature "$SIG_SHARDS" "$BENCH_DIR"
 row "ttsguard verify, shards mode" SHARDS
@@ -263,7 +305,6 @@ if [[ -z ${BENCH_SKIP_REF:-} ]]; then
       || { tail -20 "$TMP/ref.log" >&2; die "reference model_signing sign failed"; }
     REF_NOTE="verifies its own files-mode signature (it rejected ttsguard's)"
   fi
-  warm_cache
   log "model_signing $REF_VERSION verify key, best of $REF_RUNS"
   measure "$REF_RUNS" "$MS" verify key "$BENCH_DIR" --signature "$REF_SIG" --public_key "$KEY.pub"
   row "model_signing $REF_VERSION verify, files mode" REF
@@ -274,6 +315,7 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---------------------------------------------------------------- 7. startup
 log "startup: ttsguard --version"
 STARTUP_TOOL=""
+wait_quiet
 if command -v hyperfine >/dev/null 2>&1; then
   hyperfine -N --warmup 10 --runs 200 --export-json "$TMP/hf.json" "$BIN --version" > /dev/null 2>&1 \
     || hyperfine --warmup 10 --runs 200 --export-json "$TMP/hf.json" "$BIN --version" > /dev/null 2>&1 \
@@ -323,15 +365,18 @@ cat <<EOF
 ## Verify a 4 GiB model in page cache
 
 Model: \`$BENCH_DIR\`, one 3 GiB file + $NSMALL files of ~51.2 MiB, $TOTAL_BYTES bytes
-($(fmt "$(calc "$TOTAL_BYTES / 1e9")" 3) GB), page-cache resident: $cached. GB/s = $TOTAL_BYTES bytes / best wall time.
+($(fmt "$(calc "$TOTAL_BYTES / 1e9")" 3) GB), read into the page cache before every timed run (lowest residency then: ${MIN_CACHED:-n/a}%). GB/s = $TOTAL_BYTES bytes / best wall time.
 Shards signature made with \`--shards\` (shard size: $shard_desc). Best of $RUNS runs
-(reference: best of $REF_RUNS); RSS is the largest peak over the runs.
+(reference: best of $REF_RUNS); RSS is the largest peak over the runs. CPU util = (user + sys) / wall.
+Background CPU = CPU time used by all other processes (and hypervisor steal) during the best run,
+in cores, from /proc/stat: well above 0 means the machine was shared and the wall times are pessimistic.
 
-| Case | Best wall (s) | GB/s | × limit | CPU user + sys (s) | CPU util (cores) | Peak RSS (MiB) | All runs (s) |
-|---|---|---|---|---|---|---|---|
+| Case | Best wall (s) | GB/s | × limit | CPU user + sys (s) | CPU util (cores) | Background CPU (cores) | Peak RSS (MiB) | All runs (s) |
+|---|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${ROWS[@]}")
 
 Reference model_signing: ${REF_VERSION:+model-signing $REF_VERSION, }$REF_NOTE.
+$([[ -n $BUSY_NOTE ]] && printf '\n**Warning:** other processes used more than 0.1 cores during at least one best run (see Background CPU); rerun on an idle machine for clean numbers.\n')
 
 ## Startup
 
