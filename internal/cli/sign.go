@@ -2,7 +2,6 @@ package cli
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -143,24 +142,9 @@ func readCertificates(path string) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, usageError{fmt.Errorf("certificate: %w", err)}
 	}
-	var out []*x509.Certificate
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("certificate %q: %w", path, err)}
-		}
-		out = append(out, c)
+	certs, err := oms.ParseCertificatesPEM(path, data)
+	if err != nil {
+		return nil, usageError{err}
 	}
-	if len(out) == 0 {
-		return nil, usagef("certificate %q: no PEM CERTIFICATE block", path)
-	}
-	return out, nil
+	return certs, nil
 }

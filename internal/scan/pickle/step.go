@@ -265,39 +265,21 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		m.finding(off, op, scan.Critical, "pickle/extension-code", "",
 			fmt.Sprintf("extension code %d names a global through copyreg's registry, which only the loading process knows", code))
 		return false, m.push(value{k: kGlobal, n: &node{module: "?", name: fmt.Sprintf("ext%d", code), off: int64(off)}})
-	case opREDUCE:
+	case opREDUCE, opNEWOBJ, opNEWOBJ_EX:
+		if op == opNEWOBJ_EX {
+			if _, err := m.pop(); err != nil { // kwargs
+				return false, err
+			}
+		}
 		args, err := m.pop()
 		if err != nil {
 			return false, err
 		}
-		callee, err := m.pop()
+		callee, err := m.pop() // the callable (REDUCE) or the class (NEWOBJ*)
 		if err != nil {
 			return false, err
 		}
 		return false, m.push(m.call(off, op, callee, args))
-	case opNEWOBJ:
-		args, err := m.pop()
-		if err != nil {
-			return false, err
-		}
-		cls, err := m.pop()
-		if err != nil {
-			return false, err
-		}
-		return false, m.push(m.call(off, op, cls, args))
-	case opNEWOBJ_EX:
-		if _, err := m.pop(); err != nil { // kwargs
-			return false, err
-		}
-		args, err := m.pop()
-		if err != nil {
-			return false, err
-		}
-		cls, err := m.pop()
-		if err != nil {
-			return false, err
-		}
-		return false, m.push(m.call(off, op, cls, args))
 	case opOBJ:
 		items, err := m.popMark()
 		if err != nil {

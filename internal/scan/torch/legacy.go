@@ -42,7 +42,7 @@ func ScanLegacyRaw(ctx context.Context, c *scan.Context, r io.ReaderAt, size int
 	}{{"magic number", pickle.Options{}}, {"protocol version", pickle.Options{}}, {"sys_info", pickle.Options{}},
 		{"main pickle", pickle.Options{Torch: true}}, {"storage keys", pickle.Options{KeepStrList: true}}}
 	for i, st := range steps {
-		res, err := pickle.Scan(ctx, c, data[pos:], shifted(sink, pos), st.opt)
+		res, err := pickle.Scan(ctx, c, data[pos:], scan.Shifted(sink, pos), st.opt)
 		if err != nil {
 			return fmt.Errorf("%s at offset %d: %w", st.what, pos, err)
 		}
@@ -81,7 +81,7 @@ func ScanLegacyRaw(ctx context.Context, c *scan.Context, r io.ReaderAt, size int
 			Message: fmt.Sprintf("%d bytes after the last storage: torch never reads them", int64(len(data))-pos)})
 		// Whatever follows is examined as stacked pickles, so a payload there is named.
 		var fs scan.Findings
-		if _, err := pickle.Scan(ctx, c, data[pos:], shifted(&fs, pos), pickle.Options{Stacked: true}); err == nil {
+		if _, err := pickle.Scan(ctx, c, data[pos:], scan.Shifted(&fs, pos), pickle.Options{Stacked: true}); err == nil {
 			for _, f := range fs {
 				sink.Add(f)
 			}
@@ -156,7 +156,7 @@ func one(ctx context.Context, c *scan.Context, b []byte, pos int64, sink scan.Si
 	if pos >= int64(len(b)) {
 		return nil, pos, scan.Unscannablef("truncated at offset %d", pos)
 	}
-	res, err := pickle.Scan(ctx, c, b[pos:], shifted(sink, pos), opt)
+	res, err := pickle.Scan(ctx, c, b[pos:], scan.Shifted(sink, pos), opt)
 	if err != nil {
 		return nil, pos, err
 	}
@@ -231,24 +231,4 @@ func scanTarTensors(ctx context.Context, c *scan.Context, b []byte, sink scan.Si
 		sink.Add(scan.Finding{Rule: "torch/trailing-data", Severity: scan.High, Offset: pos, Message: "bytes after the last tensor"})
 	}
 	return nil
-}
-
-// shifted adds base to the offsets of findings without a member.
-func shifted(s scan.Sink, base int64) scan.Sink {
-	if base == 0 {
-		return s
-	}
-	return shift{s, base}
-}
-
-type shift struct {
-	s    scan.Sink
-	base int64
-}
-
-func (s shift) Add(f scan.Finding) {
-	if f.Member == "" && f.Offset >= 0 {
-		f.Offset += s.base
-	}
-	s.s.Add(f)
 }
