@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"testing"
 )
 
@@ -96,5 +97,43 @@ func BenchmarkRun(b *testing.B) {
 		if _, _, err := Run(context.Background(), SHA256, tasks, 0); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMappedTruncation: a file cut while it is mapped faults; the fault is
+// an ErrChanged error, not a crash.
+func TestMappedTruncation(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, bytes.Repeat([]byte{1}, 8<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	old := debug.SetPanicOnFault(true)
+	defer debug.SetPanicOnFault(old)
+	_, err = hashMapped(context.Background(), sha256.New(), f, Task{Path: p, Length: 8 << 20, Size: 8 << 20})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("err = %v, want ErrChanged", err)
+	}
+}
+
+func TestMappedMatchesRead(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	data := make([]byte, 9<<20+123)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	os.WriteFile(p, data, 0o644)
+	size := int64(len(data))
+	// An unaligned shard start exercises the page alignment.
+	sums, _, err := Run(context.Background(), SHA256, []Task{{Path: p, Offset: 1000, Length: size - 1000, Size: size}}, 1)
+	if err != nil || !bytes.Equal(sums[0], sum(data[1000:])) {
+		t.Fatalf("mapped digest differs: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -77,6 +78,9 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 			defer wg.Done()
 			buf := make([]byte, BufferSize)
 			h, _ := New(algorithm)
+			// A file truncated while it is mapped faults (SIGBUS): make that a
+			// panic that hashTask recovers into ErrChanged, not a crash.
+			debug.SetPanicOnFault(true)
 			for {
 				j := int(next.Add(1) - 1)
 				if j >= len(tasks) || ctx.Err() != nil {
@@ -124,6 +128,15 @@ func hashTask(ctx context.Context, h io.Writer, buf []byte, t Task) (int64, erro
 	if st.Size() != t.Size {
 		return 0, fmt.Errorf("%q: %w: size %d, listed as %d", t.Path, ErrChanged, st.Size(), t.Size)
 	}
+	if t.Length >= mapMin {
+		n, err := hashMapped(ctx, h, f, t)
+		if err == nil || !errors.Is(err, errNoMap) {
+			if err != nil {
+				return n, err
+			}
+			return n, recheck(f, st, t)
+		}
+	}
 	var done int64
 	for done < t.Length {
 		if err := ctx.Err(); err != nil {
@@ -140,10 +153,18 @@ func hashTask(ctx context.Context, h io.Writer, buf []byte, t Task) (int64, erro
 			return done, fmt.Errorf("read %q: %w", t.Path, err)
 		}
 	}
-	if st2, err := f.Stat(); err != nil {
-		return done, fmt.Errorf("stat %q: %w", t.Path, err)
-	} else if st2.Size() != t.Size || !st2.ModTime().Equal(st.ModTime()) {
-		return done, fmt.Errorf("%q: %w: size or modification time changed", t.Path, ErrChanged)
+	return done, recheck(f, st, t)
+}
+
+// recheck fails when the file's size or modification time changed while it
+// was hashed.
+func recheck(f *os.File, st os.FileInfo, t Task) error {
+	st2, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %q: %w", t.Path, err)
 	}
-	return done, nil
+	if st2.Size() != t.Size || !st2.ModTime().Equal(st.ModTime()) {
+		return fmt.Errorf("%q: %w: size or modification time changed", t.Path, ErrChanged)
+	}
+	return nil
 }
