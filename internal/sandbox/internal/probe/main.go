@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,6 +31,12 @@ import (
 
 	"golang.org/x/sys/unix"
 )
+
+// The parent death signal belongs to the thread that exec'd the probe; the
+// threads the Go runtime starts later have none. Stay on that thread so
+// PR_GET_PDEATHSIG reads what the sandbox set (otherwise the read is 0 when
+// the main goroutine happens to move).
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if len(os.Args) < 2 {
