@@ -2,8 +2,10 @@
 // the hash algorithms that OpenSSF Model Signing statements use.
 //
 // Work is split into Tasks (a whole file, or one shard of a file); a bounded
-// pool of workers, one per core by default, hashes them. Every worker reuses
-// one buffer, so memory stays bounded by workers × BufferSize whatever the
+// pool of workers, one per core by default, hashes them. For SHA-256 on CPUs
+// with the SHA extensions each worker hashes two tasks at once, interleaved
+// (pair.go); one task is still one SHA-256 stream. Every lane reuses one
+// buffer, so memory stays bounded by workers × 2 × BufferSize whatever the
 // size of the model.
 package digest
 

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -100,30 +100,51 @@ func BenchmarkRun(b *testing.B) {
 	}
 }
 
-// TestMappedTruncation: a file cut while it is mapped faults; the fault is
-// an ErrChanged error, not a crash.
-func TestMappedTruncation(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(p, bytes.Repeat([]byte{1}, 8<<20), 0o644); err != nil {
+// TestTruncatedWhileHashing: a file cut after it was opened, while its task
+// is being hashed on one of two lanes, is an ErrChanged error that names it,
+// not a digest of what was left.
+func TestTruncatedWhileHashing(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "cut")
+	q := filepath.Join(dir, "intact")
+	for _, f := range []string{p, q} {
+		if err := os.WriteFile(f, bytes.Repeat([]byte{1}, 8<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lanes := []lane{{h: sha256.New()}, {h: sha256.New()}}
+	if err := lanes[0].start(Task{Path: q, Length: 8 << 20, Size: 8 << 20}, 0); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(p)
-	if err != nil {
+	if err := lanes[1].start(Task{Path: p, Length: 8 << 20, Size: 8 << 20}, 1); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	if err := os.Truncate(p, 0); err != nil {
+	defer lanes[0].release()
+	defer lanes[1].release()
+	// Hash the first part of both, then cut p.
+	for i := range lanes {
+		if err := lanes[i].fill(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hashStep(lanes, pairEnabled())
+	if err := os.Truncate(p, 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	old := debug.SetPanicOnFault(true)
-	defer debug.SetPanicOnFault(old)
-	_, err = hashMapped(context.Background(), sha256.New(), f, Task{Path: p, Length: 8 << 20, Size: 8 << 20})
-	if !errors.Is(err, ErrChanged) {
-		t.Fatalf("err = %v, want ErrChanged", err)
+	var err error
+	for err == nil && !lanes[1].done() {
+		if err = lanes[0].fill(); err == nil {
+			if err = lanes[1].fill(); err == nil {
+				hashStep(lanes, pairEnabled())
+			}
+		}
+	}
+	if !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), p) || strings.Contains(err.Error(), q) {
+		t.Fatalf("err = %v, want ErrChanged naming %s only", err, p)
 	}
 }
 
-func TestMappedMatchesRead(t *testing.T) {
+func TestUnalignedShard(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "f")
 	data := make([]byte, 9<<20+123)
 	for i := range data {
@@ -134,6 +155,6 @@ func TestMappedMatchesRead(t *testing.T) {
 	// An unaligned shard start exercises the page alignment.
 	sums, _, err := Run(context.Background(), SHA256, []Task{{Path: p, Offset: 1000, Length: size - 1000, Size: size}}, 1)
 	if err != nil || !bytes.Equal(sums[0], sum(data[1000:])) {
-		t.Fatalf("mapped digest differs: %v", err)
+		t.Fatalf("digest of an unaligned shard differs: %v", err)
 	}
 }
