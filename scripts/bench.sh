@@ -264,6 +264,10 @@ log "ttsguard verify, shards mode, best of $RUNS"
 measure "$RUNS" "$BIN" verify key --public-key "$KEY.pub" --signature "$SIG_SHARDS" "$BENCH_DIR"
 row "ttsguard verify, shards mode" SHARDS
 log "  ${M_ALL}s"
+log "ttsguard verify, shards mode, one lane per worker (TTSGUARD_HASH_LANES=1), best of $RUNS"
+measure "$RUNS" env TTSGUARD_HASH_LANES=1 "$BIN" verify key --public-key "$KEY.pub" --signature "$SIG_SHARDS" "$BENCH_DIR"
+row "ttsguard verify, shards mode, one lane per worker" SHARDS1
+log "  ${M_ALL}s"
 log "ttsguard verify, files mode, best of $RUNS"
 measure "$RUNS" "$BIN" verify key --public-key "$KEY.pub" --signature "$SIG_FILES" "$BENCH_DIR"
 row "ttsguard verify, files mode" FILES
