@@ -14,9 +14,8 @@ import (
 // Memory maps were tried and dropped: with two lanes per worker, reads into
 // 256 KiB buffers (which stay in the L2 cache for the hash) are as fast as
 // 8 MiB maps, whose mapped page-cache pages count in RSS (60 vs 30 MiB on
-// the 4 GiB benchmark) and whose unmapping interrupts the other cores to flush
-// their TLBs; and a read needs no SIGBUS handling when a file is cut while it
-// is hashed (docs/BENCHMARKS.md).
+// the 4 GiB benchmark, growing with the number of cores); and a read needs no
+// SIGBUS handling when a file is cut while it is hashed (docs/BENCHMARKS.md).
 type lane struct {
 	t      Task
 	idx    int // index of t in Run's tasks

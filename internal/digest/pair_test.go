@@ -133,3 +133,27 @@ func TestRunLanes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWrite2 and BenchmarkSHA256 compare two interleaved streams with one
+// crypto/sha256 stream on one core, over 256 KiB chunks (Run's read size):
+// go test -run '^$' -bench 'Write2|SHA256$' -cpu 1 ./internal/digest
+func BenchmarkWrite2(b *testing.B) {
+	if !pairSupported() {
+		b.Skip("no two-lane SHA-256 on this CPU")
+	}
+	pa, pb := make([]byte, BufferSize), make([]byte, BufferSize)
+	ha, hb := sha256.New(), sha256.New()
+	b.SetBytes(2 * BufferSize)
+	for b.Loop() {
+		write2(ha, hb, pa, pb)
+	}
+}
+
+func BenchmarkSHA256(b *testing.B) {
+	p := make([]byte, BufferSize)
+	h := sha256.New()
+	b.SetBytes(BufferSize)
+	for b.Loop() {
+		h.Write(p)
+	}
+}

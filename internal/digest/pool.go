@@ -9,8 +9,7 @@ import (
 	"sync/atomic"
 )
 
-// BufferSize is the read size of a lane hashing a task too small to map
-// (under 4 MiB). Two lanes' buffers fit in the 512 KiB-1 MiB L2 cache of
+// BufferSize is the read size of every lane. Two lanes' buffers fit in the 512 KiB-1 MiB L2 cache of
 // current x86 cores, so the copy out of the page cache stays in cache for the
 // hash (measured: 256 KiB reads beat 1 MiB reads by 20 %, docs/BENCHMARKS.md).
 const BufferSize = 256 << 10
