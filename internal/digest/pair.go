@@ -1,6 +1,7 @@
 package digest
 
 import (
+	"crypto/fips140"
 	"crypto/sha256"
 	"encoding"
 	"encoding/binary"
@@ -34,9 +35,13 @@ type sha256State interface {
 var pairSupported = sync.OnceValue(func() bool { return havePairHardware() && pairSelfTest() })
 
 // pairEnabled reports whether Run hashes SHA-256 tasks two at a time:
-// pairSupported, and TTSGUARD_HASH_LANES is not "1" (the knob benchmarks use
+// pairSupported, not in FIPS 140-3 mode (GODEBUG=fips140=on|only: every
+// SHA-256 block then goes through Go's validated module, which blocks2 is
+// not part of), and TTSGUARD_HASH_LANES is not "1" (the knob benchmarks use
 // to measure one lane per worker).
-func pairEnabled() bool { return pairSupported() && os.Getenv("TTSGUARD_HASH_LANES") != "1" }
+func pairEnabled() bool {
+	return pairSupported() && !fips140.Enabled() && os.Getenv("TTSGUARD_HASH_LANES") != "1"
+}
 
 // write2 hashes the longest common run of whole blocks of pa into ha and of pb
 // into hb, and returns its length in bytes. It returns 0, having written

@@ -127,7 +127,7 @@ func TestRunLanes(t *testing.T) {
 				t.Fatalf("stats %+v", st)
 			}
 			// Two lanes pair most of the bytes; one lane pairs none.
-			if paired := st.Paired > st.Bytes/2; paired != (lanes == "2" && pairSupported()) {
+			if paired := st.Paired > st.Bytes/2; paired != (lanes == "2" && pairEnabled()) {
 				t.Fatalf("lanes %s, workers %d: %d of %d bytes paired", lanes, workers, st.Paired, st.Bytes)
 			}
 		}
