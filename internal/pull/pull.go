@@ -286,8 +286,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		return fail(err)
 	}
 	if newPin != "matched" {
-		lf.Entries[p.name] = entry
-		if err := lf.Save(); err != nil {
+		if err := savePin(lf, p.name, entry); err != nil {
 			return fail(fmt.Errorf("the model is stored but the lock file was not updated: %w", err))
 		}
 	}
@@ -305,6 +304,26 @@ func lockEntry(p *plan, archives map[string]string, m *manifest.Manifest) store.
 		archives = nil
 	}
 	return store.LockEntry{Name: p.name, Source: p.requested, Archives: archives, Root: m.Root().String(), Files: files, Updated: time.Now().UTC().Truncate(time.Second)}
+}
+
+// savePin writes entry into the lock file. Other pulls may have saved it since
+// lf was read: their entries for other models are kept, and so is this
+// model's entry when it now pins the same root; a different pin written
+// meanwhile for this model is a conflict (the pin gate saw an older one).
+func savePin(lf *store.LockFile, name string, entry store.LockEntry) error {
+	seen, had := lf.Entries[name]
+	return store.UpdateLock(lf.Path, func(cur *store.LockFile) error {
+		now, has := cur.Entries[name]
+		if (has != had || has && now.Root != seen.Root) && !(has && now.Root == entry.Root) {
+			was := "no pin"
+			if has {
+				was = now.Root
+			}
+			return fmt.Errorf("%w: %s: another writer changed its pin to %s while this pull ran (pull again to check against it)", store.ErrLockConflict, name, was)
+		}
+		cur.Entries[name] = entry
+		return nil
+	})
 }
 
 // pinGate checks the model against the policy pin and the lock file.

@@ -262,22 +262,18 @@ func (l *LockFile) Marshal() ([]byte, error) {
 // fsync, rename over Path, fsync of the folder. Concurrent Saves are
 // serialized by a flock on the folder; when the lock file was read by LoadLock
 // and has changed on disk since, Save writes nothing and returns an error
-// wrapping ErrLockConflict (load it again and redo the change). A LockFile
-// not made by LoadLock overwrites whatever is there.
+// wrapping ErrLockConflict (load it again and redo the change, or use
+// UpdateLock). A LockFile not made by LoadLock overwrites whatever is there.
 func (l *LockFile) Save() error {
 	data, err := l.Marshal()
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(l.Path)
-	df, err := os.Open(dir)
+	df, err := lockFolder(l.Path)
 	if err != nil {
-		return fmt.Errorf("lock file %q: %w", l.Path, err)
+		return err
 	}
 	defer df.Close()
-	if err := syscall.Flock(int(df.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock file %q: %w", l.Path, err)
-	}
 	if l.loaded {
 		var sum [32]byte
 		cur, err := readLimited(l.Path)
@@ -290,7 +286,51 @@ func (l *LockFile) Save() error {
 			return fmt.Errorf("lock file %q: %w", l.Path, ErrLockConflict)
 		}
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(l.Path)+".*.tmp")
+	return l.write(df, data)
+}
+
+// UpdateLock changes the lock file at path as one step that concurrent
+// writers cannot interleave with: under the folder's flock it reads the file
+// as it is now (missing: empty), calls change with it, and writes the result
+// atomically. Writers of different entries therefore never conflict. When
+// change returns an error nothing is written and the error is returned.
+func UpdateLock(path string, change func(*LockFile) error) error {
+	df, err := lockFolder(path)
+	if err != nil {
+		return err
+	}
+	defer df.Close()
+	l, err := LoadLock(path)
+	if err != nil {
+		return err
+	}
+	if err := change(l); err != nil {
+		return err
+	}
+	data, err := l.Marshal()
+	if err != nil {
+		return err
+	}
+	return l.write(df, data)
+}
+
+// lockFolder opens the lock file's folder and takes its exclusive flock,
+// which closing the returned file releases.
+func lockFolder(path string) (*os.File, error) {
+	df, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return nil, fmt.Errorf("lock file %q: %w", path, err)
+	}
+	if err := syscall.Flock(int(df.Fd()), syscall.LOCK_EX); err != nil {
+		df.Close()
+		return nil, fmt.Errorf("lock file %q: %w", path, err)
+	}
+	return df, nil
+}
+
+// write replaces the lock file with data (the caller holds the flock on df).
+func (l *LockFile) write(df *os.File, data []byte) error {
+	f, err := os.CreateTemp(df.Name(), "."+filepath.Base(l.Path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("lock file %q: %w", l.Path, err)
 	}

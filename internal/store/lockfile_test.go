@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -93,6 +95,48 @@ func TestLockConflict(t *testing.T) {
 	}
 	if err := a.Save(); !errors.Is(err, ErrLockConflict) {
 		t.Errorf("stale first writer: %v", err)
+	}
+}
+
+// TestUpdateLock: writers that load the lock file at the same time and
+// change different entries through UpdateLock all land; a refused change
+// writes nothing.
+func TestUpdateLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ttsguard.lock")
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := fmt.Sprintf("m%02d", i)
+			errs <- UpdateLock(path, func(l *LockFile) error {
+				l.Entries[name] = entry(name, map[string]string{"f": fmt.Sprintf("%064x", i)})
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := LoadLock(path)
+	if err != nil || len(l.Entries) != 16 {
+		t.Fatalf("%d entries after 16 concurrent updates: %v", len(l.Entries), err)
+	}
+	before, _ := os.ReadFile(path)
+	refused := errors.New("refused")
+	if err := UpdateLock(path, func(l *LockFile) error { delete(l.Entries, "m00"); return refused }); !errors.Is(err, refused) {
+		t.Fatalf("err = %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("a refused change was written")
+	}
+	if err := UpdateLock(filepath.Join(t.TempDir(), "missing", "ttsguard.lock"), func(*LockFile) error { return nil }); err == nil {
+		t.Fatal("lock file in a missing folder: no error")
 	}
 }
 
