@@ -175,6 +175,15 @@ func TestOffsets(t *testing.T) {
 	if err != nil || len(fs) != 1 || fs[0].Offset != int64(strings.Index(in, `"/x.npy"`)) {
 		t.Fatalf("%v %v", fs, err)
 	}
+	// The YAML parser counts a lone CR, CR LF and NEL as line breaks too
+	// (found by FuzzScan: an offset of -1).
+	for _, nl := range []string{"\r", "\r\n", "\u0085", "\u2028"} {
+		in = "model: vits" + nl + "audio:" + nl + "  stats_path: \"/x.npy\"" + nl
+		fs, err = scanText(t, testContext(t, ""), in)
+		if err != nil || len(fs) != 1 || fs[0].Offset != int64(strings.Index(in, `"/x.npy"`)) {
+			t.Fatalf("line break %q: %v %v", nl, fs, err)
+		}
+	}
 }
 
 func TestLimit(t *testing.T) {

@@ -61,23 +61,50 @@ type yamlConv struct {
 	budget int
 }
 
+// lineStarts returns the byte offset of each line start, with the line
+// breaks the YAML parser counts: LF, CR LF, a lone CR, and NEL, LS and PS.
 func lineStarts(data []byte) []int {
 	starts := []int{0}
-	for i, c := range data {
-		if c == '\n' {
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\n':
+			starts = append(starts, i+1)
+		case data[i] == '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			starts = append(starts, i+1)
+		case bytes.HasPrefix(data[i:], nel):
+			i++
+			starts = append(starts, i+1)
+		case bytes.HasPrefix(data[i:], lineSep) || bytes.HasPrefix(data[i:], paraSep):
+			i += 2
 			starts = append(starts, i+1)
 		}
 	}
 	return starts
 }
 
+// Unicode line breaks YAML 1.1 (and so the parser) counts: NEL, LS, PS.
+var (
+	nel     = []byte("\u0085")
+	lineSep = []byte("\u2028")
+	paraSep = []byte("\u2029")
+)
+
 // offset turns a 1-based line and column (in characters) into a byte offset.
+// A position the line table does not know (the parser and lineStarts
+// disagree on a line break) falls back to the start of the last line, so a
+// finding always points inside the file.
 func (c *yamlConv) offset(line, col int) int64 {
-	if line < 1 || line > len(c.lines) {
-		return -1
+	if line < 1 {
+		return 0
+	}
+	if line > len(c.lines) {
+		return int64(c.lines[len(c.lines)-1])
 	}
 	off := c.lines[line-1]
-	for i := 1; i < col && off < len(c.data) && c.data[off] != '\n'; i++ {
+	for i := 1; i < col && off < len(c.data) && c.data[off] != '\n' && c.data[off] != '\r'; i++ {
 		_, size := utf8.DecodeRune(c.data[off:])
 		off += size
 	}
