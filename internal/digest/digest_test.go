@@ -8,7 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func TestRunMatchesSHA256(t *testing.T) {
@@ -113,10 +115,10 @@ func TestTruncatedWhileHashing(t *testing.T) {
 		}
 	}
 	lanes := []lane{{h: sha256.New()}, {h: sha256.New()}}
-	if err := lanes[0].start(Task{Path: q, Length: 8 << 20, Size: 8 << 20}, 0); err != nil {
+	if err := lanes[0].start(Task{Path: q, Length: 8 << 20, Size: 8 << 20}, 0, &sync.Map{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := lanes[1].start(Task{Path: p, Length: 8 << 20, Size: 8 << 20}, 1); err != nil {
+	if err := lanes[1].start(Task{Path: p, Length: 8 << 20, Size: 8 << 20}, 1, &sync.Map{}); err != nil {
 		t.Fatal(err)
 	}
 	defer lanes[0].release()
@@ -156,5 +158,62 @@ func TestUnalignedShard(t *testing.T) {
 	sums, _, err := Run(context.Background(), SHA256, []Task{{Path: p, Offset: 1000, Length: size - 1000, Size: size}}, 1)
 	if err != nil || !bytes.Equal(sums[0], sum(data[1000:])) {
 		t.Fatalf("digest of an unaligned shard differs: %v", err)
+	}
+}
+
+func TestRunRejectsBadRanges(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("0123456789"), 0o644)
+	for _, task := range []Task{
+		{Path: p, Length: -1, Size: 10},
+		{Path: p, Offset: -1, Length: 2, Size: 10},
+		{Path: p, Offset: 8, Length: 3, Size: 10},
+		{Path: p, Offset: 11, Length: 0, Size: 10},
+		{Path: p, Offset: 1, Length: 1<<63 - 1, Size: 10},
+	} {
+		if _, _, err := Run(context.Background(), SHA256, []Task{task}, 1); err == nil || !strings.Contains(err.Error(), "not a range") {
+			t.Errorf("%+v: err = %v", task, err)
+		}
+	}
+}
+
+// TestOneVersionPerRun: the shards of one file must come from one version of
+// it, and a write is seen even when the modification time is set back
+// (the change time still moves).
+func TestOneVersionPerRun(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, bytes.Repeat([]byte{1}, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st0, _ := os.Stat(p)
+	time.Sleep(20 * time.Millisecond) // past the file system's coarse clock tick
+	rewrite := func() {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteAt([]byte{2}, 10)
+		f.Close()
+		if err := os.Chtimes(p, st0.ModTime(), st0.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen sync.Map
+	lanes := []lane{{h: sha256.New()}, {h: sha256.New()}}
+	a, b := &lanes[0], &lanes[1]
+	if err := a.start(Task{Path: p, Length: 500, Size: 1000}, 0, &seen); err != nil {
+		t.Fatal(err)
+	}
+	defer a.release()
+	rewrite()
+	if err := b.start(Task{Path: p, Offset: 500, Length: 500, Size: 1000}, 1, &seen); !errors.Is(err, ErrChanged) || !strings.Contains(err.Error(), "shards") {
+		t.Fatalf("second shard of a rewritten file: %v", err)
+	}
+	if err := a.fill(); err != nil {
+		t.Fatal(err)
+	}
+	hashStep(lanes[:1], false)
+	if _, err := a.finish(); !errors.Is(err, ErrChanged) {
+		t.Fatalf("rewritten while hashed, modification time set back: %v", err)
 	}
 }

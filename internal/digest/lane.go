@@ -5,6 +5,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 	"syscall"
 )
 
@@ -20,7 +21,7 @@ type lane struct {
 	t      Task
 	idx    int // index of t in Run's tasks
 	f      *os.File
-	st     os.FileInfo
+	id     fileID // the file as opened
 	h      hash.Hash
 	buf    []byte // read buffer, allocated on first use
 	chunk  []byte // loaded bytes not yet hashed
@@ -30,8 +31,9 @@ type lane struct {
 }
 
 // start opens t and checks that it is still the regular file of size t.Size
-// that the caller listed.
-func (l *lane) start(t Task, idx int) error {
+// that the caller listed, and the same file (inode, size, modification and
+// change times) as every other task of this Run on that path saw.
+func (l *lane) start(t Task, idx int, seen *sync.Map) error {
 	flags := os.O_RDONLY | syscall.O_NONBLOCK // never block opening a FIFO swapped in after the walk
 	if t.NoFollow {
 		flags |= syscall.O_NOFOLLOW
@@ -53,7 +55,12 @@ func (l *lane) start(t Task, idx int) error {
 		f.Close()
 		return fmt.Errorf("%q: %w: size %d, listed as %d", t.Path, ErrChanged, st.Size(), t.Size)
 	}
-	l.t, l.idx, l.f, l.st = t, idx, f, st
+	id := idOf(st)
+	if prev, loaded := seen.LoadOrStore(t.Path, id); loaded && prev.(fileID) != id {
+		f.Close()
+		return fmt.Errorf("%q: %w between two of its shards", t.Path, ErrChanged)
+	}
+	l.t, l.idx, l.f, l.id = t, idx, f, id
 	l.h.Reset()
 	l.chunk, l.loaded, l.fed = nil, 0, 0
 	l.busy = true
@@ -100,7 +107,7 @@ func (l *lane) writeChunk() {
 // finish checks that the file did not change while it was hashed and returns
 // the digest.
 func (l *lane) finish() ([]byte, error) {
-	err := recheck(l.f, l.st, l.t)
+	err := recheck(l.f, l.id, l.t)
 	l.release()
 	if err != nil {
 		return nil, err
@@ -114,7 +121,7 @@ func (l *lane) release() {
 		return
 	}
 	l.f.Close()
-	l.f, l.st, l.chunk, l.busy = nil, nil, nil, false
+	l.f, l.chunk, l.busy = nil, nil, false
 }
 
 // hashStep hashes what the lanes have loaded: whole blocks of two lanes
@@ -150,15 +157,34 @@ func hashStep(lanes []lane, pair bool) (paired int64) {
 	return 0
 }
 
-// recheck fails when the file's size or modification time changed while it
-// was hashed.
-func recheck(f *os.File, st os.FileInfo, t Task) error {
-	st2, err := f.Stat()
+// fileID is what tells one version of a file from another without reading
+// it: a write changes the change time (ctime) even when the modification
+// time is set back.
+type fileID struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime syscall.Timespec
+}
+
+func idOf(st os.FileInfo) fileID {
+	id := fileID{size: st.Size()}
+	if s, ok := st.Sys().(*syscall.Stat_t); ok {
+		id.dev, id.ino, id.mtime, id.ctime = uint64(s.Dev), s.Ino, s.Mtim, s.Ctim
+	} else {
+		id.mtime = syscall.NsecToTimespec(st.ModTime().UnixNano())
+	}
+	return id
+}
+
+// recheck fails when the file's size, modification time or change time
+// differ from when it was opened.
+func recheck(f *os.File, id fileID, t Task) error {
+	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %q: %w", t.Path, err)
 	}
-	if st2.Size() != t.Size || !st2.ModTime().Equal(st.ModTime()) {
-		return fmt.Errorf("%q: %w: size or modification time changed", t.Path, ErrChanged)
+	if idOf(st) != id || st.Size() != t.Size {
+		return fmt.Errorf("%q: %w: size, modification or change time changed", t.Path, ErrChanged)
 	}
 	return nil
 }

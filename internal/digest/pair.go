@@ -13,7 +13,7 @@ import (
 // Two-lane SHA-256.
 //
 // One SHA-256 stream cannot use a whole core on CPUs whose SHA instructions
-// accept a new round before the previous one is done (AMD Zen measures 1.8×
+// accept a new round before the previous one is done (AMD Zen 3 measures 1.8-1.9×
 // the single-stream rate with two streams interleaved; docs/BENCHMARKS.md).
 // Run therefore gives each worker two lanes, each hashing its own task, and
 // feeds whole 64-byte blocks of both lanes to blocks2 together. Everything

@@ -77,7 +77,7 @@ func FuzzWrite2(f *testing.F) {
 	})
 }
 
-// TestRunLanes: a mix of mapped, read, tiny, empty and unaligned tasks gives
+// TestRunLanes: a mix of large, small, tiny, empty and unaligned tasks gives
 // crypto/sha256's digests with one and two lanes per worker, whatever the
 // number of workers.
 func TestRunLanes(t *testing.T) {

@@ -3,19 +3,23 @@ package digest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
 )
 
-// BufferSize is the read size of every lane. Two lanes' buffers fit in the 512 KiB-1 MiB L2 cache of
-// current x86 cores, so the copy out of the page cache stays in cache for the
-// hash (measured: 256 KiB reads beat 1 MiB reads by 20 %, docs/BENCHMARKS.md).
+// BufferSize is the read size of every lane. A worker's two buffers (512 KiB)
+// fit in the L2 cache of current x86 cores (512 KiB on AMD Zen 3, more on
+// newer cores), so the copy out of the page cache is still in cache when it
+// is hashed (measured: 256 KiB reads beat 1 MiB reads by 20 %,
+// docs/BENCHMARKS.md).
 const BufferSize = 256 << 10
 
-// ErrChanged is returned when a file differs, while or after it is hashed, from
-// what the walk saw (size, type, or identity).
+// ErrChanged is returned when a file differs from what the caller listed
+// (size, type), or changes while it is hashed or between two of its shards
+// (inode, size, modification or change time).
 var ErrChanged = errors.New("file changed while hashing")
 
 // Task is one unit of hashing: Length bytes of the file at Path starting at
@@ -45,6 +49,11 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 	if _, err := New(algorithm); err != nil {
 		return nil, Stats{}, err
 	}
+	for _, t := range tasks {
+		if t.Offset < 0 || t.Length < 0 || t.Size < 0 || t.Offset > t.Size-t.Length {
+			return nil, Stats{}, fmt.Errorf("hash %q: bytes %d..%d are not a range of a file of %d bytes", t.Path, t.Offset, t.Offset+t.Length, t.Size)
+		}
+	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -66,6 +75,7 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 		next     atomic.Int64
 		bytes    atomic.Int64
 		paired   atomic.Int64
+		seen     sync.Map // path -> fileID: every task of one file sees one version
 		errOnce  sync.Once
 		firstErr error
 		wg       sync.WaitGroup
@@ -74,6 +84,10 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 	if algorithm == SHA256 && pairEnabled() {
 		nlanes = 2
 	}
+	// Every worker starts with one task of its own; second lanes take from
+	// the rest. (Taking two at once could leave a core idle while another
+	// hashes two tasks at 1.9× rather than 2×.)
+	next.Store(int64(workers))
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
@@ -87,7 +101,7 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 					lanes[i].release()
 				}
 			}()
-			if err := work(ctx, lanes, tasks, order, &next, &bytes, &paired, out); err != nil {
+			if err := work(ctx, lanes, tasks, order, w, &next, &bytes, &paired, &seen, out); err != nil {
 				errOnce.Do(func() { firstErr = err; cancel() })
 			}
 		}()
@@ -104,8 +118,14 @@ func Run(ctx context.Context, algorithm string, tasks []Task, workers int) ([][]
 
 // work is one worker: it keeps its lanes busy with the next tasks in order
 // until none is left, writing each digest to out.
-func work(ctx context.Context, lanes []lane, tasks []Task, order []int, next, bytes, paired *atomic.Int64, out [][]byte) error {
+func work(ctx context.Context, lanes []lane, tasks []Task, order []int, first int, next, bytes, paired *atomic.Int64, seen *sync.Map, out [][]byte) error {
 	pair := len(lanes) == 2
+	if err := lanes[0].start(tasks[order[first]], order[first], seen); err != nil {
+		return err
+	}
+	if err := finishIfDone(&lanes[0], bytes, out); err != nil {
+		return err
+	}
 	for {
 		busy := 0
 		for i := range lanes {
@@ -118,7 +138,7 @@ func work(ctx context.Context, lanes []lane, tasks []Task, order []int, next, by
 				if err := ctx.Err(); err != nil {
 					return err
 				}
-				if err := l.start(tasks[order[j]], order[j]); err != nil {
+				if err := l.start(tasks[order[j]], order[j], seen); err != nil {
 					return err
 				}
 				if err := finishIfDone(l, bytes, out); err != nil {
