@@ -50,7 +50,7 @@ func (c *checker) checkStore(root string) string {
 	for _, e := range ents {
 		has[e.Name()] = e
 		switch e.Name() {
-		case "objects", "models", "tmp", ".lock", policy.LockFile:
+		case "objects", "models", "tmp", ".lock", LogDir, policy.LockFile:
 		default:
 			known = false
 		}
@@ -98,11 +98,36 @@ func (c *checker) checkStore(root string) string {
 			c.checkTmp(p)
 		case e.Name() == ".lock" && in.isRegular():
 			c.storeItem(in, modeLock)
+		case e.Name() == LogDir && in.isDir():
+			c.storeItem(in, modeTmp)
+			c.checkLogDir(p)
 		default:
 			c.unexpected(p, fmt.Sprintf("%s that is not part of the store layout", typeName(in.typ)))
 		}
 	}
 	return root
+}
+
+// checkLogDir checks the audit log folder: the log, its checkpoint and its
+// key pair (the signing key readable by the owner only).
+func (c *checker) checkLogDir(dir string) {
+	for _, e := range c.readDir(dir) {
+		p := filepath.Join(dir, e.Name())
+		in, ok := c.entry(p)
+		if !ok {
+			continue
+		}
+		switch {
+		case !in.isRegular():
+			c.unexpected(p, fmt.Sprintf("%s that is not part of the audit log", typeName(in.typ)))
+		case e.Name() == logRecords || e.Name() == logKey:
+			c.storeItem(in, modeLock)
+		case e.Name() == logCheckpoint || e.Name() == logVerifier:
+			c.storeItem(in, 0o644)
+		default:
+			c.unexpected(p, "a file that is not part of the audit log")
+		}
+	}
 }
 
 func sameFile(a, b string) bool {

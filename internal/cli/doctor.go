@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -41,6 +42,15 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			if rep != nil {
 				if perr := g.printer().Print(rep); perr != nil && err == nil {
 					return perr
+				}
+				if o.Fix && len(rep.Fixed) > 0 && rep.Store != "" {
+					if pol, perr := loadPolicy(o.PolicyFile); perr == nil {
+						e := audit.Event{Command: "doctor-fix", OK: len(rep.FixErrors) == 0,
+							Detail: fmt.Sprintf("%d repaired, %d repairs failed", len(rep.Fixed), len(rep.FixErrors))}
+						if lerr := logEvent(g, pol, e, false); lerr != nil && err == nil {
+							return lerr
+						}
+					}
 				}
 			}
 			switch {

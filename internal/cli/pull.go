@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
@@ -114,6 +115,9 @@ func newPullCmd(g *globals) *cobra.Command {
 				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
 					return perr
 				}
+				if lerr := logEvent(g, pol, pullEvent("pull", r, err), true); lerr != nil && err == nil {
+					return lerr
+				}
 			}
 			return pullErr(err)
 		},
@@ -125,6 +129,45 @@ func newPullCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&o.Frozen, "frozen", false, "refuse models the lock file does not pin")
 	c.Flags().StringVar(&o.Signature, "signature", "", "OMS signature bundle for the model (instead of its own model.sig)")
 	return c
+}
+
+// pullEvent is the audit log event of a pull or lock update.
+func pullEvent(cmd string, r *pull.Result, err error) audit.Event {
+	e := audit.Event{Command: cmd, Model: r.Name, Root: r.Root, OK: r.OK && err == nil}
+	src := r.Requested
+	if len(r.Sources) > 0 {
+		src = nil
+	}
+	for _, s := range r.Sources {
+		if s.FinalURL != "" && s.FinalURL != s.URL {
+			src = append(src, s.URL+" -> "+s.FinalURL)
+		} else {
+			src = append(src, s.URL)
+		}
+	}
+	e.Detail = "from " + strings.Join(src, " ")
+	if r.Pinned != "" {
+		e.Detail += "; pin " + r.Pinned
+	}
+	if err != nil {
+		e.Detail = firstLine(err.Error())
+	}
+	return e
+}
+
+// checkEvent is the audit log event of a check of a stored model.
+func checkEvent(cmd string, r *pull.CheckResult, err error) audit.Event {
+	e := audit.Event{Command: cmd, Model: r.Name, Root: r.Root, OK: r.OK && err == nil}
+	for _, g := range r.Gates {
+		if !g.OK {
+			e.Detail = firstLine(g.Name + ": " + g.Detail)
+			break
+		}
+	}
+	if err != nil && e.Detail == "" {
+		e.Detail = firstLine(err.Error())
+	}
+	return e
 }
 
 // pullErr maps pull errors to exit codes: gate failures are check failures.
@@ -153,6 +196,11 @@ func newCheckCmd(g *globals) *cobra.Command {
 			if r != nil {
 				if perr := g.printer().Print(checkResult{r}); perr != nil && err == nil {
 					return perr
+				}
+				if r.Stored { // a folder outside the store is not the store's business
+					if lerr := logEvent(g, pol, checkEvent("check", r, err), false); lerr != nil && err == nil {
+						return lerr
+					}
 				}
 			}
 			if err != nil && r == nil {

@@ -202,6 +202,15 @@ func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.V
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
 		return usagef("%q names a folder in the working folder and a stored model: run serves stored models only; start it from another folder", v.Name)
 	}
+	if r != nil {
+		e := checkEvent("run", r, err)
+		if e.OK {
+			e.Detail = "checked; starting"
+		}
+		if lerr := logEvent(g, pol, e, false); lerr != nil {
+			return fmt.Errorf("refusing to start: %w", lerr)
+		}
+	}
 	if err != nil || r == nil || !r.OK {
 		if r != nil {
 			if perr := g.printer().Print(checkResult{r}); perr != nil {

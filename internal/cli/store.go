@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -46,6 +47,26 @@ func (r lsResult) Text(w io.Writer) error {
 		b.WriteString("the store holds no model\n")
 	}
 	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+type rmResult struct {
+	Removed string `json:"removed"`
+	Root    string `json:"root_digest,omitempty"`
+}
+
+func (r rmResult) Text(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "removed %s from the store (its blobs go at the next gc)\n", r.Removed)
+	return err
+}
+
+type gcResult struct {
+	Blobs int   `json:"removed_blobs"`
+	Freed int64 `json:"freed_bytes"`
+}
+
+func (r gcResult) Text(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "removed %d unused blobs, freed %d bytes\n", r.Blobs, r.Freed)
 	return err
 }
 
@@ -100,14 +121,21 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Remove a model from the store (its blobs go at the next gc)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			_, st, err := openStore(policyPath)
+			pol, st, err := openStore(policyPath)
 			if err != nil {
 				return err
+			}
+			root := ""
+			if v, err := st.Get(args[0]); err == nil {
+				root = v.Root
 			}
 			if err := st.Remove(args[0]); err != nil {
 				return usageError{err}
 			}
-			return g.printer().Print(map[string]string{"removed": args[0]})
+			if err := g.printer().Print(rmResult{Removed: args[0], Root: root}); err != nil {
+				return err
+			}
+			return logEvent(g, pol, audit.Event{Command: "rm", Model: args[0], Root: root, OK: true}, true)
 		},
 	}
 	gc := &cobra.Command{
@@ -115,7 +143,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Delete blobs no model uses and leftovers of interrupted pulls",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			_, st, err := openStore(policyPath)
+			pol, st, err := openStore(policyPath)
 			if err != nil {
 				return err
 			}
@@ -123,7 +151,10 @@ func newStoreCmds(g *globals) []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.printer().Print(map[string]int64{"removed_blobs": int64(n), "freed_bytes": freed})
+			if err := g.printer().Print(gcResult{Blobs: n, Freed: freed}); err != nil {
+				return err
+			}
+			return logEvent(g, pol, audit.Event{Command: "gc", OK: true, Detail: fmt.Sprintf("removed %d blobs, freed %d bytes", n, freed)}, true)
 		},
 	}
 	lock := &cobra.Command{Use: "lock", Short: "Manage the lock file (ttsguard.lock)"}
@@ -154,6 +185,9 @@ func newStoreCmds(g *globals) []*cobra.Command {
 			if r != nil {
 				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
 					return perr
+				}
+				if lerr := logEvent(g, pol, pullEvent("lock-update", r, err), true); lerr != nil && err == nil {
+					return lerr
 				}
 			}
 			return pullErr(err)

@@ -188,6 +188,36 @@ func removeTree(p string) error {
 	return nil
 }
 
+// WriteFileAtomic replaces path with data of mode perm: a temporary file in
+// the same folder, fsync, rename over path, fsync of the folder. A reader
+// sees the old content or the new, never a mix; on error nothing is left
+// behind.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 // syncDir fsyncs a folder so that renames and links in it are durable.
 func syncDir(p string) error {
 	f, err := os.Open(p)

@@ -330,30 +330,8 @@ func lockFolder(path string) (*os.File, error) {
 
 // write replaces the lock file with data (the caller holds the flock on df).
 func (l *LockFile) write(df *os.File, data []byte) error {
-	f, err := os.CreateTemp(df.Name(), "."+filepath.Base(l.Path)+".*.tmp")
-	if err != nil {
+	if err := WriteFileAtomic(l.Path, data, 0o644); err != nil {
 		return fmt.Errorf("lock file %q: %w", l.Path, err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, l.Path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("lock file %q: %w", l.Path, err)
-	}
-	if err := df.Sync(); err != nil {
-		return fmt.Errorf("lock file %q: sync folder: %w", l.Path, err)
 	}
 	l.loaded, l.sum = true, sha256.Sum256(data)
 	return nil
