@@ -79,7 +79,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g), newScanCmd(g), newPullCmd(g), newCheckCmd(g))
 	root.AddCommand(newStoreCmds(g)...)
-	root.AddCommand(newRunCmd(g), newDoctorCmd(g), newLogCmd(g))
+	root.AddCommand(newRunCmd(g), newDoctorCmd(g), newLogCmd(g), newAuditCmd(g))
 	var wrap func(*cobra.Command)
 	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)

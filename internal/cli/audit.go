@@ -1,0 +1,162 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
+	"github.com/ttsguard/ttsguard/internal/store"
+)
+
+// auditResult is the evidence of `ttsguard audit`: every stored model
+// checked again, the store's owners and modes, and the audit log.
+type auditResult struct {
+	Time    time.Time           `json:"time"`
+	Models  []*pull.CheckResult `json:"models"`
+	Errors  []string            `json:"errors,omitempty"` // models that could not be checked (I/O)
+	Doctor  *audit.Report       `json:"doctor"`
+	Log     *audit.LogReport    `json:"log"`
+	OK      bool                `json:"ok"`
+	Summary string              `json:"summary"`
+}
+
+func (r *auditResult) Text(w io.Writer) error {
+	var b strings.Builder
+	for _, m := range r.Models {
+		fmt.Fprintf(&b, "model %-7s %s %s\n", m.Summary(), m.Name, m.Root)
+		for _, g := range m.Gates {
+			if !g.OK {
+				fmt.Fprintf(&b, "  gate %-9s FAILED: %s\n", g.Name, g.Detail)
+			}
+		}
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "error: %s\n", e)
+	}
+	if r.Doctor != nil {
+		high, medium, low, _ := r.Doctor.Count()
+		fmt.Fprintf(&b, "doctor: %d findings (%d high, %d medium, %d low)", len(r.Doctor.Findings), high, medium, low)
+		if len(r.Doctor.Findings) > 0 {
+			b.WriteString(": run ttsguard doctor for the details and fixes")
+		}
+		b.WriteByte('\n')
+	}
+	if r.Log != nil {
+		verdict := "OK"
+		if !r.Log.OK {
+			verdict = "FAILED"
+		}
+		fmt.Fprintf(&b, "audit log: %s, %d records", verdict, r.Log.Records)
+		if r.Log.Problem != "" {
+			fmt.Fprintf(&b, " (%s)", r.Log.Problem)
+		}
+		b.WriteByte('\n')
+	}
+	verdict := "OK"
+	if !r.OK {
+		verdict = "FAILED"
+	}
+	fmt.Fprintf(&b, "audit %s: %s\n", verdict, r.Summary)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// errAuditFailed: a model, the store's modes or the log failed: exit 1.
+var errAuditFailed = errors.New("audit found problems")
+
+func newAuditCmd(g *globals) *cobra.Command {
+	var policyPath string
+	c := &cobra.Command{
+		Use:   "audit [--policy F] [--json]",
+		Short: "Check every stored model again (hashes, pins, signatures, scan with today's rules), the store's owners and modes, and the audit log",
+		Long: "What to run on a schedule (docs/audit-log.md has a systemd timer). Every stored model's current version " +
+			"is re-hashed against its stored manifest and goes through every gate of the policy again, so a model " +
+			"changed on disk, a pin or signer the policy no longer accepts, and a checkpoint that today's scanner rules " +
+			"flag all show. Then doctor's checks and the audit log's. Each model's outcome and the summary are " +
+			"recorded in the audit log. Exit 1 when anything failed.",
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			pol, st, err := openStore(policyPath)
+			if err != nil {
+				return err
+			}
+			return runAudit(c.Context(), g, pol, policyPath, st)
+		},
+	}
+	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (it names the store)")
+	return c
+}
+
+func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath string, st *store.Store) error {
+	r := &auditResult{Time: time.Now().UTC(), OK: true}
+	versions, err := st.List()
+	if err != nil {
+		return err
+	}
+	failed := 0 // models checked that failed a gate
+	for _, v := range versions {
+		cr, err := pull.Check(ctx, pol, v.Name, "")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if cr == nil || !cr.Stored {
+			r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", v.Name, err))
+			r.OK = false
+			continue
+		}
+		r.Models = append(r.Models, cr)
+		if err != nil || !cr.OK {
+			r.OK = false
+			failed++
+		}
+		if lerr := logEvent(g, pol, checkEvent("audit", cr, err), true); lerr != nil {
+			return lerr
+		}
+	}
+	if r.Doctor, err = audit.Doctor(ctx, audit.Options{PolicyFile: policyPath}); err != nil && !errors.Is(err, audit.ErrFindings) {
+		r.OK = false
+		r.Errors = append(r.Errors, "doctor: "+err.Error())
+	} else if r.Doctor != nil && len(r.Doctor.Findings) > 0 {
+		r.OK = false
+	}
+	l, err := audit.OpenLog(st.Root)
+	if err != nil {
+		return err
+	}
+	if r.Log, err = l.Verify(nil); err != nil {
+		r.OK = false
+	}
+	findings := 0
+	if r.Doctor != nil {
+		findings = len(r.Doctor.Findings)
+	}
+	logState := "ok"
+	if r.Log != nil && !r.Log.OK {
+		logState = "FAILED"
+	}
+	r.Summary = fmt.Sprintf("%d models, %d failed, %d not checked; doctor: %d findings; audit log %s",
+		len(versions), failed, len(versions)-len(r.Models), findings, logState)
+	if perr := g.printer().Print(r); perr != nil {
+		return perr
+	}
+	if r.Log != nil && r.Log.OK {
+		if lerr := logEvent(g, pol, audit.Event{Command: "audit", OK: r.OK, Detail: r.Summary}, true); lerr != nil {
+			return lerr
+		}
+	}
+	switch {
+	case failed > 0 || findings > 0 || logState != "ok":
+		return fmt.Errorf("%w: %s", errAuditFailed, r.Summary)
+	case len(r.Errors) > 0: // nothing failed, but not everything could be checked: exit 3
+		return fmt.Errorf("audit incomplete: %s", strings.Join(r.Errors, "; "))
+	}
+	return nil
+}
