@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
@@ -90,12 +89,28 @@ type Log struct {
 	verifier note.Verifier
 }
 
-// OpenLog opens the audit log of the store at storeRoot, creating its folder
-// (0700) and signing key on first use.
-func OpenLog(storeRoot string) (*Log, error) {
+// ErrNoLog: the store has no audit log yet (OpenLog without create).
+var ErrNoLog = errors.New("no audit log")
+
+// OpenLog opens the audit log of the store at storeRoot. With create, a
+// missing log is started: its folder (0700), a signing key and a signed
+// checkpoint of the empty log (so that a writer killed in the first append
+// leaves an unsigned record, not an unsigned log). Without create, a
+// missing log is ErrNoLog and nothing is written.
+func OpenLog(storeRoot string, create bool) (*Log, error) {
 	dir := filepath.Join(storeRoot, LogDir)
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	st, err := os.Lstat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !create:
+		return nil, fmt.Errorf("audit log %q: %w", dir, ErrNoLog)
+	case errors.Is(err, fs.ErrNotExist):
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("audit log %q: %w", dir, err)
+		}
+	case err != nil:
 		return nil, fmt.Errorf("audit log %q: %w", dir, err)
+	case !st.IsDir():
+		return nil, fmt.Errorf("audit log %q: %w: not a folder (a symbolic link or a file)", dir, ErrTampered)
 	}
 	l := &Log{Dir: dir}
 	unlock, err := l.lock()
@@ -103,10 +118,18 @@ func OpenLog(storeRoot string) (*Log, error) {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := os.Lstat(filepath.Join(dir, logVerifier)); errors.Is(err, fs.ErrNotExist) {
+	_, errPub := os.Lstat(filepath.Join(dir, logVerifier))
+	_, errKey := os.Lstat(filepath.Join(dir, logKey))
+	switch {
+	case errors.Is(errPub, fs.ErrNotExist) && errors.Is(errKey, fs.ErrNotExist):
+		if !create {
+			return nil, fmt.Errorf("audit log %q: %w (no key yet)", dir, ErrNoLog)
+		}
 		if err := l.newKey(); err != nil {
 			return nil, err
 		}
+	case errors.Is(errPub, fs.ErrNotExist):
+		return nil, fmt.Errorf("audit log %q: %w: the verifier key %s is missing (the signing key is there): restore it from a backup", dir, ErrTampered, logVerifier)
 	}
 	vkey, err := readLimitedFile(filepath.Join(dir, logVerifier), 4096)
 	if err != nil {
@@ -114,6 +137,13 @@ func OpenLog(storeRoot string) (*Log, error) {
 	}
 	if l.verifier, err = note.NewVerifier(strings.TrimSpace(string(vkey))); err != nil {
 		return nil, fmt.Errorf("audit log %q: verifier key: %w", dir, err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, logCheckpoint)); errors.Is(err, fs.ErrNotExist) && create {
+		if _, err := os.Lstat(filepath.Join(dir, logRecords)); errors.Is(err, fs.ErrNotExist) {
+			if _, err := l.sign(&treeState{}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return l, nil
 }
@@ -154,27 +184,35 @@ func (l *Log) lock() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-// Append adds e to the log and signs the new checkpoint. It first checks the
-// log against the last checkpoint and refuses to extend a log that does not
-// match it (ErrTampered). A record left by a writer killed before it signed
-// is kept and signed now; a half-written last line is dropped.
+// Append adds e to the log and signs the new checkpoint. It checks the
+// signing key first (an event it could not sign is not written) and the log
+// against the last checkpoint, and refuses to extend a log that does not
+// match it (ErrTampered). Records a writer killed before signing left are
+// kept and signed now; an incomplete or invalid line among them is cut off.
 func (l *Log) Append(e Event) (*Checkpoint, error) {
 	unlock, err := l.lock()
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	signer, err := l.signer()
+	if err != nil {
+		return nil, err
+	}
 	st, err := l.load(true)
 	if err != nil {
 		return nil, err
 	}
 	e.Time = e.Time.UTC().Truncate(time.Millisecond)
-	line, err := json.Marshal(Record{Index: int64(len(st.records)), Event: e})
+	line, err := json.Marshal(Record{Index: st.n, Event: e})
 	if err != nil {
 		return nil, err
 	}
 	if len(line) >= maxRecord {
 		return nil, fmt.Errorf("audit log %q: event of %d bytes is larger than %d", l.Dir, len(line), maxRecord)
+	}
+	if err := st.add(line, true); err != nil {
+		return nil, err
 	}
 	f, err := os.OpenFile(filepath.Join(l.Dir, logRecords), os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -190,14 +228,11 @@ func (l *Log) Append(e Event) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log %q: %w", l.Dir, err)
 	}
-	if err := st.add(line); err != nil {
-		return nil, err
-	}
-	return l.sign(st)
+	return l.signWith(st, signer)
 }
 
-// sign writes a checkpoint for the tree in st.
-func (l *Log) sign(st *treeState) (*Checkpoint, error) {
+// signer reads the signing key.
+func (l *Log) signer() (note.Signer, error) {
 	skey, err := readLimitedFile(filepath.Join(l.Dir, logKey), 4096)
 	if err != nil {
 		return nil, fmt.Errorf("audit log %q: signing key: %w", l.Dir, err)
@@ -206,11 +241,27 @@ func (l *Log) sign(st *treeState) (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit log %q: signing key: %w", l.Dir, err)
 	}
+	if signer.Name() != l.verifier.Name() || signer.KeyHash() != l.verifier.KeyHash() {
+		return nil, fmt.Errorf("audit log %q: %w: the signing key is not the verifier key's pair", l.Dir, ErrTampered)
+	}
+	return signer, nil
+}
+
+// sign writes a checkpoint for the tree in st (the caller holds the lock).
+func (l *Log) sign(st *treeState) (*Checkpoint, error) {
+	signer, err := l.signer()
+	if err != nil {
+		return nil, err
+	}
+	return l.signWith(st, signer)
+}
+
+func (l *Log) signWith(st *treeState, signer note.Signer) (*Checkpoint, error) {
 	root, err := st.root()
 	if err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf("%s\n%d\n%s\n", signer.Name(), len(st.records), base64.StdEncoding.EncodeToString(root[:]))
+	text := fmt.Sprintf("%s\n%d\n%s\n", signer.Name(), st.n, base64.StdEncoding.EncodeToString(root[:]))
 	msg, err := note.Sign(&note.Note{Text: text}, signer)
 	if err != nil {
 		return nil, err
@@ -218,7 +269,7 @@ func (l *Log) sign(st *treeState) (*Checkpoint, error) {
 	if err := store.WriteFileAtomic(filepath.Join(l.Dir, logCheckpoint), msg, 0o644); err != nil {
 		return nil, err
 	}
-	return &Checkpoint{Origin: signer.Name(), Size: int64(len(st.records)), Root: root, Note: msg}, nil
+	return &Checkpoint{Origin: signer.Name(), Size: st.n, Root: root, Note: msg}, nil
 }
 
 // Current returns the last signed checkpoint, verified with the log's key.
@@ -259,9 +310,11 @@ func ParseCheckpoint(msg []byte, v note.Verifier) (*Checkpoint, error) {
 	return c, nil
 }
 
-// treeState is the log read into memory: its records and the tree's stored
-// hashes (tlog's layout, about two per record).
+// treeState is the log read into memory: its size, the tree's stored
+// hashes (tlog's layout, about two per record), and the decoded records
+// when the reader wants them.
 type treeState struct {
+	n       int64
 	records []Record
 	hashes  []tlog.Hash
 	signed  int64 // records covered by the last checkpoint
@@ -280,26 +333,31 @@ func (st *treeState) reader() tlog.HashReader {
 	})
 }
 
-// add appends the leaf for one record line.
-func (st *treeState) add(line []byte) error {
-	var r Record
-	if err := decodeRecord(line, &r); err != nil {
-		return err
+// add appends the leaf for one record line; with decode the line must be a
+// valid record with the next index (a signed line's bytes are checked by the
+// root hash instead).
+func (st *treeState) add(line []byte, decode bool) error {
+	if decode {
+		var r Record
+		if err := decodeRecord(line, &r); err != nil {
+			return err
+		}
+		if r.Index != st.n {
+			return fmt.Errorf("%w: line %d has index %d", ErrBadRecord, st.n+1, r.Index)
+		}
+		st.records = append(st.records, r)
 	}
-	if r.Index != int64(len(st.records)) {
-		return fmt.Errorf("%w: line %d has index %d", ErrBadRecord, len(st.records)+1, r.Index)
-	}
-	h, err := tlog.StoredHashes(int64(len(st.records)), line, st.reader())
+	h, err := tlog.StoredHashes(st.n, line, st.reader())
 	if err != nil {
 		return err
 	}
 	st.hashes = append(st.hashes, h...)
-	st.records = append(st.records, r)
+	st.n++
 	return nil
 }
 
 func (st *treeState) root() (tlog.Hash, error) {
-	return st.treeHash(int64(len(st.records)))
+	return st.treeHash(st.n)
 }
 
 func (st *treeState) treeHash(n int64) (tlog.Hash, error) {
@@ -318,53 +376,66 @@ func emptyRoot() tlog.Hash {
 }
 
 // load reads the log and checks it against the last checkpoint: the first
-// Size records must hash to its root. With repair (the caller holds the
-// lock), a half-written last line is cut off.
+// Size lines must hash to its root. The records after them were never
+// signed. With repair (Append, holding the lock), unsigned lines that are
+// incomplete or invalid are cut off, and signed lines are only hashed, not
+// decoded; without it (readers), every line is decoded and a bad unsigned
+// line is an error.
 func (l *Log) load(repair bool) (*treeState, error) {
+	fail := func(err error) (*treeState, error) { return nil, fmt.Errorf("audit log %q: %w", l.Dir, err) }
 	cp, err := l.Current()
 	if err != nil {
-		return nil, fmt.Errorf("audit log %q: %w", l.Dir, err)
+		return fail(err)
 	}
 	path := filepath.Join(l.Dir, logRecords)
 	data, err := readLimitedFile(path, maxLog)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("audit log %q: %w", l.Dir, err)
-	}
-	if i := bytes.LastIndexByte(data, '\n'); i+1 != len(data) {
-		// A line without its newline was never signed: a writer died in it.
-		if !repair {
-			return nil, fmt.Errorf("audit log %q: %w: the last line is incomplete (a writer was killed; the next event cuts it off)", l.Dir, ErrBadRecord)
-		}
-		if err := os.Truncate(path, int64(i+1)); err != nil {
-			return nil, fmt.Errorf("audit log %q: %w", l.Dir, err)
-		}
-		data = data[:i+1]
+		return fail(err)
 	}
 	if cp.Note == nil && len(data) > 0 {
-		return nil, fmt.Errorf("audit log %q: %w: records but no checkpoint (removed?)", l.Dir, ErrTampered)
+		return fail(fmt.Errorf("%w: records but no checkpoint (removed?)", ErrTampered))
 	}
 	st := &treeState{signed: cp.Size}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 4096), maxRecord)
-	for sc.Scan() {
-		if int64(len(st.records)) == cp.Size {
-			if err := st.checkRoot(cp); err != nil {
-				return nil, fmt.Errorf("audit log %q: %w", l.Dir, err)
+	for off := 0; off < len(data); {
+		end := bytes.IndexByte(data[off:], '\n')
+		var err error
+		switch {
+		case end < 0 && st.n < cp.Size:
+			err = fmt.Errorf("%w: signed record %d has lost its end", ErrTampered, st.n)
+		case end < 0:
+			err = fmt.Errorf("%w: the last line is incomplete (a writer was killed; the next event cuts it off)", ErrBadRecord)
+		case st.n == cp.Size:
+			if err = st.checkRoot(cp); err != nil {
+				return fail(err)
+			}
+			fallthrough
+		default:
+			err = st.add(data[off:off+end], !repair || st.n >= cp.Size)
+			if err != nil && st.n < cp.Size && !errors.Is(err, ErrBadRecord) {
+				return fail(err)
+			}
+			if err != nil && st.n < cp.Size {
+				err = fmt.Errorf("%w: signed record %d: %v", ErrTampered, st.n, err)
 			}
 		}
-		if err := st.add(sc.Bytes()); err != nil {
-			return nil, fmt.Errorf("audit log %q: line %d: %w", l.Dir, len(st.records)+1, err)
+		if err != nil {
+			if repair && st.n >= cp.Size && !errors.Is(err, ErrTampered) {
+				// Never signed: what a killed writer left. Cut it off.
+				if terr := os.Truncate(path, int64(off)); terr != nil {
+					return fail(terr)
+				}
+				break
+			}
+			return fail(fmt.Errorf("line %d: %w", st.n+1, err))
 		}
+		off += end + 1
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("audit log %q: line %d: %w: %v", l.Dir, len(st.records)+1, ErrBadRecord, err)
+	if st.n < cp.Size {
+		return fail(fmt.Errorf("%w: %d records, the checkpoint signs %d (records were removed)", ErrTampered, st.n, cp.Size))
 	}
-	if int64(len(st.records)) < cp.Size {
-		return nil, fmt.Errorf("audit log %q: %w: %d records, the checkpoint signs %d (records were removed)", l.Dir, ErrTampered, len(st.records), cp.Size)
-	}
-	if int64(len(st.records)) == cp.Size {
+	if st.n == cp.Size {
 		if err := st.checkRoot(cp); err != nil {
-			return nil, fmt.Errorf("audit log %q: %w", l.Dir, err)
+			return fail(err)
 		}
 	}
 	return st, nil
@@ -442,7 +513,7 @@ func (l *Log) Verify(earlier []byte) (*LogReport, error) {
 	if err != nil {
 		return fail(err)
 	}
-	r.Records, r.Signed = int64(len(st.records)), st.signed
+	r.Records, r.Signed = st.n, st.signed
 	root, err := st.root()
 	if err != nil {
 		return fail(err)
@@ -472,11 +543,12 @@ func (l *Log) Verify(earlier []byte) (*LogReport, error) {
 	return r, nil
 }
 
-// Records returns the events of a log that matches its checkpoint.
-func (l *Log) Records() ([]Record, error) {
+// Records returns the events of a log that matches its checkpoint, and how
+// many of them (from the first) the checkpoint signs.
+func (l *Log) Records() ([]Record, int64, error) {
 	st, err := l.load(false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return st.records, nil
+	return st.records, st.signed, nil
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,19 +21,44 @@ import (
 )
 
 // logEvent appends e to the audit log of the policy's store. For commands
-// that change the store (required) a log that cannot be written is an error
-// (exit 3, after the change: the output says so); for the others it is a
-// warning on stderr.
+// that change the store (required) a log that cannot be written is an error,
+// exit 3 (after the change: the message says so); for the others it is a
+// warning on stderr. A log that does not match its checkpoint is an error
+// for every command, exit 1.
 func logEvent(g *globals, pol *policy.Policy, e audit.Event, required bool) error {
 	err := appendEvent(pol, e)
-	if err == nil {
+	switch {
+	case err == nil:
 		return nil
-	}
-	if required || errors.Is(err, audit.ErrTampered) || errors.Is(err, audit.ErrBadRecord) {
-		return fmt.Errorf("%s done, but not recorded in the audit log: %w", e.Command, err)
+	case errors.Is(err, audit.ErrTampered) || errors.Is(err, audit.ErrBadRecord):
+		return logError{fmt.Errorf("the audit log does not verify (%s not recorded; see ttsguard log verify): %w", e.Command, err), ExitFailed}
+	case required:
+		return logError{fmt.Errorf("%s done, but not recorded in the audit log: %w", e.Command, err), ExitInternal}
 	}
 	fmt.Fprintf(g.stderr, "ttsguard: warning: %s not recorded in the audit log: %v\n", e.Command, err)
 	return nil
+}
+
+// logError carries its exit code: 1 for a log that does not verify, 3 for
+// one that cannot be written (whatever the underlying cause).
+type logError struct {
+	err  error
+	code int
+}
+
+func (e logError) Error() string { return e.err.Error() }
+func (e logError) Unwrap() error { return e.err }
+func (e logError) ExitCode() int { return e.code }
+
+// logEventAfter records the event of a command that itself ended with
+// cmdErr: the command's error wins; a log failure then only warns.
+func logEventAfter(g *globals, pol *policy.Policy, e audit.Event, required bool, cmdErr error) error {
+	lerr := logEvent(g, pol, e, required)
+	if lerr != nil && cmdErr != nil {
+		fmt.Fprintf(g.stderr, "ttsguard: warning: %v\n", lerr)
+		return nil
+	}
+	return lerr
 }
 
 func appendEvent(pol *policy.Policy, e audit.Event) error {
@@ -43,7 +70,7 @@ func appendEvent(pol *policy.Policy, e audit.Event) error {
 	if err != nil {
 		return err
 	}
-	l, err := audit.OpenLog(st.Root)
+	l, err := audit.OpenLog(st.Root, true)
 	if err != nil {
 		return err
 	}
@@ -70,15 +97,28 @@ func firstLine(s string) string {
 	return s
 }
 
+// openLog opens the store's audit log for reading; nil (and no error) when
+// the store has none yet.
 func openLog(policyPath string) (*audit.Log, error) {
 	_, st, err := openStore(policyPath)
 	if err != nil {
 		return nil, err
 	}
-	return audit.OpenLog(st.Root)
+	l, err := audit.OpenLog(st.Root, false)
+	if errors.Is(err, audit.ErrNoLog) {
+		return nil, nil
+	}
+	return l, err
 }
 
-type logRecords []audit.Record
+// logRecord is an event as `log show` prints it: Signed is false for the
+// records after the last checkpoint.
+type logRecord struct {
+	audit.Record
+	Signed bool `json:"signed"`
+}
+
+type logRecords []logRecord
 
 func (r logRecords) Text(w io.Writer) error {
 	var b strings.Builder
@@ -86,6 +126,9 @@ func (r logRecords) Text(w io.Writer) error {
 		verdict := "ok"
 		if !e.OK {
 			verdict = "FAILED"
+		}
+		if !e.Signed {
+			verdict += " (unsigned)"
 		}
 		fmt.Fprintf(&b, "%d\t%s\t%s\t%s\t%s", e.Index, e.Time.UTC().Format(time.RFC3339), e.Command, verdict, e.User)
 		if e.Model != "" {
@@ -164,14 +207,17 @@ func newLogCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs, err := l.Records()
+			out := logRecords{}
+			if l == nil {
+				return g.printer().Print(out)
+			}
+			recs, signed, err := l.Records()
 			if err != nil {
 				return err
 			}
-			out := logRecords{}
 			for _, r := range recs {
 				if model == "" || r.Model == model {
-					out = append(out, r)
+					out = append(out, logRecord{r, r.Index < signed})
 				}
 			}
 			if last > 0 && len(out) > last {
@@ -195,12 +241,23 @@ func newLogCmd(g *globals) *cobra.Command {
 			var earlier []byte
 			if earlierPath != "" {
 				var err error
-				if earlier, err = os.ReadFile(earlierPath); err != nil {
+				if earlier, err = readCheckpointFile(earlierPath); err != nil {
 					return usageError{fmt.Errorf("--checkpoint: %w", err)}
 				}
 			}
 			l, err := openLog(policyPath)
 			if err != nil {
+				return err
+			}
+			if l == nil {
+				r := &audit.LogReport{OK: earlier == nil, Problem: "the store has no audit log yet"}
+				if earlier != nil {
+					r.Problem += ", but a checkpoint of it was given"
+					err = fmt.Errorf("%w: %s", audit.ErrTampered, r.Problem)
+				}
+				if perr := g.printer().Print(logVerifyResult{r}); perr != nil {
+					return perr
+				}
 				return err
 			}
 			r, err := l.Verify(earlier)
@@ -222,6 +279,9 @@ func newLogCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if l == nil {
+				return usagef("the store has no audit log yet: no checkpoint")
+			}
 			if _, err := l.Verify(nil); err != nil {
 				return err
 			}
@@ -230,7 +290,7 @@ func newLogCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if cp.Note == nil {
-				return usagef("the audit log is empty: no checkpoint yet")
+				return usagef("the audit log has no checkpoint yet")
 			}
 			return g.printer().Print(checkpointResult{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root[:]),
 				Note: string(cp.Note), VerifierKey: l.VerifierKey()})
@@ -238,4 +298,21 @@ func newLogCmd(g *globals) *cobra.Command {
 	}
 	lc.AddCommand(addPolicy(show), addPolicy(verify), addPolicy(checkpoint))
 	return lc
+}
+
+// readCheckpointFile reads a saved checkpoint: the note as `ttsguard log
+// checkpoint` prints it, or its --json output.
+func readCheckpointFile(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if t := bytes.TrimSpace(data); len(t) > 0 && t[0] == '{' {
+		var c checkpointResult
+		if err := json.Unmarshal(t, &c); err != nil || c.Note == "" {
+			return nil, fmt.Errorf("%q: JSON without a \"checkpoint\" field", path)
+		}
+		return []byte(c.Note), nil
+	}
+	return data, nil
 }

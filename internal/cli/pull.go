@@ -115,7 +115,7 @@ func newPullCmd(g *globals) *cobra.Command {
 				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
 					return perr
 				}
-				if lerr := logEvent(g, pol, pullEvent("pull", r, err), true); lerr != nil && err == nil {
+				if lerr := logEventAfter(g, pol, pullEvent("pull", r, err), true, err); lerr != nil {
 					return lerr
 				}
 			}
@@ -198,7 +198,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 					return perr
 				}
 				if r.Stored { // a folder outside the store is not the store's business
-					if lerr := logEvent(g, pol, checkEvent("check", r, err), false); lerr != nil && err == nil {
+					if lerr := logEventAfter(g, pol, checkEvent("check", r, err), false, err); lerr != nil {
 						return lerr
 					}
 				}

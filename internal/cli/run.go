@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/sandbox"
@@ -124,10 +125,19 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if err := checkAll(); err != nil {
 		return err
 	}
+	started := audit.Event{Command: "run", Model: v.Name, Root: v.Root, OK: true, Detail: "starting " + firstLine(strings.Join(plan.Command, " "))}
+	if err := logEvent(g, pol, started, false); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
+	}
 	if err := (ui.Printer{W: g.stderr, JSON: g.json}).Print(runStart{res}); err != nil {
 		return err
 	}
 	code, err := sandbox.Run(ctx, plan, sandbox.IO{Stdin: commandStdin(), Stdout: g.stdout, Stderr: g.stderr})
+	ended := audit.Event{Command: "run-exit", Model: v.Name, Root: v.Root, OK: err == nil && code == 0, Detail: fmt.Sprintf("exit status %d", code)}
+	if err != nil {
+		ended.Detail = firstLine(err.Error())
+	}
+	_ = logEventAfter(g, pol, ended, false, errors.New("ended"))
 	if err != nil {
 		return sandboxErr(err)
 	}
@@ -202,13 +212,10 @@ func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.V
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
 		return usagef("%q names a folder in the working folder and a stored model: run serves stored models only; start it from another folder", v.Name)
 	}
-	if r != nil {
-		e := checkEvent("run", r, err)
-		if e.OK {
-			e.Detail = "checked; starting"
-		}
-		if lerr := logEvent(g, pol, e, false); lerr != nil {
-			return fmt.Errorf("refusing to start: %w", lerr)
+	if r != nil && (err != nil || !r.OK) {
+		// A refused start is recorded here; a start, just before it happens.
+		if lerr := logEventAfter(g, pol, checkEvent("run", r, err), false, errors.New("refused")); lerr != nil {
+			return lerr
 		}
 	}
 	if err != nil || r == nil || !r.OK {

@@ -186,7 +186,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
 					return perr
 				}
-				if lerr := logEvent(g, pol, pullEvent("lock-update", r, err), true); lerr != nil && err == nil {
+				if lerr := logEventAfter(g, pol, pullEvent("lock-update", r, err), true, err); lerr != nil {
 					return lerr
 				}
 			}
