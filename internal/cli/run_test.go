@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"io"
 	"net"
 	"net/http"
@@ -229,6 +230,12 @@ func TestRunRefusesTampered(t *testing.T) {
 	if strings.Contains(out.String(), "STARTED") || !strings.Contains(out.String(), "gate integrity FAILED") {
 		t.Errorf("output:\n%s", out.String())
 	}
+	// The refused start is in the audit log.
+	if l, err := audit.OpenLog(filepath.Join(e.dir, "store"), false); err != nil {
+		t.Fatal(err)
+	} else if recs, _, err := l.Records(); err != nil || len(recs) != 1 || recs[0].Command != "run" || recs[0].OK || !strings.HasPrefix(recs[0].Detail, "integrity: ") {
+		t.Errorf("audit log: %+v %v", recs, err)
+	}
 	// A config tts-server's arguments cannot be built from: still a failed
 	// check, not a usage error.
 	os.Chmod(p, 0o644)
@@ -258,6 +265,27 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	if want := e.model + " " + e.model + "\n"; out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
+	}
+	// Each start and each end is in the store's audit log.
+	l, err := audit.OpenLog(filepath.Join(e.dir, "store"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, signed, err := l.Records()
+	if err != nil || signed != int64(len(recs)) {
+		t.Fatalf("%d records, %d signed: %v", len(recs), signed, err)
+	}
+	var got []string
+	for _, r := range recs {
+		got = append(got, fmt.Sprintf("%s %v %s", r.Command, r.OK, r.Detail))
+	}
+	want := []string{
+		"run true starting /bin/sh -c exit 3", "run-exit false exit status 3",
+		"run true starting /bin/sh -c kill -TERM $$", "run-exit false exit status 143",
+		`run true starting /bin/sh -c echo "$TTSGUARD_MODEL ` + e.model + `"`, "run-exit true exit status 0",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
