@@ -491,7 +491,7 @@ type LogReport struct {
 	Dir         string `json:"dir"`
 	Origin      string `json:"origin"`
 	VerifierKey string `json:"verifier_key"`
-	Records     int64  `json:"records"`
+	Records     int64  `json:"records"`           // complete lines when the log does not verify
 	Signed      int64  `json:"signed"`            // records the last checkpoint covers
 	Root        string `json:"root"`              // base64 tree hash of all records
 	Earlier     *int64 `json:"earlier,omitempty"` // size of the earlier checkpoint checked, if any
@@ -511,6 +511,14 @@ func (l *Log) Verify(earlier []byte) (*LogReport, error) {
 	}
 	st, err := l.load(false)
 	if err != nil {
+		// Best effort for the evidence: the lines there are, what the
+		// checkpoint signs.
+		if data, rerr := readLimitedFile(filepath.Join(l.Dir, logRecords), maxLog); rerr == nil {
+			r.Records = int64(bytes.Count(data, []byte{'\n'}))
+		}
+		if cp, cerr := l.Current(); cerr == nil {
+			r.Signed = cp.Size
+		}
 		return fail(err)
 	}
 	r.Records, r.Signed = st.n, st.signed

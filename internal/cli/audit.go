@@ -104,7 +104,7 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 	}
 	failed := 0 // models checked that failed a gate
 	for _, v := range versions {
-		cr, err := pull.Check(ctx, pol, v.Name, "")
+		cr, err := pull.CheckStored(ctx, pol, v.Name)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -157,8 +157,12 @@ func (r logVerifyResult) Text(w io.Writer) error {
 	if !r.OK {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(&b, "audit log %s: %s\n", verdict, r.Dir)
-	fmt.Fprintf(&b, "  key:      %s\n", r.VerifierKey)
+	if r.Dir == "" {
+		fmt.Fprintf(&b, "audit log %s: none yet\n", verdict)
+	} else {
+		fmt.Fprintf(&b, "audit log %s: %s\n", verdict, r.Dir)
+		fmt.Fprintf(&b, "  key:      %s\n", r.VerifierKey)
+	}
 	fmt.Fprintf(&b, "  records:  %d (the last checkpoint signs %d)\n", r.Records, r.Signed)
 	if r.Root != "" {
 		fmt.Fprintf(&b, "  root:     %s\n", r.Root)
@@ -234,7 +238,7 @@ func newLogCmd(g *globals) *cobra.Command {
 		Short: "Check the log against its last checkpoint and, with --checkpoint, against one saved earlier",
 		Long: "Recomputes the Merkle tree of every event and checks it against the last signed checkpoint. " +
 			"The signing key lives in the store, so whoever can rewrite the store can rewrite the log and sign it again: " +
-			"keep copies of `ttsguard log checkpoint` elsewhere, and give one to --checkpoint to prove that the log " +
+			"keep copies of what ttsguard log checkpoint prints elsewhere, and give one to --checkpoint to prove that the log " +
 			"still holds every event it covered, unchanged and in order.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
@@ -269,7 +273,7 @@ func newLogCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	verify.Flags().StringVar(&earlierPath, "checkpoint", "", "a checkpoint of this log saved earlier (the output of `ttsguard log checkpoint`)")
+	verify.Flags().StringVar(&earlierPath, "checkpoint", "", "a checkpoint of this log saved earlier (what ttsguard log checkpoint printed, text or --json)")
 	checkpoint := &cobra.Command{
 		Use:   "checkpoint",
 		Short: "Print the last signed checkpoint (save it outside the store; --json adds the verifier key)",

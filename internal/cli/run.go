@@ -85,8 +85,12 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 			return usageError{err}
 		}
 	}
+	port := f.port
+	if f.ttsServer && port == 0 {
+		port = sandbox.DefaultTTSPort // the port ttsServerCommand gives tts-server
+	}
 	spec := sandbox.Spec{
-		Model: v.Dir, AllowRead: append(append([]string(nil), pol.Run.AllowRead...), f.allowRead...), Port: f.port,
+		Model: v.Dir, AllowRead: append(append([]string(nil), pol.Run.AllowRead...), f.allowRead...), Port: port,
 		User: pol.Run.User, Group: pol.Run.Group, GroupFrom: st.Root, Env: pol.Run.Env, Command: command,
 	}
 	checkAll := func() error {
@@ -208,7 +212,7 @@ func runArgs(f runFlags, args []string, dash int) (string, []string, error) {
 // checkStored runs every gate of the policy on a stored model; a failure is
 // printed like `ttsguard check` prints it and refuses the start.
 func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version) error {
-	r, err := pull.Check(ctx, pol, v.Name, "")
+	r, err := pull.CheckStored(ctx, pol, v.Name)
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
 		return usagef("%q names a folder in the working folder and a stored model: run serves stored models only; start it from another folder", v.Name)
 	}

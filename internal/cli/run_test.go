@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/sandbox"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,6 +205,27 @@ func TestRunTTSServer(t *testing.T) {
 	json.Unmarshal([]byte(resp.Header.Get("X-Args")), &got)
 	if got["model_path"] != filepath.Join(e.model, "model_file.pth") || got["config_path"] != filepath.Join(e.model, "config.json") || got["port"] != float64(port) {
 		t.Errorf("tts-server args %v", got)
+	}
+	// Without --port, tts-server gets the default port and the sandbox lets
+	// it bind exactly that one.
+	var out bytes.Buffer
+	if err := execRun(&out, io.Discard, "--policy", e.policy, "--explain", "--json", "tiny", "--tts-server"); err != nil {
+		t.Fatal(err)
+	}
+	var plan struct {
+		Sandbox struct {
+			Command  []string `json:"command"`
+			Landlock struct {
+				BindTCP []int `json:"bind_tcp"`
+			} `json:"landlock"`
+		} `json:"sandbox"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &plan); err != nil {
+		t.Fatal(err)
+	}
+	def := strconv.Itoa(sandbox.DefaultTTSPort)
+	if !slices.Equal(plan.Sandbox.Landlock.BindTCP, []int{sandbox.DefaultTTSPort}) || !strings.Contains(strings.Join(plan.Sandbox.Command, " "), "--port "+def) {
+		t.Errorf("default port: bind %v, command %v", plan.Sandbox.Landlock.BindTCP, plan.Sandbox.Command)
 	}
 	// Without tts-server in PATH: a clear usage error.
 	t.Setenv("PATH", "/nonexistent")

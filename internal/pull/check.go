@@ -30,7 +30,19 @@ type CheckResult struct {
 // Check runs every gate of the policy on a folder, or on a stored model by
 // name (re-hashing it against its stored manifest first). name overrides the
 // model name used for a folder's pins and signers ("" = the folder's name).
+// A target that names a stored model is that model unless it is written as a
+// path ("./x", "../x", "/x"); any other existing folder is a folder.
 func Check(ctx context.Context, pol *policy.Policy, target, name string) (*CheckResult, error) {
+	return check(ctx, pol, target, name, false)
+}
+
+// CheckStored is Check of the stored model name, whatever the working
+// folder holds.
+func CheckStored(ctx context.Context, pol *policy.Policy, name string) (*CheckResult, error) {
+	return check(ctx, pol, name, "", true)
+}
+
+func check(ctx context.Context, pol *policy.Policy, target, name string, storedOnly bool) (*CheckResult, error) {
 	t0 := time.Now()
 	r := &CheckResult{Target: target}
 	var firstErr error
@@ -45,7 +57,7 @@ func Check(ctx context.Context, pol *policy.Policy, target, name string) (*Check
 		return nil, err
 	}
 	var entry store.LockEntry
-	if st, err := os.Stat(target); err == nil && st.IsDir() {
+	if !storedOnly && isFolderTarget(target, root) {
 		r.Dir = target
 		r.Name = name
 		if r.Name == "" {
@@ -146,4 +158,28 @@ func (r *CheckResult) Summary() string {
 		return "OK"
 	}
 	return "FAILED (" + strings.Join(failed, ", ") + ")"
+}
+
+// isFolderTarget decides what Check checks: a folder, or a stored model. A
+// target that names a stored model is that model even when a folder of that
+// name is in the working folder: a deployment that checks NAME before
+// serving the stored NAME must never check something else. Written as a path
+// ("./NAME", "../x", "/x"), it is the folder.
+func isFolderTarget(target, storeRoot string) bool {
+	st, err := os.Stat(target)
+	if err != nil || !st.IsDir() {
+		return false
+	}
+	if target == "." || target == ".." || strings.HasPrefix(target, "./") || strings.HasPrefix(target, "../") || filepath.IsAbs(target) {
+		return true
+	}
+	if _, err := os.Stat(storeRoot); err != nil {
+		return true // no store: nothing to confuse it with, and nothing created
+	}
+	s, err := store.Open(storeRoot)
+	if err != nil {
+		return true
+	}
+	_, err = s.Get(target)
+	return err != nil
 }

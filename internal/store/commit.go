@@ -288,8 +288,10 @@ func knownManifest(files []manifest.File, items []manifest.Item) (*manifest.Mani
 		return nil, fmt.Errorf("%d staged files, %d hashed items: %w", len(files), len(items), ErrRootMismatch)
 	}
 	size := make(map[string]int64, len(files))
+	var total int64
 	for _, f := range files {
 		size[f.Name] = f.Size
+		total += f.Size
 	}
 	out := make([]manifest.Item, len(items))
 	for i, it := range items {
@@ -300,5 +302,5 @@ func knownManifest(files []manifest.File, items []manifest.Item) (*manifest.Mani
 		out[i] = it
 	}
 	manifest.Sort(out)
-	return &manifest.Manifest{Options: manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256}, Items: out, Files: len(files)}, nil
+	return &manifest.Manifest{Options: manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256}, Items: out, Files: len(files), Bytes: total}, nil
 }
