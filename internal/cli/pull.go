@@ -16,8 +16,12 @@ import (
 	"github.com/ttsguard/ttsguard/internal/pull"
 )
 
-// pullResult prints a pull's evidence.
-type pullResult struct{ *pull.Result }
+// pullResult prints a pull's evidence; verb names the command ("pull",
+// "lock update").
+type pullResult struct {
+	*pull.Result
+	verb string
+}
 
 func (r pullResult) Text(w io.Writer) error {
 	var b strings.Builder
@@ -25,7 +29,7 @@ func (r pullResult) Text(w io.Writer) error {
 	if !r.OK {
 		verdict = "FAILED"
 	}
-	fmt.Fprintf(&b, "pull %s: %s\n", verdict, r.Name)
+	fmt.Fprintf(&b, "%s %s: %s\n", r.verb, verdict, r.Name)
 	for _, s := range r.Sources {
 		fmt.Fprintf(&b, "  source:   %s (sha256 %s, %d bytes)\n", s.FinalURL, s.SHA256, s.Size)
 	}
@@ -112,7 +116,7 @@ func newPullCmd(g *globals) *cobra.Command {
 			o.Policy, o.Version, o.Progress = pol, Version(), progressBar(g.stderr)
 			r, err := pull.Pull(c.Context(), o, args)
 			if r != nil {
-				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
+				if perr := g.printer().Print(pullResult{r, "pull"}); perr != nil && err == nil {
 					return perr
 				}
 				if lerr := logEventAfter(g, pol, pullEvent("pull", r, err), true, err); lerr != nil {

@@ -183,7 +183,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 			o.Policy, o.Version, o.Update, o.Name, o.Progress = pol, Version(), true, args[0], progressBar(g.stderr)
 			r, err := pull.Pull(c.Context(), o, e.Source)
 			if r != nil {
-				if perr := g.printer().Print(pullResult{r}); perr != nil && err == nil {
+				if perr := g.printer().Print(pullResult{r, "lock update"}); perr != nil && err == nil {
 					return perr
 				}
 				if lerr := logEventAfter(g, pol, pullEvent("lock-update", r, err), true, err); lerr != nil {
@@ -211,7 +211,12 @@ func newStoreCmds(g *globals) []*cobra.Command {
 				return err
 			}
 			if g.json {
-				return g.printer().Print(pol)
+				// The same shape and names as the YAML (docs/policy.md).
+				v, err := pol.MarshalYAML()
+				if err != nil {
+					return err
+				}
+				return g.printer().Print(v)
 			}
 			from := pol.Path
 			if from == "" {

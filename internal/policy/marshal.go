@@ -9,44 +9,44 @@ import (
 // The YAML shape of a policy, for MarshalYAML. Field order is the order of
 // docs/policy.md.
 type yamlPolicy struct {
-	Version  int                  `yaml:"version"`
-	Store    string               `yaml:"store,omitempty"`
-	Sources  []string             `yaml:"sources"`
-	CABundle string               `yaml:"ca_bundle,omitempty"`
-	Signers  []yamlSigner         `yaml:"signers,omitempty"`
-	Models   map[string]yamlModel `yaml:"models,omitempty"`
-	Scan     yamlScan             `yaml:"scan"`
-	Run      yamlRun              `yaml:"run,omitempty"`
+	Version  int                  `yaml:"version" json:"version"`
+	Store    string               `yaml:"store,omitempty" json:"store,omitempty"`
+	Sources  []string             `yaml:"sources" json:"sources"`
+	CABundle string               `yaml:"ca_bundle,omitempty" json:"ca_bundle,omitempty"`
+	Signers  []yamlSigner         `yaml:"signers,omitempty" json:"signers,omitempty"`
+	Models   map[string]yamlModel `yaml:"models,omitempty" json:"models,omitempty"`
+	Scan     yamlScan             `yaml:"scan" json:"scan"`
+	Run      yamlRun              `yaml:"run,omitempty" json:"run,omitempty"`
 }
 
 type yamlSigner struct {
-	Name             string   `yaml:"name"`
-	PublicKey        string   `yaml:"public_key,omitempty"`
-	CertificateChain []string `yaml:"certificate_chain,omitempty"`
-	Identity         string   `yaml:"identity,omitempty"`
-	Issuer           string   `yaml:"issuer,omitempty"`
-	TrustRoot        string   `yaml:"trust_root,omitempty"`
+	Name             string   `yaml:"name" json:"name"`
+	PublicKey        string   `yaml:"public_key,omitempty" json:"public_key,omitempty"`
+	CertificateChain []string `yaml:"certificate_chain,omitempty" json:"certificate_chain,omitempty"`
+	Identity         string   `yaml:"identity,omitempty" json:"identity,omitempty"`
+	Issuer           string   `yaml:"issuer,omitempty" json:"issuer,omitempty"`
+	TrustRoot        string   `yaml:"trust_root,omitempty" json:"trust_root,omitempty"`
 }
 
 type yamlModel struct {
-	Source      string   `yaml:"source,omitempty"`
-	URLs        []string `yaml:"urls,omitempty"`
-	Digest      string   `yaml:"digest,omitempty"`
-	Signature   string   `yaml:"signature"`
-	Signers     []string `yaml:"signers,omitempty"`
-	TOSAccepted bool     `yaml:"tos_accepted"`
+	Source      string   `yaml:"source,omitempty" json:"source,omitempty"`
+	URLs        []string `yaml:"urls,omitempty" json:"urls,omitempty"`
+	Digest      string   `yaml:"digest,omitempty" json:"digest,omitempty"`
+	Signature   string   `yaml:"signature" json:"signature"`
+	Signers     []string `yaml:"signers,omitempty" json:"signers,omitempty"`
+	TOSAccepted bool     `yaml:"tos_accepted" json:"tos_accepted"`
 }
 
 type yamlScan struct {
-	Profile      string   `yaml:"profile"`
-	AllowGlobals []string `yaml:"allow_globals,omitempty"`
+	Profile      string   `yaml:"profile" json:"profile"`
+	AllowGlobals []string `yaml:"allow_globals,omitempty" json:"allow_globals,omitempty"`
 }
 
 type yamlRun struct {
-	User      string   `yaml:"user,omitempty"`
-	Group     string   `yaml:"group,omitempty"`
-	AllowRead []string `yaml:"allow_read,omitempty"`
-	Env       []string `yaml:"env,omitempty"`
+	User      string   `yaml:"user,omitempty" json:"user,omitempty"`
+	Group     string   `yaml:"group,omitempty" json:"group,omitempty"`
+	AllowRead []string `yaml:"allow_read,omitempty" json:"allow_read,omitempty"`
+	Env       []string `yaml:"env,omitempty" json:"env,omitempty"`
 }
 
 // MarshalYAML returns the effective policy in the policy file format, with
