@@ -102,7 +102,8 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 	if err != nil {
 		return err
 	}
-	failed := 0 // models checked that failed a gate
+	failed := 0      // models checked that failed a gate
+	var logErr error // the first event that could not be recorded: no more are tried
 	for _, v := range versions {
 		cr, err := pull.CheckStored(ctx, pol, v.Name)
 		if ctx.Err() != nil {
@@ -118,8 +119,8 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 			r.OK = false
 			failed++
 		}
-		if lerr := logEvent(g, pol, checkEvent("audit", cr, err), true); lerr != nil {
-			return lerr
+		if logErr == nil {
+			logErr = logEvent(g, pol, checkEvent("audit", cr, err), true)
 		}
 	}
 	if r.Doctor, err = audit.Doctor(ctx, audit.Options{PolicyFile: policyPath}); err != nil && !errors.Is(err, audit.ErrFindings) {
@@ -155,14 +156,17 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 	if perr := g.printer().Print(r); perr != nil {
 		return perr
 	}
-	if r.Log != nil && r.Log.OK {
-		if lerr := logEvent(g, pol, audit.Event{Command: "audit", OK: r.OK, Detail: r.Summary}, true); lerr != nil {
-			return lerr
-		}
+	if logErr == nil && r.Log != nil && r.Log.OK {
+		logErr = logEvent(g, pol, audit.Event{Command: "audit", OK: r.OK, Detail: r.Summary}, true)
 	}
 	switch {
 	case failed > 0 || findings > 0 || logState != "ok":
+		if logErr != nil {
+			fmt.Fprintf(g.stderr, "ttsguard: %v\n", logErr)
+		}
 		return fmt.Errorf("%w: %s", errAuditFailed, r.Summary)
+	case logErr != nil:
+		return logErr
 	case len(r.Errors) > 0: // nothing failed, but not everything could be checked: exit 3
 		return fmt.Errorf("audit incomplete: %s", strings.Join(r.Errors, "; "))
 	}

@@ -158,33 +158,34 @@ func hashStep(lanes []lane, pair bool) (paired int64) {
 }
 
 // fileID is what tells one version of a file from another without reading
-// it: a write changes the change time (ctime) even when the modification
-// time is set back.
+// it: the inode, the size and the modification time. Not the change time
+// (ctime): the store adds and removes hard links to blobs and chmods them
+// while others verify, which moves the ctime of bytes that did not change.
 type fileID struct {
-	dev, ino     uint64
-	size         int64
-	mtime, ctime syscall.Timespec
+	dev, ino uint64
+	size     int64
+	mtime    syscall.Timespec
 }
 
 func idOf(st os.FileInfo) fileID {
 	id := fileID{size: st.Size()}
 	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		id.dev, id.ino, id.mtime, id.ctime = uint64(s.Dev), s.Ino, s.Mtim, s.Ctim
+		id.dev, id.ino, id.mtime = uint64(s.Dev), s.Ino, s.Mtim
 	} else {
 		id.mtime = syscall.NsecToTimespec(st.ModTime().UnixNano())
 	}
 	return id
 }
 
-// recheck fails when the file's size, modification time or change time
-// differ from when it was opened.
+// recheck fails when the file's inode, size or modification time differ
+// from when it was opened.
 func recheck(f *os.File, id fileID, t Task) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("stat %q: %w", t.Path, err)
 	}
 	if idOf(st) != id || st.Size() != t.Size {
-		return fmt.Errorf("%q: %w: size, modification or change time changed", t.Path, ErrChanged)
+		return fmt.Errorf("%q: %w: size or modification time changed", t.Path, ErrChanged)
 	}
 	return nil
 }

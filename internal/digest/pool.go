@@ -19,7 +19,7 @@ const BufferSize = 256 << 10
 
 // ErrChanged is returned when a file differs from what the caller listed
 // (size, type), or changes while it is hashed or between two of its shards
-// (inode, size, modification or change time).
+// (inode, size, modification time).
 var ErrChanged = errors.New("file changed while hashing")
 
 // Task is one unit of hashing: Length bytes of the file at Path starting at

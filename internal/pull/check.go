@@ -164,7 +164,10 @@ func (r *CheckResult) Summary() string {
 // target that names a stored model is that model even when a folder of that
 // name is in the working folder: a deployment that checks NAME before
 // serving the stored NAME must never check something else. Written as a path
-// ("./NAME", "../x", "/x"), it is the folder.
+// ("./NAME", "../x", "/x"), it is the folder. Only a store that certainly
+// lacks the name (or cannot hold it) lets a folder win; any other doubt
+// goes to the stored model, whose check then reports it. Nothing in the
+// store is opened, created or repaired to decide.
 func isFolderTarget(target, storeRoot string) bool {
 	st, err := os.Stat(target)
 	if err != nil || !st.IsDir() {
@@ -173,13 +176,6 @@ func isFolderTarget(target, storeRoot string) bool {
 	if target == "." || target == ".." || strings.HasPrefix(target, "./") || strings.HasPrefix(target, "../") || filepath.IsAbs(target) {
 		return true
 	}
-	if _, err := os.Stat(storeRoot); err != nil {
-		return true // no store: nothing to confuse it with, and nothing created
-	}
-	s, err := store.Open(storeRoot)
-	if err != nil {
-		return true
-	}
-	_, err = s.Get(target)
-	return err != nil
+	err = store.Stored(storeRoot, target)
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadName)
 }

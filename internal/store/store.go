@@ -219,6 +219,22 @@ func (s *Store) Get(name string) (*Version, error) {
 	return v, nil
 }
 
+// Stored reports, without opening (or creating) the store at root, whether
+// it has a model called name: nil when models/<name>/current exists,
+// ErrNotFound when it does not (or the store does not), ErrBadName for a
+// name the store cannot hold, and any other error as it is.
+func Stored(root, name string) error {
+	esc, err := EscapeName(name)
+	if err != nil {
+		return err
+	}
+	_, err = os.Lstat(filepath.Join(root, dirModels, esc, currentName))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("model %q: %w", name, ErrNotFound)
+	}
+	return err
+}
+
 // current returns the id that models/<esc>/current names.
 func (s *Store) current(esc string) (string, error) {
 	p := filepath.Join(s.modelDir(esc), currentName)
