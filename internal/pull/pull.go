@@ -249,46 +249,56 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	entry := lockEntry(p, archives, m)
 	r.Root, r.Files, r.Bytes = entry.Root, m.Files, m.Bytes
 
-	// Gate 1: pins.
+	// Gates and commit run inside one update of the lock file: pulls that
+	// share it take turns from the pin check to the pin's update, so the pin
+	// a pull checks is the pin it commits under (a concurrent lock update
+	// cannot move it in between). A gate that fails writes nothing.
 	lockPath, err := o.Policy.LockPath()
 	if err != nil {
 		return nil, err
 	}
-	lf, err := store.LoadLock(lockPath)
-	if err != nil {
-		return nil, err
-	}
-	g, newPin, err := pinGate(o, lf, p.name, entry)
-	r.Gates = append(r.Gates, g)
-	if err != nil {
-		return fail(err)
-	}
-	r.Pinned = newPin
-	if newPin == "updated" {
-		r.Changes = g.Detail
-	}
-	// Gate 2: signature.
-	g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"))
-	r.Gates = append(r.Gates, g)
-	if err != nil {
-		return fail(err)
-	}
-	// Gate 3: scan (checkpoints and coqui configs).
-	g, summary, err := scanGate(ctx, o.Policy, model)
-	r.Gates = append(r.Gates, g)
-	if err != nil {
-		return fail(err)
-	}
-	prov := store.Provenance{Name: p.name, Requested: strings.Join(p.requested, " "), Sources: r.Sources, Time: t0.UTC(),
-		Root: entry.Root, Signer: signer, SignatureFile: sigFile, ScanSummary: summary, TTSGuardVersion: o.Version}
-	v, err := st.CommitHashed(ctx, p.name, model, m.Items, prov)
-	if err != nil {
-		return fail(err)
-	}
-	if newPin != "matched" {
-		if err := savePin(lf, p.name, entry); err != nil {
-			return fail(fmt.Errorf("the model is stored but the lock file was not updated: %w", err))
+	var v *store.Version
+	committed := false
+	err = store.UpdateLock(lockPath, func(lf *store.LockFile) error {
+		// Gate 1: pins.
+		g, newPin, err := pinGate(o, lf, p.name, entry)
+		r.Gates = append(r.Gates, g)
+		if err != nil {
+			return err
 		}
+		r.Pinned = newPin
+		if newPin == "updated" {
+			r.Changes = g.Detail
+		}
+		// Gate 2: signature.
+		g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"))
+		r.Gates = append(r.Gates, g)
+		if err != nil {
+			return err
+		}
+		// Gate 3: scan (checkpoints and coqui configs).
+		g, summary, err := scanGate(ctx, o.Policy, model)
+		r.Gates = append(r.Gates, g)
+		if err != nil {
+			return err
+		}
+		prov := store.Provenance{Name: p.name, Requested: strings.Join(p.requested, " "), Sources: r.Sources, Time: t0.UTC(),
+			Root: entry.Root, Signer: signer, SignatureFile: sigFile, ScanSummary: summary, TTSGuardVersion: o.Version}
+		if v, err = st.CommitHashed(ctx, p.name, model, m.Items, prov); err != nil {
+			return err
+		}
+		committed = true
+		if newPin == "matched" {
+			return store.ErrUnchanged
+		}
+		lf.Entries[p.name] = entry
+		return nil
+	})
+	if err != nil && committed {
+		return fail(fmt.Errorf("the model is stored but the lock file was not updated: %w", err))
+	}
+	if err != nil {
+		return fail(err)
 	}
 	r.Dir, r.OK = v.Dir, true
 	r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
@@ -304,26 +314,6 @@ func lockEntry(p *plan, archives map[string]string, m *manifest.Manifest) store.
 		archives = nil
 	}
 	return store.LockEntry{Name: p.name, Source: p.requested, Archives: archives, Root: m.Root().String(), Files: files, Updated: time.Now().UTC().Truncate(time.Second)}
-}
-
-// savePin writes entry into the lock file. Other pulls may have saved it since
-// lf was read: their entries for other models are kept, and so is this
-// model's entry when it now pins the same root; a different pin written
-// meanwhile for this model is a conflict (the pin gate saw an older one).
-func savePin(lf *store.LockFile, name string, entry store.LockEntry) error {
-	seen, had := lf.Entries[name]
-	return store.UpdateLock(lf.Path, func(cur *store.LockFile) error {
-		now, has := cur.Entries[name]
-		if (has != had || has && now.Root != seen.Root) && !(has && now.Root == entry.Root) {
-			was := "no pin"
-			if has {
-				was = now.Root
-			}
-			return fmt.Errorf("%w: %s: another writer changed its pin to %s while this pull ran (pull again to check against it)", store.ErrLockConflict, name, was)
-		}
-		cur.Entries[name] = entry
-		return nil
-	})
 }
 
 // pinGate checks the model against the policy pin and the lock file.

@@ -16,7 +16,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -236,45 +235,6 @@ func TestConcurrentPulls(t *testing.T) {
 		if c, err := Check(context.Background(), e.pol, n, ""); err != nil || !c.OK {
 			t.Errorf("%s: %v %+v", n, err, c)
 		}
-	}
-}
-
-// TestSavePinConflict: a pin for the same model changed to another root by
-// another writer while a pull ran is a conflict, not overwritten.
-func TestSavePinConflict(t *testing.T) {
-	e := newEnv(t, "")
-	if _, err := e.pull(t, Options{Name: "m"}, e.srv.URL+"/rel/vits.zip"); err != nil {
-		t.Fatal(err)
-	}
-	lockPath, _ := e.pol.LockPath()
-	snap, err := store.LoadLock(lockPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mine := snap.Entries["m"]
-	// Another writer pins "m" to different content, and adds "other".
-	theirs := mine
-	theirs.Files = map[string]string{"model_file.pth": strings.Repeat("ab", 32)}
-	items := []manifest.Item{{Name: "model_file.pth", File: "model_file.pth", Digest: bytes.Repeat([]byte{0xab}, 32)}}
-	theirs.Root = manifest.RootOf(items).String()
-	other := mine
-	other.Name = "other"
-	if err := store.UpdateLock(lockPath, func(l *store.LockFile) error {
-		l.Entries["m"], l.Entries["other"] = theirs, other
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := savePin(snap, "m", mine); !errors.Is(err, store.ErrLockConflict) || !strings.Contains(err.Error(), theirs.Root) {
-		t.Fatalf("err = %v, want a conflict naming %s", err, theirs.Root)
-	}
-	// A pin for a model nobody else touched lands beside theirs.
-	if err := savePin(snap, "third", store.LockEntry{Name: "third", Source: mine.Source, Root: mine.Root, Files: mine.Files, Updated: mine.Updated}); err != nil {
-		t.Fatal(err)
-	}
-	l, _ := store.LoadLock(lockPath)
-	if l.Entries["m"].Root != theirs.Root || l.Entries["other"].Root != mine.Root || l.Entries["third"].Root != mine.Root {
-		t.Fatalf("entries after the updates: %+v", l.Entries)
 	}
 }
 

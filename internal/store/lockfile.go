@@ -289,11 +289,17 @@ func (l *LockFile) Save() error {
 	return l.write(df, data)
 }
 
+// ErrUnchanged, returned by UpdateLock's change function, means "nothing to
+// write": UpdateLock then writes nothing and returns nil.
+var ErrUnchanged = errors.New("lock file unchanged")
+
 // UpdateLock changes the lock file at path as one step that concurrent
 // writers cannot interleave with: under the folder's flock it reads the file
 // as it is now (missing: empty), calls change with it, and writes the result
-// atomically. Writers of different entries therefore never conflict. When
-// change returns an error nothing is written and the error is returned.
+// atomically. Writers of different entries therefore never conflict, and a
+// change decided on what change read cannot be undone by another writer
+// meanwhile. When change returns an error nothing is written and the error
+// is returned (ErrUnchanged: nil).
 func UpdateLock(path string, change func(*LockFile) error) error {
 	df, err := lockFolder(path)
 	if err != nil {
@@ -304,7 +310,9 @@ func UpdateLock(path string, change func(*LockFile) error) error {
 	if err != nil {
 		return err
 	}
-	if err := change(l); err != nil {
+	if err := change(l); errors.Is(err, ErrUnchanged) {
+		return nil
+	} else if err != nil {
 		return err
 	}
 	data, err := l.Marshal()

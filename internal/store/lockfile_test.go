@@ -135,6 +135,13 @@ func TestUpdateLock(t *testing.T) {
 	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 		t.Fatal("a refused change was written")
 	}
+	st0, _ := os.Stat(path)
+	if err := UpdateLock(path, func(l *LockFile) error { return ErrUnchanged }); err != nil {
+		t.Fatalf("ErrUnchanged: %v", err)
+	}
+	if st1, _ := os.Stat(path); !os.SameFile(st0, st1) {
+		t.Fatal("ErrUnchanged rewrote the lock file")
+	}
 	if err := UpdateLock(filepath.Join(t.TempDir(), "missing", "ttsguard.lock"), func(*LockFile) error { return nil }); err == nil {
 		t.Fatal("lock file in a missing folder: no error")
 	}
