@@ -214,7 +214,7 @@ func runArgs(f runFlags, args []string, dash int) (string, []string, error) {
 func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version) error {
 	r, err := pull.CheckStored(ctx, pol, v.Name)
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
-		return usagef("%q names a folder in the working folder and a stored model: run serves stored models only; start it from another folder", v.Name)
+		return fmt.Errorf("refusing to start: the current version of %q changed while it was being checked (a concurrent pull or lock update?): start it again", v.Name)
 	}
 	if r != nil && (err != nil || !r.OK) {
 		// A refused start is recorded here; a start, just before it happens.
