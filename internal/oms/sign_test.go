@@ -8,9 +8,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"github.com/ttsguard/ttsguard/internal/digest"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -230,5 +232,54 @@ func TestEncryptedPrivateKey(t *testing.T) {
 	got, err := ParsePrivateKey("k", pemData, []byte("s3cret"))
 	if err != nil || !got.Equal(k) {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestVerifyKnown: digests the caller already computed are used for a
+// files-mode SHA-256 statement (a wrong one shows, so they are really used),
+// only for files of the same size, and never for shards.
+func TestVerifyKnown(t *testing.T) {
+	ctx := context.Background()
+	k, _ := GenerateKey("p256")
+	v := KeyVerifier{Key: &k.PublicKey}
+	for _, o := range []ModelOptions{{}, {Method: manifest.MethodShards, ShardSize: 8}} {
+		m := writeModel(t, tricky)
+		if _, err := Sign(ctx, m, KeySigner{Key: k}, o); err != nil {
+			t.Fatal(err)
+		}
+		plain, err := Verify(ctx, m, v, VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := manifest.Build(ctx, m, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256, IgnorePaths: []string{"model.sig"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Verify(ctx, m, v, VerifyOptions{Known: d.Items})
+		if err != nil || r.Files != plain.Files || r.Bytes != plain.Bytes || r.Items != plain.Items {
+			t.Fatalf("%s: with the right digests: %+v %v (plain %+v)", o.Method, r, err, plain)
+		}
+		wrong := slices.Clone(d.Items)
+		for i := range wrong {
+			if wrong[i].File == "tokenizer.json" {
+				wrong[i].Digest = make([]byte, 32)
+			}
+		}
+		_, err = Verify(ctx, m, v, VerifyOptions{Known: wrong})
+		if o.Method == manifest.MethodShards && err != nil {
+			t.Fatalf("shards: known digests must be ignored: %v", err)
+		}
+		if o.Method != manifest.MethodShards && !errors.Is(err, ErrVerification) {
+			t.Fatalf("files: a wrong known digest must show: %v", err)
+		}
+		// A known item of another size is not used.
+		for i := range wrong {
+			if wrong[i].File == "tokenizer.json" {
+				wrong[i].End++
+			}
+		}
+		if _, err := Verify(ctx, m, v, VerifyOptions{Known: wrong}); err != nil {
+			t.Fatalf("%s: a known item of another size must be hashed again: %v", o.Method, err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ttsguard/ttsguard/internal/digest"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 )
 
@@ -26,6 +27,13 @@ type SignatureVerifier interface {
 type VerifyOptions struct {
 	ModelOptions
 	IgnoreUnsignedFiles bool // tolerate local files the signature does not list
+	// Known are whole-file SHA-256 items (files mode: Name = File, Start 0,
+	// End = size) that the caller itself computed from these files moments
+	// ago (a pull's staging, a stored model's integrity check). For a
+	// files-mode SHA-256 statement, a listed file whose name and size match
+	// a Known item is not hashed again. Never pass digests read from
+	// somewhere else: they are trusted as if computed here.
+	Known []manifest.Item
 }
 
 // VerifyBundle checks a bundle's signature and statement without a model
@@ -110,7 +118,7 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 			extra = append(extra, fl.Name)
 		}
 	}
-	m, err := manifest.Hash(ctx, listed, mo)
+	m, err := hashReusing(ctx, listed, mo, o.Known)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %w", ErrVerification, err))
 	}
@@ -126,4 +134,39 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 	}
 	r.OK = true
 	return r, nil
+}
+
+// hashReusing hashes the listed files per mo, taking the digest of a file
+// from known instead when the statement is files-mode SHA-256 and known has
+// an item of the same name and size.
+func hashReusing(ctx context.Context, listed []manifest.File, mo manifest.Options, known []manifest.Item) (*manifest.Manifest, error) {
+	if len(known) == 0 || mo.Method != manifest.MethodFiles || mo.HashType != digest.SHA256 {
+		return manifest.Hash(ctx, listed, mo)
+	}
+	byName := make(map[string]manifest.Item, len(known))
+	for _, it := range known {
+		if it.Name == it.File && it.Start == 0 && len(it.Digest) == 32 {
+			byName[it.File] = it
+		}
+	}
+	var reused []manifest.Item
+	var rest []manifest.File
+	var bytes int64
+	for _, f := range listed {
+		if it, ok := byName[f.Name]; ok && it.End == f.Size {
+			reused = append(reused, it)
+			bytes += f.Size
+			continue
+		}
+		rest = append(rest, f)
+	}
+	m, err := manifest.Hash(ctx, rest, mo)
+	if err != nil {
+		return nil, err
+	}
+	m.Items = append(m.Items, reused...)
+	manifest.Sort(m.Items)
+	m.Files += len(reused)
+	m.Bytes += bytes
+	return m, nil
 }

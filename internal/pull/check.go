@@ -57,6 +57,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		return nil, err
 	}
 	var entry store.LockEntry
+	var hashed []manifest.Item // what the first hashing saw: the signature gate reuses it
 	if !storedOnly && isFolderTarget(target, root) {
 		r.Dir = target
 		r.Name = name
@@ -68,7 +69,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		if err != nil {
 			return nil, err
 		}
-		entry = lockEntry(&plan{name: r.Name}, nil, m)
+		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), m.Items
 	} else {
 		st, err := store.Open(root)
 		if err != nil {
@@ -79,7 +80,8 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 			return nil, fmt.Errorf("%q is neither a folder nor a stored model: %w", target, err)
 		}
 		r.Stored, r.Name, r.Dir = true, v.Name, v.Dir
-		diff, err := st.Verify(ctx, v)
+		diff, items, err := st.VerifyHashed(ctx, v)
+		hashed = items
 		g := Gate{Name: "integrity"}
 		switch {
 		case err != nil:
@@ -108,7 +110,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		return nil, err
 	}
 	add(checkPin(pol, lf, r.Name, entry))
-	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"))
+	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"), hashed)
 	add(g, err)
 	g, _, err = scanGate(ctx, pol, r.Dir)
 	add(g, err)

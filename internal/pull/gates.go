@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/scan"
@@ -78,7 +79,9 @@ func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 // signatureGate verifies the OMS signature at sig over model with the
 // policy's signers for name. A missing signature passes only when the policy
 // does not require one; a present one must verify.
-func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig string) (Gate, string, error) {
+// known are files-mode SHA-256 items the caller computed from these files (a
+// pull's staging, the integrity check): they are not hashed again.
+func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig string, known []manifest.Item) (Gate, string, error) {
 	g := Gate{Name: "signature"}
 	required := pol.ModelPolicy(name).RequiresSignature()
 	if _, err := os.Stat(sig); err != nil {
@@ -105,7 +108,7 @@ func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig str
 			fails = append(fails, err.Error())
 			continue
 		}
-		o := oms.VerifyOptions{ModelOptions: oms.ModelOptions{Signature: sig, IgnorePaths: []string{TOSFile}}}
+		o := oms.VerifyOptions{ModelOptions: oms.ModelOptions{Signature: sig, IgnorePaths: []string{TOSFile}}, Known: known}
 		if _, err := os.Stat(filepath.Join(model, TOSFile)); err != nil {
 			o.IgnorePaths = nil
 		}

@@ -271,7 +271,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			r.Changes = g.Detail
 		}
 		// Gate 2: signature.
-		g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"))
+		g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"), m.Items)
 		r.Gates = append(r.Gates, g)
 		if err != nil {
 			return err

@@ -91,33 +91,41 @@ func (s *Store) Meta(v *Version) (*Meta, error) {
 // error means it could not be checked (a symbolic link or special file where
 // a file should be is an error, never a clean result).
 func (s *Store) Verify(ctx context.Context, v *Version) (manifest.Diff, error) {
+	d, _, err := s.VerifyHashed(ctx, v)
+	return d, err
+}
+
+// VerifyHashed is Verify, and also returns the items it hashed (files mode,
+// SHA-256, of the files as they are now), for a signature check of the same
+// files that need not hash them again (oms.VerifyOptions.Known).
+func (s *Store) VerifyHashed(ctx context.Context, v *Version) (manifest.Diff, []manifest.Item, error) {
 	esc, err := EscapeName(v.Name)
 	if err != nil {
-		return manifest.Diff{}, err
+		return manifest.Diff{}, nil, err
 	}
 	m, err := s.Meta(v)
 	if err != nil {
-		return manifest.Diff{}, err
+		return manifest.Diff{}, nil, err
 	}
 	want, err := m.Items()
 	if err != nil {
-		return manifest.Diff{}, err
+		return manifest.Diff{}, nil, err
 	}
 	dir := filepath.Join(s.modelDir(esc), m.ID)
 	var ignore []string
 	if m.Signature != nil {
 		if !cleanRel(m.Signature.Path) {
-			return manifest.Diff{}, fmt.Errorf("version %q of %q: %w: signature path %q", m.ID, m.Name, ErrCorrupt, m.Signature.Path)
+			return manifest.Diff{}, nil, fmt.Errorf("version %q of %q: %w: signature path %q", m.ID, m.Name, ErrCorrupt, m.Signature.Path)
 		}
 		ignore = []string{m.Signature.Path}
 	}
 	files, err := manifest.Walk(dir, manifest.WalkOptions{IgnorePaths: ignore})
 	if err != nil {
-		return manifest.Diff{}, fmt.Errorf("verify %q: %w", v.Name, err)
+		return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
 	}
 	got, err := manifest.Hash(ctx, files, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256})
 	if err != nil {
-		return manifest.Diff{}, fmt.Errorf("verify %q: %w", v.Name, err)
+		return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
 	}
 	diff := manifest.Compare(want, got.Items)
 	if sig := m.Signature; sig != nil {
@@ -127,13 +135,13 @@ func (s *Store) Verify(ctx context.Context, v *Version) (manifest.Diff, error) {
 		case errors.Is(err, os.ErrNotExist):
 			diff.Missing = append(diff.Missing, sig.Path)
 		case err != nil:
-			return manifest.Diff{}, fmt.Errorf("verify %q: %w", v.Name, err)
+			return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
 		case !st.Mode().IsRegular():
-			return manifest.Diff{}, fmt.Errorf("verify %q: %q: %w", v.Name, p, manifest.ErrSpecialFile)
+			return manifest.Diff{}, nil, fmt.Errorf("verify %q: %q: %w", v.Name, p, manifest.ErrSpecialFile)
 		default:
 			sums, _, err := digest.Run(ctx, digest.SHA256, []digest.Task{{Path: p, Length: st.Size(), Size: st.Size(), NoFollow: true}}, 1)
 			if err != nil {
-				return manifest.Diff{}, fmt.Errorf("verify %q: %w", v.Name, err)
+				return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
 			}
 			if hex.EncodeToString(sums[0]) != sig.SHA256 {
 				diff.Changed = append(diff.Changed, sig.Path)
@@ -142,5 +150,5 @@ func (s *Store) Verify(ctx context.Context, v *Version) (manifest.Diff, error) {
 	}
 	sort.Strings(diff.Missing)
 	sort.Strings(diff.Changed)
-	return diff, nil
+	return diff, got.Items, nil
 }
