@@ -6,6 +6,7 @@
 package manifest
 
 import (
+	"syscall"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,7 +34,46 @@ type File struct {
 	Name string // POSIX path relative to the model root; "." for a single-file model
 	Path string // path on disk
 	Size int64
-	Link bool // reached through a symbolic link (only with AllowSymlinks)
+	Link bool   // reached through a symbolic link (only with AllowSymlinks)
+	ID   FileID // which version of which file the walk saw
+}
+
+// FileID tells one version of a file from another without reading it: a
+// rename over it changes the inode, a write the modification and change
+// times. The zero FileID means unknown.
+type FileID struct {
+	Dev, Ino       uint64
+	MTimeNs, CTime int64
+}
+
+func idOf(info fs.FileInfo) FileID {
+	s, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return FileID{}
+	}
+	return FileID{Dev: uint64(s.Dev), Ino: s.Ino, MTimeNs: s.Mtim.Nano(), CTime: s.Ctim.Nano()}
+}
+
+// Hashed is a whole file's SHA-256 together with the file the walk saw.
+type Hashed struct {
+	File   File
+	Digest []byte
+}
+
+// Pair matches files-mode items (a whole file each) with the walked files
+// they were hashed from.
+func Pair(files []File, items []Item) []Hashed {
+	byName := make(map[string]File, len(files))
+	for _, f := range files {
+		byName[f.Name] = f
+	}
+	var out []Hashed
+	for _, it := range items {
+		if f, ok := byName[it.File]; ok && it.Name == it.File && it.Start == 0 && it.End == f.Size {
+			out = append(out, Hashed{File: f, Digest: it.Digest})
+		}
+	}
+	return out
 }
 
 // WalkOptions select what a walk includes.
@@ -56,7 +96,7 @@ func Walk(root string, opts WalkOptions) ([]File, error) {
 		return nil, fmt.Errorf("model %q: %w", root, err)
 	}
 	if st.Mode().IsRegular() {
-		return []File{{Name: ".", Path: root, Size: st.Size()}}, nil
+		return []File{{Name: ".", Path: root, Size: st.Size(), ID: idOf(st)}}, nil
 	}
 	if !st.IsDir() {
 		return nil, fmt.Errorf("model %q: %w", root, ErrSpecialFile)
@@ -92,7 +132,7 @@ func Walk(root string, opts WalkOptions) ([]File, error) {
 			if err != nil {
 				return fmt.Errorf("%q: %w", p, err)
 			}
-			files = append(files, File{Name: name, Path: p, Size: info.Size()})
+			files = append(files, File{Name: name, Path: p, Size: info.Size(), ID: idOf(info)})
 			return nil
 		case t&fs.ModeSymlink != 0:
 			if !opts.AllowSymlinks {
@@ -106,7 +146,7 @@ func Walk(root string, opts WalkOptions) ([]File, error) {
 			case info.IsDir():
 				return nil
 			case info.Mode().IsRegular():
-				files = append(files, File{Name: name, Path: p, Size: info.Size(), Link: true})
+				files = append(files, File{Name: name, Path: p, Size: info.Size(), Link: true, ID: idOf(info)})
 				return nil
 			}
 			return fmt.Errorf("%q: link target %w", p, ErrSpecialFile)

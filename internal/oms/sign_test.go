@@ -237,11 +237,33 @@ func TestEncryptedPrivateKey(t *testing.T) {
 
 // TestVerifyKnown: digests the caller already computed are used for a
 // files-mode SHA-256 statement (a wrong one shows, so they are really used),
-// only for files of the same size, and never for shards.
+// only for the very same file (a swap of the same size, a rewrite in place, a
+// symbolic link put in its place are hashed again), and never for shards.
 func TestVerifyKnown(t *testing.T) {
 	ctx := context.Background()
 	k, _ := GenerateKey("p256")
 	v := KeyVerifier{Key: &k.PublicKey}
+	known := func(t *testing.T, m string) []manifest.Hashed {
+		mo := manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256, IgnorePaths: []string{"model.sig"}}
+		files, err := manifest.Walk(m, manifest.WalkOptions{IgnorePaths: mo.IgnorePaths})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := manifest.Hash(ctx, files, mo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return manifest.Pair(files, d.Items)
+	}
+	corrupt := func(h []manifest.Hashed, name string) []manifest.Hashed {
+		out := slices.Clone(h)
+		for i := range out {
+			if out[i].File.Name == name {
+				out[i].Digest = make([]byte, 32)
+			}
+		}
+		return out
+	}
 	for _, o := range []ModelOptions{{}, {Method: manifest.MethodShards, ShardSize: 8}} {
 		m := writeModel(t, tricky)
 		if _, err := Sign(ctx, m, KeySigner{Key: k}, o); err != nil {
@@ -251,35 +273,50 @@ func TestVerifyKnown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := manifest.Build(ctx, m, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256, IgnorePaths: []string{"model.sig"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := Verify(ctx, m, v, VerifyOptions{Known: d.Items})
+		h := known(t, m)
+		r, err := Verify(ctx, m, v, VerifyOptions{Known: h})
 		if err != nil || r.Files != plain.Files || r.Bytes != plain.Bytes || r.Items != plain.Items {
 			t.Fatalf("%s: with the right digests: %+v %v (plain %+v)", o.Method, r, err, plain)
 		}
-		wrong := slices.Clone(d.Items)
-		for i := range wrong {
-			if wrong[i].File == "tokenizer.json" {
-				wrong[i].Digest = make([]byte, 32)
-			}
-		}
-		_, err = Verify(ctx, m, v, VerifyOptions{Known: wrong})
+		_, err = Verify(ctx, m, v, VerifyOptions{Known: corrupt(h, "tokenizer.json")})
 		if o.Method == manifest.MethodShards && err != nil {
 			t.Fatalf("shards: known digests must be ignored: %v", err)
 		}
 		if o.Method != manifest.MethodShards && !errors.Is(err, ErrVerification) {
 			t.Fatalf("files: a wrong known digest must show: %v", err)
 		}
-		// A known item of another size is not used.
-		for i := range wrong {
-			if wrong[i].File == "tokenizer.json" {
-				wrong[i].End++
+	}
+	// Files mode: the file changes after the first hashing, at the same size.
+	for name, change := range map[string]func(t *testing.T, p string){
+		"renamed over": func(t *testing.T, p string) {
+			os.WriteFile(p+".new", []byte("X"), 0o644)
+			if err := os.Rename(p+".new", p); err != nil {
+				t.Fatal(err)
 			}
+		},
+		"rewritten in place, times set back": func(t *testing.T, p string) {
+			st, _ := os.Stat(p)
+			time.Sleep(20 * time.Millisecond)
+			os.WriteFile(p, []byte("X"), 0o644)
+			os.Chtimes(p, st.ModTime(), st.ModTime())
+		},
+		"replaced by a link": func(t *testing.T, p string) {
+			os.WriteFile(p+".target", []byte("X"), 0o644)
+			os.Remove(p)
+			if err := os.Symlink(filepath.Base(p)+".target", p); err != nil {
+				t.Fatal(err)
+			}
+		},
+	} {
+		m := writeModel(t, tricky)
+		if _, err := Sign(ctx, m, KeySigner{Key: k}, ModelOptions{AllowSymlinks: true}); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := Verify(ctx, m, v, VerifyOptions{Known: wrong}); err != nil {
-			t.Fatalf("%s: a known item of another size must be hashed again: %v", o.Method, err)
+		h := known(t, m)
+		change(t, filepath.Join(m, "tokenizer.json"))
+		_, err := Verify(ctx, m, v, VerifyOptions{Known: h})
+		if !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), "1 changed") {
+			t.Errorf("%s: the stale digest was used: %v", name, err)
 		}
 	}
 }

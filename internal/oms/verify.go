@@ -27,13 +27,14 @@ type SignatureVerifier interface {
 type VerifyOptions struct {
 	ModelOptions
 	IgnoreUnsignedFiles bool // tolerate local files the signature does not list
-	// Known are whole-file SHA-256 items (files mode: Name = File, Start 0,
-	// End = size) that the caller itself computed from these files moments
-	// ago (a pull's staging, a stored model's integrity check). For a
-	// files-mode SHA-256 statement, a listed file whose name and size match
-	// a Known item is not hashed again. Never pass digests read from
-	// somewhere else: they are trusted as if computed here.
-	Known []manifest.Item
+	// Known are whole-file SHA-256 digests that the caller itself computed
+	// moments ago from the files its walk saw (a pull's staging, a stored
+	// model's integrity check: manifest.Pair). For a files-mode SHA-256
+	// statement, a listed file is not hashed again when Verify's own walk
+	// finds the very same file: same name, size, device, inode,
+	// modification and change time, and neither a symbolic link. Never pass
+	// digests read from somewhere else: they are trusted as if computed here.
+	Known []manifest.Hashed
 }
 
 // VerifyBundle checks a bundle's signature and statement without a model
@@ -137,24 +138,24 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 }
 
 // hashReusing hashes the listed files per mo, taking the digest of a file
-// from known instead when the statement is files-mode SHA-256 and known has
-// an item of the same name and size.
-func hashReusing(ctx context.Context, listed []manifest.File, mo manifest.Options, known []manifest.Item) (*manifest.Manifest, error) {
+// from known instead when the statement is files-mode SHA-256 and known
+// holds the very same file (VerifyOptions.Known).
+func hashReusing(ctx context.Context, listed []manifest.File, mo manifest.Options, known []manifest.Hashed) (*manifest.Manifest, error) {
 	if len(known) == 0 || mo.Method != manifest.MethodFiles || mo.HashType != digest.SHA256 {
 		return manifest.Hash(ctx, listed, mo)
 	}
-	byName := make(map[string]manifest.Item, len(known))
-	for _, it := range known {
-		if it.Name == it.File && it.Start == 0 && len(it.Digest) == 32 {
-			byName[it.File] = it
+	byName := make(map[string]manifest.Hashed, len(known))
+	for _, h := range known {
+		if len(h.Digest) == 32 && !h.File.Link && h.File.ID != (manifest.FileID{}) {
+			byName[h.File.Name] = h
 		}
 	}
 	var reused []manifest.Item
 	var rest []manifest.File
 	var bytes int64
 	for _, f := range listed {
-		if it, ok := byName[f.Name]; ok && it.End == f.Size {
-			reused = append(reused, it)
+		if h, ok := byName[f.Name]; ok && !f.Link && h.File.Size == f.Size && h.File.ID == f.ID {
+			reused = append(reused, manifest.Item{Name: f.Name, File: f.Name, End: f.Size, Digest: h.Digest})
 			bytes += f.Size
 			continue
 		}

@@ -57,19 +57,24 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		return nil, err
 	}
 	var entry store.LockEntry
-	var hashed []manifest.Item // what the first hashing saw: the signature gate reuses it
+	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
 	if !storedOnly && isFolderTarget(target, root) {
 		r.Dir = target
 		r.Name = name
 		if r.Name == "" {
 			r.Name = filepath.Base(filepath.Clean(target))
 		}
-		m, err := manifest.Build(ctx, target, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
-			IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")})
+		mo := manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
+			IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")}
+		files, err := manifest.Walk(target, manifest.WalkOptions{IgnorePaths: mo.IgnorePaths})
 		if err != nil {
 			return nil, err
 		}
-		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), m.Items
+		m, err := manifest.Hash(ctx, files, mo)
+		if err != nil {
+			return nil, err
+		}
+		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), manifest.Pair(files, m.Items)
 	} else {
 		st, err := store.Open(root)
 		if err != nil {

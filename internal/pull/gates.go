@@ -79,9 +79,10 @@ func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 // signatureGate verifies the OMS signature at sig over model with the
 // policy's signers for name. A missing signature passes only when the policy
 // does not require one; a present one must verify.
-// known are files-mode SHA-256 items the caller computed from these files (a
-// pull's staging, the integrity check): they are not hashed again.
-func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig string, known []manifest.Item) (Gate, string, error) {
+// known are the SHA-256 digests the caller computed from these files (a
+// pull's staging, the integrity check): files still the same are not hashed
+// again.
+func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig string, known []manifest.Hashed) (Gate, string, error) {
 	g := Gate{Name: "signature"}
 	required := pol.ModelPolicy(name).RequiresSignature()
 	if _, err := os.Stat(sig); err != nil {

@@ -153,15 +153,17 @@ func placeLocal(ctx context.Context, src, model, dl string, hashed map[string]kn
 
 // buildManifest hashes the staged model in files mode, reusing the digests
 // of files hashed while they were downloaded into the private staging folder.
-func buildManifest(ctx context.Context, model string, hashed map[string]known) (*manifest.Manifest, error) {
+// It also returns the digests paired with the files the walk saw, for the
+// signature gate (oms.VerifyOptions.Known).
+func buildManifest(ctx context.Context, model string, hashed map[string]known) (*manifest.Manifest, []manifest.Hashed, error) {
 	o := manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
 		IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")}
 	if err := o.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files, err := manifest.Walk(model, manifest.WalkOptions{IgnorePaths: o.IgnorePaths})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var rest []manifest.File
 	var items []manifest.Item
@@ -173,13 +175,13 @@ func buildManifest(ctx context.Context, model string, hashed map[string]known) (
 		}
 		d, err := hex.DecodeString(k.sha256)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		items = append(items, manifest.Item{Name: f.Name, File: f.Name, End: f.Size, Digest: d})
 	}
 	m, err := manifest.Hash(ctx, rest, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, it := range items {
 		m.Items = append(m.Items, it)
@@ -187,7 +189,7 @@ func buildManifest(ctx context.Context, model string, hashed map[string]known) (
 	}
 	m.Files = len(files)
 	manifest.Sort(m.Items)
-	return m, nil
+	return m, manifest.Pair(files, m.Items), nil
 }
 
 func copyHash(src, dst string) (string, error) {

@@ -242,7 +242,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return fail(err)
 		}
 	}
-	m, err := buildManifest(ctx, model, hashed)
+	m, known, err := buildManifest(ctx, model, hashed)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrGate, err))
 	}
@@ -271,7 +271,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			r.Changes = g.Detail
 		}
 		// Gate 2: signature.
-		g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"), m.Items)
+		g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"), known)
 		r.Gates = append(r.Gates, g)
 		if err != nil {
 			return err

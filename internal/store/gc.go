@@ -95,10 +95,10 @@ func (s *Store) Verify(ctx context.Context, v *Version) (manifest.Diff, error) {
 	return d, err
 }
 
-// VerifyHashed is Verify, and also returns the items it hashed (files mode,
-// SHA-256, of the files as they are now), for a signature check of the same
-// files that need not hash them again (oms.VerifyOptions.Known).
-func (s *Store) VerifyHashed(ctx context.Context, v *Version) (manifest.Diff, []manifest.Item, error) {
+// VerifyHashed is Verify, and also returns what it hashed (SHA-256 of the
+// files as its walk saw them), for a signature check of the same files that
+// need not hash them again (oms.VerifyOptions.Known).
+func (s *Store) VerifyHashed(ctx context.Context, v *Version) (manifest.Diff, []manifest.Hashed, error) {
 	esc, err := EscapeName(v.Name)
 	if err != nil {
 		return manifest.Diff{}, nil, err
@@ -150,5 +150,5 @@ func (s *Store) VerifyHashed(ctx context.Context, v *Version) (manifest.Diff, []
 	}
 	sort.Strings(diff.Missing)
 	sort.Strings(diff.Changed)
-	return diff, got.Items, nil
+	return diff, manifest.Pair(files, got.Items), nil
 }
