@@ -6,7 +6,6 @@
 package manifest
 
 import (
-	"syscall"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -14,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // DefaultIgnorePaths are left out of every model folder, as the reference
