@@ -104,8 +104,14 @@ func (m *Meta) Items() ([]manifest.Item, error) {
 }
 
 func (m *Meta) version(dir string) *Version {
+	// The sum of the file sizes: metadata written before knownManifest
+	// counted bytes says 0.
+	var bytes int64
+	for _, f := range m.Files {
+		bytes += f.Size
+	}
 	return &Version{Name: m.Name, ID: m.ID, Dir: dir, Root: m.Root, Files: len(m.Files),
-		Bytes: m.Bytes, Provenance: m.Provenance, Created: m.Created}
+		Bytes: bytes, Provenance: m.Provenance, Created: m.Created}
 }
 
 // load reads models/<esc>/<id>.json strictly and checks that its version
