@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,4 +218,46 @@ func TestOneVersionPerRun(t *testing.T) {
 	if _, err := a.finish(); !errors.Is(err, ErrChanged) {
 		t.Fatalf("rewritten while hashed: %v", err)
 	}
+}
+
+// TestHardLinksAreNotChanges: the store adds and removes hard links to blobs
+// (and chmods them) while other processes verify them; none of that is a
+// change to the bytes.
+func TestHardLinksAreNotChanges(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "blob")
+	data := bytes.Repeat([]byte("0123456789abcdef"), 4<<20) // 64 MiB: several reads per lane
+	if err := os.WriteFile(p, data, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(data))
+	var tasks []Task
+	for off := int64(0); off < size; off += 16 << 20 {
+		tasks = append(tasks, Task{Path: p, Offset: off, Length: 16 << 20, Size: size})
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l := filepath.Join(dir, fmt.Sprintf("link%d", i%3))
+			os.Link(p, l)
+			os.Chmod(p, 0o444)
+			os.Remove(l)
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		if _, _, err := Run(context.Background(), SHA256, tasks, 2); err != nil {
+			close(stop)
+			<-done
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	close(stop)
+	<-done
 }
