@@ -100,8 +100,8 @@ func firstLine(s string) string {
 // openLog opens the store's audit log for reading; nil (and no error) when
 // the store has none yet.
 func openLog(policyPath string) (*audit.Log, error) {
-	_, st, err := openStore(policyPath)
-	if err != nil {
+	_, st, err := openStoreToRead(policyPath)
+	if err != nil || st == nil {
 		return nil, err
 	}
 	l, err := audit.OpenLog(st.Root, false)

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,6 +24,24 @@ func openStore(policyPath string) (*policy.Policy, *store.Store, error) {
 	root, err := pol.StoreDir()
 	if err != nil {
 		return nil, nil, err
+	}
+	st, err := store.Open(root)
+	return pol, st, err
+}
+
+// openStoreToRead is openStore for commands that only read: a store that
+// does not exist yet is not created (the returned store is nil).
+func openStoreToRead(policyPath string) (*policy.Policy, *store.Store, error) {
+	pol, err := loadPolicy(policyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := pol.StoreDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+		return pol, nil, nil
 	}
 	st, err := store.Open(root)
 	return pol, st, err
@@ -81,15 +102,18 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "List the models in the store",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			_, st, err := openStore(policyPath)
+			_, st, err := openStoreToRead(policyPath)
 			if err != nil {
 				return err
+			}
+			out := lsResult{}
+			if st == nil {
+				return g.printer().Print(out)
 			}
 			vs, err := st.List()
 			if err != nil {
 				return err
 			}
-			out := lsResult{}
 			for _, v := range vs {
 				out = append(out, lsRow{Name: v.Name, Version: v.ID, Root: v.Root, Files: v.Files, Bytes: v.Bytes, Created: v.Created.UTC().Format("2006-01-02T15:04:05Z"), Path: v.Dir})
 			}
@@ -101,9 +125,12 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Print the read-only folder of a stored model (for tts --model_path / tts-server)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			_, st, err := openStore(policyPath)
+			_, st, err := openStoreToRead(policyPath)
 			if err != nil {
 				return err
+			}
+			if st == nil {
+				return usageError{fmt.Errorf("model %q: %w (the store does not exist yet)", args[0], store.ErrNotFound)}
 			}
 			v, err := st.Get(args[0])
 			if err != nil {
