@@ -3,7 +3,6 @@ package oms
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,4 +158,3 @@ func parseBundle(data []byte) (*parsedBundle, error) {
 }
 
 // b64 is a helper for tests and evidence.
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -55,7 +55,6 @@ type env struct {
 	pol      *policy.Policy
 	dir      string
 	files    map[string][]byte
-	requests sync.Map
 }
 
 func newEnv(t *testing.T, extraPolicy string) *env {

@@ -49,7 +49,6 @@ type node struct {
 	storage      *StorageRef
 }
 
-func (v value) isStr() bool { return v.k == kStr || v.k == kLongStr }
 
 // calleeName returns "module.name" for a call of a global, else "".
 func (v value) globalName() string {
