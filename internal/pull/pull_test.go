@@ -49,12 +49,12 @@ func zipOf(t testing.TB, top string, files map[string][]byte) []byte {
 }
 
 type env struct {
-	srv      *httptest.Server
-	other    *httptest.Server
-	tls      *tls.Config
-	pol      *policy.Policy
-	dir      string
-	files    map[string][]byte
+	srv   *httptest.Server
+	other *httptest.Server
+	tls   *tls.Config
+	pol   *policy.Policy
+	dir   string
+	files map[string][]byte
 }
 
 func newEnv(t *testing.T, extraPolicy string) *env {

@@ -49,7 +49,6 @@ type node struct {
 	storage      *StorageRef
 }
 
-
 // calleeName returns "module.name" for a call of a global, else "".
 func (v value) globalName() string {
 	if v.k == kGlobal {
