@@ -16,22 +16,18 @@ import (
 	"github.com/ttsguard/ttsguard/internal/store"
 )
 
+// openStore opens (creating it when missing) the store the policy names.
 func openStore(policyPath string) (*policy.Policy, *store.Store, error) {
-	pol, err := loadPolicy(policyPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	root, err := pol.StoreDir()
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := store.Open(root)
-	return pol, st, err
+	return openStoreIf(policyPath, true)
 }
 
 // openStoreToRead is openStore for commands that only read: a store that
 // does not exist yet is not created (the returned store is nil).
 func openStoreToRead(policyPath string) (*policy.Policy, *store.Store, error) {
+	return openStoreIf(policyPath, false)
+}
+
+func openStoreIf(policyPath string, create bool) (*policy.Policy, *store.Store, error) {
 	pol, err := loadPolicy(policyPath)
 	if err != nil {
 		return nil, nil, err
@@ -40,7 +36,7 @@ func openStoreToRead(policyPath string) (*policy.Policy, *store.Store, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := os.Lstat(root); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Lstat(root); !create && errors.Is(err, fs.ErrNotExist) {
 		return pol, nil, nil
 	}
 	st, err := store.Open(root)
