@@ -23,7 +23,7 @@ var (
 var RunEnvAlways = []string{"PATH", "LANG", "LC_*"}
 
 // RunEnvSet are the environment variables `ttsguard run` sets itself.
-var RunEnvSet = []string{"HOME", "TMPDIR", "TTSGUARD_MODEL"}
+var RunEnvSet = []string{"HOME", "TMPDIR", "TTSGUARD_MODEL", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "USER", "LOGNAME"}
 
 var runKeys = []string{"user", "group", "allow_read", "env"}
 

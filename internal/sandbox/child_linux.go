@@ -15,22 +15,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// childArg0 is the argv[0] under which ttsguard re-executes itself to apply
-// the sandbox: the process reads a childSpec from file descriptor 3,
-// reports a failure on file descriptor 4 (closed on exec, so nothing means
-// the command started), and execs the command.
-const childArg0 = "ttsguard-sandbox-init"
+// childArg0 is the argv[0] under which the first stage (initArg0) starts
+// ttsguard again to apply the sandbox: the process reads a childSpec from
+// file descriptor 3, reports a failure on file descriptor 4 (closed on
+// exec, so nothing means the command started), and execs the command.
+const childArg0 = "ttsguard-sandbox-exec"
 
 // maxSpec caps the childSpec the child reads.
 const maxSpec = 4 << 20
 
-// childSpec is what the re-executed ttsguard applies, in this order: open
-// the Landlock rule paths (while still privileged), drop the capability
+// childSpec is what the re-executed ttsguard applies, in this order: close
+// every inherited descriptor but 0, 1 and 2, open the Landlock rule paths
+// (while still privileged), set the resource limits, drop the capability
 // bounding set, setgroups([]), setresgid, setresuid, clear the ambient and
 // inheritable capabilities, set the parent-death signal (after the switch:
 // changing credentials clears it) and check the parent is alive, chdir to
-// the scratch folder, umask 077, check the model folder can be read,
-// no_new_privs, Landlock, seccomp, unblock signals, execve.
+// the scratch folder, umask 077, check the model folder can be read and
+// the command reached, no_new_privs, Landlock, seccomp, unblock signals,
+// execve.
 type childSpec struct {
 	Path       string      `json:"path"`
 	Argv       []string    `json:"argv"`
@@ -47,6 +49,10 @@ type childSpec struct {
 	Scoped     uint64      `json:"scoped"`
 	Rules      []childRule `json:"rules"`
 	BindTCP    []int       `json:"bind_tcp"`
+	Limits     Limits      `json:"limits"`
+	// Reach are the files the serving user must reach to start the
+	// command (the program, its #! interpreter, their link targets).
+	Reach []string `json:"reach"`
 }
 
 type childRule struct {
@@ -71,14 +77,9 @@ func childMain() {
 	runtime.LockOSThread() // everything below applies to this thread, which execs
 	syscall.CloseOnExec(4)
 	status := os.NewFile(4, "status")
-	fail := func(step string, err error) {
-		e := childError{Step: step, Error: err.Error()}
-		var errno syscall.Errno
-		if errors.As(err, &errno) {
-			e.Errno = int(errno)
-		}
-		json.NewEncoder(status).Encode(e)
-		os.Exit(127)
+	fail := reportTo(status)
+	if err := closeInherited(5); err != nil {
+		fail("descriptors", err)
 	}
 	in := os.NewFile(3, "spec")
 	data, err := io.ReadAll(io.LimitReader(in, maxSpec+1))
@@ -99,6 +100,9 @@ func childMain() {
 			fail("landlock", fmt.Errorf("open %q: %w", r.Path, err))
 		}
 	}
+	if err := setLimits(cs.Limits); err != nil {
+		fail("limits", err)
+	}
 	if err := dropPrivileges(&cs); err != nil {
 		fail("privileges", err)
 	}
@@ -113,9 +117,14 @@ func childMain() {
 	}
 	syscall.Umask(0o077)
 	if err := readable(cs.Model); err != nil {
-		fail("model", fmt.Errorf("the serving user (uid %d, gid %d) cannot read the model folder: %w; give the store "+
-			"folders a group for the server (chgrp GROUP STORE STORE/models STORE/models/*; chmod g+s STORE/models) "+
-			"and set the policy's run.group, or allow the folders to be traversed", os.Getuid(), os.Getgid(), err))
+		fail("model", fmt.Errorf("the serving user (uid %d, gid %d) cannot read the model folder: %w%s; `ttsguard doctor` "+
+			"names the folder and `ttsguard doctor --fix` gives the store its serving group (the policy's run.group)",
+			os.Getuid(), os.Getgid(), err, blocker(cs.Model, true)))
+	}
+	for _, p := range cs.Reach {
+		if err := reachable(p); err != nil {
+			fail("command", fmt.Errorf("the serving user (uid %d, gid %d) cannot start the command: %w", os.Getuid(), os.Getgid(), err))
+		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fail("no_new_privs", err)

@@ -7,14 +7,17 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
 // resolveIdentity decides who the command runs as. Started as root, it is
-// the policy's user and group (default nobody, and the store's group or
+// the policy's user, or by default a fresh user id for this run (see
+// DynamicUIDs), with the policy's group (default the store's group or
 // nogroup), never root, with no supplementary groups. Started as another
 // user, the command keeps that user; a requested user or group other than
-// the current one is a Problem (Run refuses, Explain shows it).
+// the current one is a Problem (Run refuses, Explain shows it), and so is
+// being the owner of the store (the command could rewrite it).
 func resolveIdentity(s Spec) (Identity, error) {
 	id := Identity{Capabilities: "none: bounding, ambient, inheritable, permitted and effective sets cleared"}
 	if os.Geteuid() != 0 {
@@ -39,18 +42,28 @@ func resolveIdentity(s Spec) (Identity, error) {
 				id.Problem = fmt.Sprintf("the policy's run.%s is %q: start ttsguard as root to switch to it", want.what, want.name)
 			}
 		}
+		for _, owned := range []string{s.GroupFrom, s.Model} {
+			var st syscall.Stat_t
+			if owned != "" && syscall.Stat(owned, &st) == nil && int(st.Uid) == id.UID {
+				id.Problem = fmt.Sprintf("ttsguard runs as %s (uid %d), the owner of %s: the command would run as the same user and "+
+					"could change the store, its models and the audit log key; start ttsguard as root (it switches to a serving "+
+					"user), or run it as a user who does not own the store", id.User, id.UID, owned)
+				break
+			}
+		}
 		return id, nil
 	}
 	id.Change, id.Supplemental = true, "none"
 	name := s.User
 	if name == "" {
-		name = "nobody"
+		id.Dynamic, id.User = true, "dynamic"
+	} else {
+		uid, err := lookupUser(name)
+		if err != nil {
+			return id, fmt.Errorf("%w: serving user %q: %w", ErrSpec, name, err)
+		}
+		id.User, id.UID = name, uid
 	}
-	uid, err := lookupUser(name)
-	if err != nil {
-		return id, fmt.Errorf("%w: serving user %q: %w", ErrSpec, name, err)
-	}
-	id.User, id.UID = name, uid
 	group := s.Group
 	switch {
 	case group != "":
@@ -73,8 +86,8 @@ func resolveIdentity(s Spec) (Identity, error) {
 		return id, fmt.Errorf("%w: serving group %q: %w", ErrSpec, group, err)
 	}
 	id.GID, id.Group = gid, groupName(gid)
-	if id.UID == 0 || id.GID == 0 {
-		return id, fmt.Errorf("%w: the serving user and group must not be root (%s:%s is %d:%d)", ErrSpec, name, group, id.UID, id.GID)
+	if (id.UID == 0 && !id.Dynamic) || id.GID == 0 {
+		return id, fmt.Errorf("%w: the serving user and group must not be root (%s:%s is %d:%d)", ErrSpec, id.User, group, id.UID, id.GID)
 	}
 	return id, nil
 }
@@ -115,4 +128,71 @@ func groupName(gid int) string {
 		return g.Name
 	}
 	return strconv.Itoa(gid)
+}
+
+// DynamicUIDs is the range of user ids a run as root takes its serving user
+// from when the policy names none: ids in no account database (checked),
+// far above those of people, daemons, systemd's dynamic users
+// (61184-65519) and the usual subordinate ranges of containers.
+var DynamicUIDs = [2]int{0x7ff00000, 0x7ff0ffff}
+
+// dynamicLockDir holds one lock file per user id in use by a run.
+const dynamicLockDir = "/run/ttsguard/uids"
+
+// dynamicUID picks a user id from DynamicUIDs that no account, no process
+// and no other run holds, and locks it for this run: the returned file's
+// lock is released when it is closed (or when ttsguard dies).
+func dynamicUID() (int, *os.File, error) {
+	if err := os.MkdirAll(dynamicLockDir, 0o700); err != nil {
+		return 0, nil, fmt.Errorf("dynamic user: %w", err)
+	}
+	n := DynamicUIDs[1] - DynamicUIDs[0] + 1
+	start := int(uint32(os.Getpid())*2654435761) % n
+	inUse := processUIDs()
+	for i := 0; i < n; i++ {
+		uid := DynamicUIDs[0] + (start+i)%n
+		if inUse[uid] {
+			continue
+		}
+		if _, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+			continue
+		}
+		f, err := os.OpenFile(fmt.Sprintf("%s/%d.lock", dynamicLockDir, uid), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return 0, nil, fmt.Errorf("dynamic user: %w", err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			continue
+		}
+		return uid, f, nil
+	}
+	return 0, nil, fmt.Errorf("dynamic user: every id from %d to %d is in use", DynamicUIDs[0], DynamicUIDs[1])
+}
+
+// processUIDs returns the real, effective, saved and file-system user ids
+// of every process.
+func processUIDs() map[int]bool {
+	out := map[int]bool{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+				for _, f := range strings.Fields(rest) {
+					if id, err := strconv.Atoi(f); err == nil {
+						out[id] = true
+					}
+				}
+				break
+			}
+		}
+	}
+	return out
 }

@@ -24,5 +24,7 @@ func (p *Plan) planLandlock(Spec, string) error { return ErrUnsupported }
 
 func seccompPlan() Seccomp { return Seccomp{} }
 
+func processPlan(bool) Process { return Process{} }
+
 // Run is not supported on this system.
 func Run(context.Context, *Plan, IO) (int, error) { return 0, ErrUnsupported }

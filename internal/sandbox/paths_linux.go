@@ -25,10 +25,18 @@ var etcPaths = []string{
 	"/etc/locale.alias", "/etc/alternatives", "/etc/python3*",
 }
 
-// procPaths are readable: the process's own /proc folder (the re-executed
-// ttsguard opens /proc/self, which is the command's after execve) and what
-// thread pools read to size themselves.
-var procPaths = []string{"/proc/self", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu"}
+// procPaths are readable: entries of the process's own /proc folder (the
+// re-executed ttsguard opens them under /proc/self, which is the command's
+// after execve) and what thread pools read to size themselves. Not
+// /proc/self itself: its net/ shows the host's sockets and interfaces, and
+// mountinfo, mounts and mountstats the host's mounts; nor task/, which
+// holds them again per thread.
+var procPaths = []string{
+	"/proc/self/fd", "/proc/self/fdinfo", "/proc/self/stat", "/proc/self/status", "/proc/self/statm",
+	"/proc/self/maps", "/proc/self/smaps", "/proc/self/smaps_rollup", "/proc/self/cmdline", "/proc/self/comm",
+	"/proc/self/cgroup", "/proc/self/limits", "/proc/self/auxv", "/proc/self/environ",
+	"/proc/self/io", "/proc/cpuinfo", "/proc/meminfo", "/sys/devices/system/cpu",
+}
 
 // devicePaths: /dev/null is read-write, the random sources and zero readable.
 var devicePaths = []struct {
@@ -83,7 +91,7 @@ func (p *Plan) planLandlock(s Spec, model string) error {
 		}
 	}
 	for _, pp := range procPaths {
-		add(pp, rightsRead, "the process's own /proc entries and CPU information")
+		add(pp, rightsRead, "the process's own /proc entries (not net/, mountinfo, task/) and CPU information")
 	}
 	for _, d := range devicePaths {
 		add(d.path, d.mask, "device")
@@ -131,10 +139,13 @@ func (p *Plan) commandRules(add func(string, uint64, string)) error {
 		return fmt.Errorf("%w: command: %w", ErrSpec, err)
 	}
 	add(exe, rightsFileExec, "the command")
+	p.reach = []string{p.Path, exe}
 	interp := interpreter(exe, envValue(p.Env, "PATH"))
 	if interp != "" {
+		p.reach = append(p.reach, interp)
 		if r, err := filepath.EvalSymlinks(interp); err == nil {
 			add(r, rightsFileExec, "the command's interpreter (#!)")
+			p.reach = append(p.reach, r)
 		}
 	}
 	for _, c := range []string{p.Path, interp} {

@@ -57,7 +57,31 @@ type Spec struct {
 	// ScratchParent is the folder the private scratch folder is created in
 	// ("" = os.TempDir()); it must be reachable by the serving user.
 	ScratchParent string
+	// Limits caps the command's resources (nil: DefaultLimits).
+	Limits *Limits
 }
+
+// Limits are the resource limits of the command and every process it
+// starts; 0 leaves a limit as ttsguard's own.
+type Limits struct {
+	// Memory caps each process's address space (RLIMIT_AS), in bytes.
+	Memory int64 `json:"memory"`
+	// Processes caps the serving user's processes and threads
+	// (RLIMIT_NPROC); with a per-run user they are the command's own.
+	Processes int64 `json:"processes"`
+	// FileSize caps each file the command writes (RLIMIT_FSIZE), in bytes.
+	FileSize int64 `json:"file_size"`
+	// OpenFiles caps each process's open descriptors (RLIMIT_NOFILE).
+	OpenFiles int64 `json:"open_files"`
+	// Scratch caps the private scratch folder, in bytes (the size of its
+	// tmpfs when ttsguard starts as root).
+	Scratch int64 `json:"scratch"`
+}
+
+// DefaultLimits are the limits when neither the caller nor the policy sets
+// them: enough for coqui's models on the CPU (XTTS included), small enough
+// that a runaway or hostile command cannot take the host down.
+var DefaultLimits = Limits{Memory: 32 << 30, Processes: 4096, FileSize: 1 << 30, OpenFiles: 4096, Scratch: 1 << 30}
 
 // Plan is the sandbox a Spec resolves to: what Explain prints and what Run
 // applies. Paths are absolute; the scratch folder is "" until Run makes it.
@@ -73,9 +97,31 @@ type Plan struct {
 	Env         []string `json:"env"` // NAME=value; <scratch> until Run
 	Signals     []string `json:"forwarded_signals"`
 	ParentDeath string   `json:"parent_death_signal"`
+	Process     Process  `json:"process"`
+	Limits      Limits   `json:"limits"`
 	Notes       []string `json:"notes,omitempty"`
 
 	scratchParent string
+	reach         []string // what the serving user must reach to start the command
+}
+
+// Process is how the command's processes are kept apart from the caller
+// and from what outlives them.
+type Process struct {
+	// Session: the command's session and terminal.
+	Session string `json:"session"`
+	// Output: how the command's standard streams reach the caller.
+	Output string `json:"output"`
+	// Descriptors: what the command inherits.
+	Descriptors string `json:"descriptors"`
+	// Namespaces are the kernel namespaces the command runs in.
+	Namespaces []string `json:"namespaces"`
+	// Descendants: what ends every process the command starts.
+	Descendants string `json:"descendants"`
+	// Scratch: where the scratch folder lives.
+	Scratch string `json:"scratch"`
+
+	namespaces bool
 }
 
 // Identity is who the command runs as.
@@ -88,7 +134,11 @@ type Identity struct {
 	GroupFrom    string `json:"group_from,omitempty"` // why this group
 	Supplemental string `json:"supplementary_groups"`
 	Capabilities string `json:"capabilities"`
-	Problem      string `json:"problem,omitempty"` // why Run refuses
+	// Dynamic: a fresh user id for each run, from DynamicUIDs, in no
+	// account database and shared with no other process (UID is 0 until
+	// Run picks it).
+	Dynamic bool   `json:"dynamic"`
+	Problem string `json:"problem,omitempty"` // why Run refuses
 }
 
 // Landlock is the filesystem, network and IPC part of the plan.
@@ -166,6 +216,11 @@ func Prepare(s Spec) (*Plan, error) {
 		return nil, err
 	}
 	p.Seccomp = seccompPlan()
+	p.Limits = DefaultLimits
+	if s.Limits != nil {
+		p.Limits = *s.Limits
+	}
+	p.Process = processPlan(p.Identity.Change)
 	return p, nil
 }
 
@@ -220,6 +275,9 @@ func buildEnv(environ, pass []string, model, scratch string) []string {
 		}
 	}
 	out["HOME"], out["TMPDIR"], out[EnvModel] = scratch, scratch, model
+	// Python started by the command never loads code from the serving
+	// user's site folder or from the working folder.
+	out["PYTHONNOUSERSITE"], out["PYTHONSAFEPATH"] = "1", "1"
 	env := make([]string, 0, len(out))
 	for k, v := range out {
 		env = append(env, k+"="+v)

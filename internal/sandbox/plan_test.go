@@ -14,13 +14,13 @@ import (
 func TestBuildEnv(t *testing.T) {
 	env := buildEnv([]string{"PATH=/opt/bin:/usr/bin", "LANG=de_DE.UTF-8", "LC_TIME=C", "LCX=1", "SECRET=x", "TZ=UTC", "CUDA_VISIBLE_DEVICES=0", "=bad", "junk"},
 		[]string{"TZ", "CUDA_VISIBLE_DEVICES", "UNSET"}, "/m", "/s")
-	want := []string{"CUDA_VISIBLE_DEVICES=0", "HOME=/s", "LANG=de_DE.UTF-8", "LC_TIME=C", "PATH=/opt/bin:/usr/bin", "TMPDIR=/s", "TTSGUARD_MODEL=/m", "TZ=UTC"}
+	want := []string{"CUDA_VISIBLE_DEVICES=0", "HOME=/s", "LANG=de_DE.UTF-8", "LC_TIME=C", "PATH=/opt/bin:/usr/bin", "PYTHONNOUSERSITE=1", "PYTHONSAFEPATH=1", "TMPDIR=/s", "TTSGUARD_MODEL=/m", "TZ=UTC"}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("env\n got %q\nwant %q", env, want)
 	}
 	// HOME, TMPDIR and TTSGUARD_MODEL are never taken from outside.
-	env = buildEnv([]string{"HOME=/root", "TMPDIR=/x", "TTSGUARD_MODEL=/evil"}, []string{"HOME"}, "/m", "/s")
-	if want := []string{"HOME=/s", "PATH=/usr/local/bin:/usr/bin:/bin", "TMPDIR=/s", "TTSGUARD_MODEL=/m"}; !reflect.DeepEqual(env, want) {
+	env = buildEnv([]string{"HOME=/root", "TMPDIR=/x", "TTSGUARD_MODEL=/evil", "PYTHONNOUSERSITE="}, []string{"HOME", "PYTHONNOUSERSITE"}, "/m", "/s")
+	if want := []string{"HOME=/s", "PATH=/usr/local/bin:/usr/bin:/bin", "PYTHONNOUSERSITE=1", "PYTHONSAFEPATH=1", "TMPDIR=/s", "TTSGUARD_MODEL=/m"}; !reflect.DeepEqual(env, want) {
 		t.Errorf("env %q", env)
 	}
 }
@@ -119,7 +119,13 @@ func TestPreparePlan(t *testing.T) {
 		check(model, "read_file", "read_dir")
 		check(extra, "execute", "read_file", "read_dir")
 		check("/usr", "execute", "read_file", "read_dir")
-		check("/proc/self", "read_file", "read_dir")
+		check("/proc/self/fd", "read_file", "read_dir")
+		check("/proc/self/status", "read_file")
+		for _, hidden := range []string{"/proc/self", "/proc/self/net", "/proc/self/mountinfo", "/proc/self/task", "/proc/self/exe"} {
+			if a, ok := rules[hidden]; ok {
+				t.Errorf("%s is readable: %v", hidden, a)
+			}
+		}
 		if a := rules["<scratch>"]; slices.Contains(a, "execute") || !slices.Contains(a, "write_file") {
 			t.Errorf("scratch: %v", a)
 		}

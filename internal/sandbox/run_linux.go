@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,8 +22,9 @@ import (
 // supported says whether Run works on this system.
 const supported = true
 
-// waitDelay bounds how long Run waits for the command's output once it has
-// exited (processes it left behind are killed then).
+// waitDelay bounds how long Run waits for the command's output once the
+// sandbox's first stage has exited (and with it every process of the
+// command).
 const waitDelay = 2 * time.Second
 
 // IO connects the command to the caller.
@@ -55,14 +58,19 @@ func (e *SetupError) Unwrap() error {
 	return nil
 }
 
-// Run applies the plan and runs its command to the end: it creates the
-// scratch folder (0700, owned by the serving user), re-executes ttsguard
-// (/proc/self/exe) in a new process group to apply the sandbox and exec the
-// command, forwards signals to the command's process group, waits, kills
-// what is left of the group, and removes the scratch folder. It returns the
-// command's exit status (128+N when killed by signal N). A *SetupError
-// means the command never started. ctx only cancels before the start: once
-// running, the command is stopped with signals, not by ctx.
+// Run applies the plan and runs its command to the end. It creates the
+// scratch folder, picks the serving user (a fresh one for this run when the
+// plan's identity is dynamic), and re-executes ttsguard (/proc/self/exe)
+// as the sandbox's first stage (see initArg0) in a session of its own, as
+// root in new PID and mount namespaces; that stage starts the second
+// (childArg0), which applies the sandbox and execs the command. The
+// command's output is relayed through pipes (control characters escaped
+// when the destination is a terminal); a terminal is never its input.
+// Forwarded signals go to the command's process group; when the command
+// ends, every process it started is killed. Run returns the command's exit
+// status (128+N when killed by signal N). A *SetupError means the command
+// never started. ctx only cancels before the start: once running, the
+// command is stopped with signals, not by ctx.
 func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 	if p.Path == "" {
 		return 0, fmt.Errorf("%w: no command", ErrSpec)
@@ -73,6 +81,14 @@ func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	if p.Identity.Dynamic {
+		uid, lock, err := dynamicUID()
+		if err != nil {
+			return 0, err
+		}
+		defer lock.Close()
+		p.Identity.UID = uid
+	}
 	scratch, err := os.MkdirTemp(p.scratchParent, "ttsguard-run-")
 	if err != nil {
 		return 0, fmt.Errorf("scratch folder: %w", err)
@@ -81,13 +97,17 @@ func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 	if err := os.Chmod(scratch, 0o700); err != nil {
 		return 0, fmt.Errorf("scratch folder: %w", err)
 	}
-	if p.Identity.Change {
+	ns := p.Process.namespaces
+	if p.Identity.Change && !ns {
 		if err := os.Chown(scratch, p.Identity.UID, p.Identity.GID); err != nil {
 			return 0, fmt.Errorf("scratch folder: %w", err)
 		}
 	}
 	p.Scratch = scratch
-	cs := p.childSpec(scratch)
+	is := &initSpec{
+		Child: p.childSpec(scratch), Namespaces: ns, ParentPID: os.Getpid(),
+		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -99,12 +119,20 @@ func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 		return 0, err
 	}
 	defer statusR.Close()
+	// In a PID namespace, SIGKILL of its init ends everything in it; a
+	// subreaper needs a signal it can catch to kill its descendants first.
+	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
+	if ns {
+		is.ParentPID = 0 // the parent of a PID namespace's process 1 is outside: getppid says 0
+		attr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+		attr.Pdeathsig = syscall.SIGKILL
+	}
 	cmd := &exec.Cmd{
-		Path: "/proc/self/exe", Args: []string{childArg0}, Env: []string{}, Dir: "/",
-		Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
+		Path: "/proc/self/exe", Args: []string{initArg0}, Env: []string{}, Dir: "/",
+		Stdin: commandInput(stdio.Stdin), Stdout: relay(stdio.Stdout), Stderr: relay(stdio.Stderr),
 		ExtraFiles:  []*os.File{specR, statusW},
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL},
-		// Processes the command leaves behind may hold its output open.
+		SysProcAttr: attr,
+		// Bounds the wait for the relayed output once the sandbox ended.
 		WaitDelay: waitDelay,
 	}
 	sigs, stopSignals := stdio.Signals, func() {}
@@ -141,14 +169,14 @@ func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 			select {
 			case s := <-sigs:
 				if sig, ok := s.(syscall.Signal); ok {
-					syscall.Kill(-pid, sig)
+					syscall.Kill(pid, sig) // the first stage passes it to the command's group
 				}
 			case <-done:
 				return
 			}
 		}
 	}()
-	werr := json.NewEncoder(specW).Encode(cs)
+	werr := json.NewEncoder(specW).Encode(is)
 	specW.Close()
 	report, _ := io.ReadAll(io.LimitReader(statusR, 64<<10))
 	var setup *SetupError
@@ -165,7 +193,6 @@ func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 		stdio.Started(pid)
 	}
 	err = <-waited
-	syscall.Kill(-pid, syscall.SIGKILL) // what the command left in its group
 	if setup != nil {
 		return 0, setup
 	}
@@ -193,10 +220,15 @@ func (p *Plan) childSpec(scratch string) *childSpec {
 	cs := &childSpec{
 		Path: p.Path, Argv: p.Command, Dir: scratch,
 		Change: p.Identity.Change, UID: p.Identity.UID, GID: p.Identity.GID,
-		ParentPID: os.Getpid(), Model: p.Model, Landlock: p.Landlock.Enforced,
+		Model: p.Model, Landlock: p.Landlock.Enforced, Limits: p.Limits, Reach: p.reach,
 	}
 	for _, kv := range p.Env {
 		cs.Env = append(cs.Env, strings.ReplaceAll(kv, scratchPlaceholder, scratch))
+	}
+	if p.Identity.Dynamic {
+		name := "ttsguard-" + strconv.Itoa(p.Identity.UID)
+		cs.Env = append(cs.Env, "LOGNAME="+name, "USER="+name)
+		sort.Strings(cs.Env)
 	}
 	l := p.Landlock
 	if !l.Enforced {
@@ -216,4 +248,30 @@ func (p *Plan) childSpec(scratch string) *childSpec {
 		cs.BindTCP = l.BindTCP
 	}
 	return cs
+}
+
+// processPlan describes how the command's processes are set apart.
+func processPlan(root bool) Process {
+	pr := Process{
+		Session: "a session of its own with no controlling terminal: it cannot reach ttsguard's terminal " +
+			"(no TIOCSTI, TIOCSCTTY, TIOCSPGRP: the seccomp filter refuses them too)",
+		Output: "standard output and error relayed through pipes (control characters escaped when ttsguard writes to a " +
+			"terminal); standard input /dev/null when ttsguard's is a terminal",
+		Descriptors: "only 0, 1 and 2: every other descriptor ttsguard inherited is closed before the command starts",
+	}
+	if root {
+		pr.namespaces = true
+		pr.Namespaces = []string{"pid (the sandbox's init is process 1)", "mount (private tmpfs scratch, /proc of the PID namespace)"}
+		pr.Descendants = "every process the command starts is in its PID namespace and is killed when the command ends, " +
+			"when ttsguard ends or is killed (SIGKILL included)"
+		pr.Scratch = "a tmpfs mounted only in the sandbox's mount namespace, owned by the serving user, 0700; " +
+			"outside, an empty root-owned folder"
+	} else {
+		pr.Namespaces = []string{}
+		pr.Descendants = "the sandbox's init is a child subreaper: processes that leave the command's process group or " +
+			"session remain its descendants and are killed when the command ends or ttsguard ends (if ttsguard is killed " +
+			"with SIGKILL, its parent-death signal reaches the init, which kills them)"
+		pr.Scratch = "a 0700 folder of the calling user, removed afterwards (start ttsguard as root for a private tmpfs)"
+	}
+	return pr
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -64,10 +65,17 @@ func TestProbe(t *testing.T) {
 		}
 	}()
 	port := freePort(t)
+	// A descriptor the caller left open (not close-on-exec), as a shell's
+	// 7<secret.txt or a supervisor's socket would be.
+	leaked, err := syscall.Open(secret, syscall.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(leaked)
 	p, err := Prepare(Spec{
 		Model: model,
 		Command: []string{probe, "checks", "-secret", secret, "-outside", outside, "-model", "{model}",
-			"-connect", target.Addr().String(), "-port", strconv.Itoa(port)},
+			"-connect", target.Addr().String(), "-port", strconv.Itoa(port), "-fd", strconv.Itoa(leaked)},
 		Port: port, GroupFrom: root,
 		Environ: []string{"PATH=/usr/bin:/bin", "LANG=C.UTF-8", "LC_ALL=C", "SECRET_TOKEN=x", "TERM=xterm"},
 	})
@@ -107,28 +115,40 @@ func TestProbe(t *testing.T) {
 	}
 	t.Logf("probe results: %v", r)
 
-	want := map[string]string{
+	wantRes := map[string]string{
 		"read_model": "ok", "write_home": "ok", "exec_system": "ok",
 		"connect_loopback": "EPERM", "udp_sendto": "EPERM", "ptrace_traceme": "EPERM", "unshare_user": "EPERM",
 		"clone_newuser": "EPERM", "clone3": "ENOSYS", "mptcp_socket": "EPROTONOSUPPORT", "mount": "EPERM", "bpf": "EPERM", "io_uring_setup": "EPERM",
+		// Item 4: inherited descriptors; 5: socket families, personality; 9: memfd execution.
+		"read_inherited_fd": "EBADF", "vsock_socket": "EAFNOSUPPORT", "netlink_socket": "EAFNOSUPPORT",
+		"packet_socket": "EAFNOSUPPORT", "unix_socket": "ok", "personality_no_aslr": "EPERM", "personality_query": "ok (0)",
+		"memfd_exec": "memfd_create: EPERM; execveat: EPERM",
 	}
 	if p.Landlock.Enforced {
-		want["read_secret"] = "EACCES"
-		want["write_outside"] = "EACCES"
-		want["write_model"] = "EACCES"
-		want["exec_scratch"] = "EACCES"
+		wantRes["read_secret"] = "EACCES"
+		wantRes["write_outside"] = "EACCES"
+		wantRes["write_model"] = "EACCES"
+		wantRes["exec_scratch"] = "EACCES"
+		// Item 5: the host's sockets and mounts stay hidden.
+		for _, f := range []string{"/proc/self/net/tcp", "/proc/net/tcp", "/proc/self/mountinfo", "/proc/self/mounts", "/proc/self/task/TID/net/tcp"} {
+			wantRes["read "+f] = "EACCES"
+		}
+		wantRes["read /proc/self/status"] = "ok"
 	} else {
 		t.Logf("Landlock is not available on this kernel: the filesystem checks are skipped (%v)", p.Landlock.NotEnforced)
 	}
 	if p.Landlock.Network {
-		want["bind_other_port"] = "EACCES"
+		wantRes["bind_other_port"] = "EACCES"
 	} else {
 		t.Log("Landlock ABI < 4: the bind check is skipped")
 	}
-	for k, v := range want {
+	for k, v := range wantRes {
 		if r[k] != v {
 			t.Errorf("%s: got %v, want %s", k, r[k], v)
 		}
+	}
+	if fds, _ := r["open_fds"].([]any); len(fds) != 0 {
+		t.Errorf("the command holds descriptors it did not open: %v", fds)
 	}
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("the loopback listener accepted %d connections from the sandbox", n)
@@ -147,8 +167,8 @@ func TestProbe(t *testing.T) {
 		t.Errorf("no_new_privs %v, seccomp %v, parent death signal %v", id["NoNewPrivs"], id["Seccomp"], id["pdeathsig"])
 	}
 	if os.Geteuid() == 0 {
-		if id["uid"] != float64(65534) || id["euid"] != float64(65534) || id["gid"] != float64(nogroup) || id["egid"] != float64(nogroup) {
-			t.Errorf("identity %v, want nobody:nogroup", id)
+		if !isDynamicUID(id["uid"]) || id["euid"] != id["uid"] || id["gid"] != float64(nogroup) || id["egid"] != float64(nogroup) {
+			t.Errorf("identity %v, want a dynamic user and nogroup", id)
 		}
 		if g, _ := id["groups"].([]any); len(g) != 0 {
 			t.Errorf("supplementary groups %v, want none", g)
@@ -158,7 +178,12 @@ func TestProbe(t *testing.T) {
 	}
 	names := envNames(r["env"].([]any))
 	slices.Sort(names)
-	if want := []string{"HOME", "LANG", "LC_ALL", "PATH", "TMPDIR", "TTSGUARD_MODEL"}; !slices.Equal(names, want) {
+	want := []string{"HOME", "LANG", "LC_ALL", "PATH", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "TMPDIR", "TTSGUARD_MODEL"}
+	if os.Geteuid() == 0 {
+		want = append(want, "LOGNAME", "USER")
+		slices.Sort(want)
+	}
+	if !slices.Equal(names, want) {
 		t.Errorf("environment %q, want %q", names, want)
 	}
 	if r["cwd"] != p.Scratch || filepath.Dir(p.Scratch) != os.TempDir() {
@@ -170,6 +195,12 @@ func TestProbe(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(outside, "dropped")); err == nil && p.Landlock.Enforced {
 		t.Error("the probe wrote outside")
 	}
+}
+
+// isDynamicUID reports whether a JSON number is a user id from DynamicUIDs.
+func isDynamicUID(v any) bool {
+	f, ok := v.(float64)
+	return ok && f >= float64(DynamicUIDs[0]) && f <= float64(DynamicUIDs[1])
 }
 
 // TestExitStatus: exit codes pass through; a signal N gives 128+N.
@@ -272,7 +303,8 @@ func TestSetupErrors(t *testing.T) {
 		}
 		_, err = Run(context.Background(), p, IO{})
 		var se *SetupError
-		if !errors.As(err, &se) || se.Step != "exec" || !errors.Is(err, os.ErrPermission) {
+		// The error names the folder that blocks the serving user.
+		if !errors.As(err, &se) || se.Step != "command" || !strings.Contains(se.Msg, "the folder "+dir+" on its way is not traversable") {
 			t.Errorf("hidden program: %v", err)
 		}
 	}

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"fmt"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -69,7 +70,47 @@ var deniedSyscalls = []struct {
 	{"connect", unix.SYS_CONNECT},
 	{"sendmsg", unix.SYS_SENDMSG},
 	{"sendmmsg", unix.SYS_SENDMMSG},
+	{"memfd_create", unix.SYS_MEMFD_CREATE},
+	{"memfd_secret", unix.SYS_MEMFD_SECRET},
+	{"execveat", unix.SYS_EXECVEAT},
 }
+
+// deniedIoctls are terminal requests refused with EPERM on any descriptor:
+// pushing characters into a terminal's input (TIOCSTI, TIOCLINUX's paste
+// and console selection), taking a terminal as the controlling one
+// (TIOCSCTTY), moving its foreground process group (TIOCSPGRP), redirecting
+// the console (TIOCCONS) and changing the line discipline (TIOCSETD, a
+// common kernel exploit entry). The command has no controlling terminal and
+// its output goes through pipes; this is the second wall.
+var deniedIoctls = []struct {
+	name string
+	cmd  uint32
+}{
+	{"TIOCSTI", unix.TIOCSTI},
+	{"TIOCSCTTY", unix.TIOCSCTTY},
+	{"TIOCSPGRP", unix.TIOCSPGRP},
+	{"TIOCLINUX", unix.TIOCLINUX},
+	{"TIOCCONS", unix.TIOCCONS},
+	{"TIOCSETD", unix.TIOCSETD},
+}
+
+// allowedFamilies are the socket address families the command may create:
+// a TTS server listens on TCP (IPv4, IPv6) and its libraries use unix
+// sockets and UDP (name resolution); every other family (netlink, vsock,
+// packet, bluetooth, ...) is refused with EAFNOSUPPORT. vsock reaches the
+// hypervisor host and netlink the host's interfaces and routes: no Landlock
+// rule covers them.
+var allowedFamilies = []struct {
+	name   string
+	family uint32
+}{{"AF_UNIX", unix.AF_UNIX}, {"AF_INET", unix.AF_INET}, {"AF_INET6", unix.AF_INET6}}
+
+// personalityQuery is personality(0xffffffff): it reads the persona and
+// changes nothing.
+const personalityQuery = 0xffffffff
+
+// perLinux is PER_LINUX, the default persona.
+const perLinux = 0
 
 // cloneNamespaceFlags are the clone(2) flags that create namespaces
 // (CLONE_NEWTIME shares its bit with the exit signal in clone(2), and only
@@ -110,8 +151,21 @@ func seccompPlan() Seccomp {
 		"clone with a namespace flag (CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET): EPERM",
 		"sendto with a destination address (datagrams to anywhere): EPERM; send on a connected socket is allowed",
 		"socket for IPv4 or IPv6 other than TCP or UDP (MPTCP, SCTP, ping, raw; Landlock's TCP rules do not cover them): EPROTONOSUPPORT",
+		"socket and socketpair of a family other than " + familyNames() + " (netlink, vsock, packet, ...): EAFNOSUPPORT",
+		"personality other than a query or the default persona (no ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...): EPERM",
+	}
+	for _, i := range deniedIoctls {
+		s.Conditional = append(s.Conditional, "ioctl "+i.name+" (terminal input, controlling terminal, foreground group, console, line discipline): EPERM")
 	}
 	return s
+}
+
+func familyNames() string {
+	var names []string
+	for _, f := range allowedFamilies {
+		names = append(names, f.name)
+	}
+	return strings.Join(names, ", ")
 }
 
 // asm is a tiny assembler for classic BPF with forward jumps to labels.
@@ -158,8 +212,10 @@ func (a *asm) assemble() ([]bpf.RawInstruction, error) {
 
 // buildFilter returns the seccomp program: architecture check (kill on any
 // other), x32 refused, clone3 refused with ENOSYS, clone with namespace
-// flags and sendto with an address refused with EPERM, deniedSyscalls
-// refused with EPERM, everything else allowed.
+// flags, sendto with an address, deniedIoctls and personality changes
+// refused with EPERM, socket families other than allowedFamilies refused
+// with EAFNOSUPPORT, deniedSyscalls refused with EPERM, everything else
+// allowed.
 func buildFilter() ([]bpf.RawInstruction, error) {
 	a := &asm{jumps: map[int][2]string{}, labels: map[string]int{}}
 	a.emit(bpf.LoadAbsolute{Off: offArch, Size: 4})
@@ -172,6 +228,9 @@ func buildFilter() ([]bpf.RawInstruction, error) {
 	a.jump(bpf.JumpEqual, unix.SYS_CLONE, "clone", "")
 	a.jump(bpf.JumpEqual, unix.SYS_SENDTO, "sendto", "")
 	a.jump(bpf.JumpEqual, unix.SYS_SOCKET, "socket", "")
+	a.jump(bpf.JumpEqual, unix.SYS_SOCKETPAIR, "socket", "")
+	a.jump(bpf.JumpEqual, unix.SYS_IOCTL, "ioctl", "")
+	a.jump(bpf.JumpEqual, unix.SYS_PERSONALITY, "personality", "")
 	for _, d := range deniedSyscalls {
 		a.jump(bpf.JumpEqual, d.nr, "eperm", "")
 	}
@@ -194,11 +253,17 @@ func buildFilter() ([]bpf.RawInstruction, error) {
 	// socket(domain, type, protocol): IPv4 and IPv6 sockets only as TCP or
 	// UDP, the protocols Landlock and this filter know: MPTCP, SCTP and
 	// others would escape Landlock's TCP rules.
+	// socketpair(domain, type, protocol, sv) shares the first three.
 	a.label("socket")
 	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
-	a.jump(bpf.JumpEqual, unix.AF_INET, "inet", "")
-	a.jump(bpf.JumpEqual, unix.AF_INET6, "inet", "")
-	a.emit(bpf.RetConstant{Val: retAllow})
+	for _, f := range allowedFamilies {
+		to := "allow"
+		if f.family == unix.AF_INET || f.family == unix.AF_INET6 {
+			to = "inet"
+		}
+		a.jump(bpf.JumpEqual, f.family, to, "")
+	}
+	a.emit(bpf.RetConstant{Val: retErrno | uint32(syscall.EAFNOSUPPORT)})
 	a.label("inet")
 	a.emit(bpf.LoadAbsolute{Off: argLow(1), Size: 4})
 	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf}) // the type without SOCK_NONBLOCK, SOCK_CLOEXEC
@@ -210,8 +275,24 @@ func buildFilter() ([]bpf.RawInstruction, error) {
 	a.jump(bpf.JumpEqual, unix.IPPROTO_TCP, "allow", "")
 	a.jump(bpf.JumpEqual, unix.IPPROTO_UDP, "allow", "eprotonosupport")
 
+	// ioctl(fd, request, ...): the kernel reads request as an unsigned
+	// int, so only the low 32 bits count (high bits cannot hide a request).
+	a.label("ioctl")
+	a.emit(bpf.LoadAbsolute{Off: argLow(1), Size: 4})
+	for _, i := range deniedIoctls {
+		a.jump(bpf.JumpEqual, i.cmd, "eperm", "")
+	}
+	a.emit(bpf.RetConstant{Val: retAllow})
+
+	// personality(persona): the kernel reads an unsigned int.
+	a.label("personality")
+	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
+	a.jump(bpf.JumpEqual, personalityQuery, "allow", "")
+	a.jump(bpf.JumpEqual, perLinux, "allow", "eperm")
+
 	a.label("allow")
 	a.emit(bpf.RetConstant{Val: retAllow})
+
 	a.label("eprotonosupport")
 	a.emit(bpf.RetConstant{Val: retErrno | uint32(syscall.EPROTONOSUPPORT)})
 	a.label("eperm")

@@ -40,6 +40,7 @@ func TestFilter(t *testing.T) {
 	}
 	eperm, enosys := retErrno|uint32(syscall.EPERM), retErrno|uint32(syscall.ENOSYS)
 	eproto := retErrno | uint32(syscall.EPROTONOSUPPORT)
+	eafno := retErrno | uint32(syscall.EAFNOSUPPORT)
 	tests := []struct {
 		name string
 		data []byte
@@ -68,6 +69,22 @@ func TestFilter(t *testing.T) {
 		{"ping", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP), eproto},
 		{"raw", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_TCP), eproto},
 		{"unix", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_UNIX, unix.SOCK_STREAM, 0), retAllow},
+		{"socketpair unix", seccompData(auditArch, unix.SYS_SOCKETPAIR, unix.AF_UNIX, unix.SOCK_STREAM, 0, 0x7ffe0000), retAllow},
+		{"vsock", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_VSOCK, unix.SOCK_STREAM, 0), eafno},
+		{"netlink", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE), eafno},
+		{"packet", seccompData(auditArch, unix.SYS_SOCKET, unix.AF_PACKET, unix.SOCK_RAW, 0), eafno},
+		{"socketpair netlink", seccompData(auditArch, unix.SYS_SOCKETPAIR, unix.AF_NETLINK, unix.SOCK_RAW, 0), eafno},
+		{"ioctl TIOCSTI", seccompData(auditArch, unix.SYS_IOCTL, 2, unix.TIOCSTI, 0x7ffe0000), eperm},
+		{"ioctl TIOCSTI high bits", seccompData(auditArch, unix.SYS_IOCTL, 2, 1<<32|unix.TIOCSTI, 0x7ffe0000), eperm},
+		{"ioctl TIOCSPGRP", seccompData(auditArch, unix.SYS_IOCTL, 0, unix.TIOCSPGRP, 0x7ffe0000), eperm},
+		{"ioctl TIOCSCTTY", seccompData(auditArch, unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 1), eperm},
+		{"ioctl TIOCLINUX", seccompData(auditArch, unix.SYS_IOCTL, 0, unix.TIOCLINUX, 0x7ffe0000), eperm},
+		{"ioctl TCGETS", seccompData(auditArch, unix.SYS_IOCTL, 1, unix.TCGETS, 0x7ffe0000), retAllow},
+		{"ioctl FIONREAD", seccompData(auditArch, unix.SYS_IOCTL, 5, unix.TIOCINQ, 0x7ffe0000), retAllow},
+		{"personality query", seccompData(auditArch, unix.SYS_PERSONALITY, 0xffffffff), retAllow},
+		{"personality default", seccompData(auditArch, unix.SYS_PERSONALITY, 0), retAllow},
+		{"personality no ASLR", seccompData(auditArch, unix.SYS_PERSONALITY, 0x0040000), eperm},
+		{"personality exec", seccompData(auditArch, unix.SYS_PERSONALITY, 0x0400000), eperm},
 	}
 	for _, d := range deniedSyscalls {
 		tests = append(tests, struct {

@@ -11,6 +11,13 @@
 //	probe exit N          exit with status N
 //	probe kill SIGNAL     kill itself with signal number SIGNAL
 //	probe wait-signal     print "READY", exit 40+N on signal N (SIGTERM, SIGUSR1, SIGINT)
+//	probe terminal        attack the terminal: TIOCSTI on 0, 1, 2 and /dev/tty,
+//	                      take the foreground (tcsetpgrp) ignoring SIGTTOU, write
+//	                      escape sequences; print one JSON object
+//	probe spawn TOKEN     start two "linger TOKEN" processes, one in a session
+//	                      of its own (setsid), one in the probe's group, print
+//	                      "SPAWNED" and wait for a signal (exit 0 on SIGTERM)
+//	probe linger TOKEN    sleep until killed
 package main
 
 import (
@@ -27,6 +34,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -60,6 +68,14 @@ func main() {
 		os.Exit(40 + int(s.(syscall.Signal)))
 	case "checks":
 		checks(os.Args[2:])
+	case "terminal":
+		terminal()
+	case "spawn":
+		spawn(os.Args[2])
+	case "linger":
+		for {
+			time.Sleep(time.Hour)
+		}
 	}
 }
 
@@ -90,6 +106,7 @@ func checks(args []string) {
 	outside := fl.String("outside", "", "a world-writable folder outside the allowed paths")
 	model := fl.String("model", "", "the model folder")
 	connect := fl.String("connect", "", "a TCP address listening on loopback")
+	inherited := fl.Int("fd", -1, "a descriptor the caller of ttsguard left open")
 	port := fl.Int("port", 0, "the allowed port")
 	fl.Parse(args)
 	r := map[string]any{}
@@ -137,6 +154,28 @@ func checks(args []string) {
 		r["bind_other_port"] = result(err)
 	}
 	r["exec_system"] = result(exec.Command("/bin/true").Run())
+	if *inherited >= 0 {
+		buf := make([]byte, 64)
+		_, err := unix.Read(*inherited, buf)
+		r["read_inherited_fd"] = result(err)
+	}
+	r["open_fds"] = openFDs()
+	r["vsock_socket"] = socketResult(unix.AF_VSOCK, unix.SOCK_STREAM, 0)
+	r["netlink_socket"] = socketResult(unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE)
+	r["packet_socket"] = socketResult(unix.AF_PACKET, unix.SOCK_RAW, 0)
+	r["unix_socket"] = socketResult(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	for _, f := range []string{"/proc/self/net/tcp", "/proc/net/tcp", "/proc/self/mountinfo", "/proc/self/mounts", "/proc/self/status"} {
+		_, err := os.ReadFile(f)
+		r["read "+f] = result(err)
+	}
+	tid := strconv.Itoa(unix.Gettid())
+	_, err = os.ReadFile("/proc/self/task/" + tid + "/net/tcp")
+	r["read /proc/self/task/TID/net/tcp"] = result(err)
+	rv, _, e = syscall.RawSyscall(unix.SYS_PERSONALITY, 0x0040000, 0, 0) // ADDR_NO_RANDOMIZE
+	r["personality_no_aslr"] = errnoResult(rv, e)
+	rv, _, e = syscall.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+	r["personality_query"] = errnoResult(0, e)
+	r["memfd_exec"] = memfdExec()
 	r["exec_scratch"] = execCopy(home)
 	r["identity"] = identity()
 	r["env"] = os.Environ()
@@ -146,6 +185,128 @@ func checks(args []string) {
 	if *port > 0 {
 		serve(*port)
 	}
+}
+
+// openFDs lists the probe's descriptors above 2 that point to something
+// the probe did not open itself (not a Go runtime pipe or epoll, not the
+// listing of /proc/self/fd).
+func openFDs() []string {
+	out := []string{}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return []string{"list: " + result(err)}
+	}
+	for _, e := range ents {
+		n, _ := strconv.Atoi(e.Name())
+		if n <= 2 {
+			continue
+		}
+		target, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil || strings.HasPrefix(target, "anon_inode:") || target == "/proc/"+strconv.Itoa(os.Getpid())+"/fd" {
+			continue
+		}
+		out = append(out, e.Name()+" -> "+target)
+	}
+	return out
+}
+
+func socketResult(family, typ, proto int) string {
+	fd, err := unix.Socket(family, typ, proto)
+	if err == nil {
+		unix.Close(fd)
+	}
+	return result(err)
+}
+
+// memfdExec writes /bin/true into an anonymous memory file and executes it
+// with execveat(2) in a child process: a way to run a binary from no path
+// Landlock can see.
+func memfdExec() string {
+	fd, err := unix.MemfdCreate("payload", 0)
+	if err != nil {
+		// Also try execveat alone on an ordinary file descriptor.
+		tfd, oerr := unix.Open("/bin/true", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if oerr != nil {
+			return "memfd_create: " + result(err) + "; open: " + result(oerr)
+		}
+		defer unix.Close(tfd)
+		return "memfd_create: " + result(err) + "; execveat: " + execveatChild(tfd)
+	}
+	defer unix.Close(fd)
+	data, _ := os.ReadFile("/bin/true")
+	unix.Write(fd, data)
+	return "memfd_create: ok; execveat: " + execveatChild(fd)
+}
+
+// execveatChild forks; the child execveat(2)s fd and reports errno as its
+// exit status (0: the program ran and exited 0).
+func execveatChild(fd int) string {
+	empty, _ := unix.BytePtrFromString("")
+	argv := []*byte{empty, nil}
+	env := []*byte{nil}
+	pid, _, e := syscall.RawSyscall(unix.SYS_CLONE, uintptr(syscall.SIGCHLD), 0, 0)
+	if e != 0 {
+		return "fork: " + result(e)
+	}
+	if pid == 0 {
+		_, _, e := syscall.RawSyscall6(unix.SYS_EXECVEAT, uintptr(fd), uintptr(unsafe.Pointer(empty)),
+			uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&env[0])), unix.AT_EMPTY_PATH, 0)
+		unix.Exit(int(e))
+	}
+	var ws syscall.WaitStatus
+	syscall.Wait4(int(pid), &ws, 0, nil)
+	if ws.ExitStatus() == 0 {
+		return "ok (the program ran)"
+	}
+	return result(syscall.Errno(ws.ExitStatus()))
+}
+
+// terminal attacks the operator's terminal through every descriptor the
+// probe holds and through /dev/tty.
+func terminal() {
+	signal.Ignore(syscall.SIGTTOU, syscall.SIGTTIN)
+	r := map[string]any{}
+	fds := map[string]int{"0": 0, "1": 1, "2": 2}
+	if fd, err := unix.Open("/dev/tty", unix.O_RDWR, 0); err == nil {
+		fds["/dev/tty"] = fd
+		r["open /dev/tty"] = "ok"
+	} else {
+		r["open /dev/tty"] = result(err)
+	}
+	for name, fd := range fds {
+		var injected []string
+		for _, c := range []byte("id\n") {
+			b := c
+			_, _, e := syscall.RawSyscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&b)))
+			injected = append(injected, errnoResult(0, e))
+		}
+		r["tiocsti "+name] = injected[0]
+		r["tcsetpgrp "+name] = result(unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, unix.Getpgrp()))
+		_, _, e := syscall.RawSyscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSCTTY, 1)
+		r["tiocsctty "+name] = errnoResult(0, e)
+	}
+	out, _ := json.Marshal(r)
+	// An escape sequence that sets the window title, then the result.
+	fmt.Print("\x1b]0;pwned\x07")
+	fmt.Println(string(out))
+}
+
+// spawn starts two lingering processes and waits for SIGTERM.
+func spawn(token string) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	self, _ := os.Executable()
+	for _, setsid := range []bool{true, false} {
+		c := exec.Command(self, "linger", token)
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
+		if err := c.Start(); err != nil {
+			fmt.Println("SPAWN FAILED:", err)
+			os.Exit(3)
+		}
+	}
+	fmt.Println("SPAWNED")
+	<-ch
+	os.Exit(0)
 }
 
 func udpSend(addr string) string {

@@ -1,0 +1,246 @@
+//go:build linux && (amd64 || arm64)
+
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// initArg0 is the argv[0] under which ttsguard re-executes itself as the
+// sandbox's first stage, the init of the command's process tree. It reads
+// an initSpec from file descriptor 3, reports a failure on descriptor 4,
+// and runs the second stage (childArg0) as its only child:
+//
+//   - it is the leader of a new session (ttsguard starts it with setsid),
+//     so nothing under it has a controlling terminal;
+//   - started as root, it is process 1 of a new PID namespace and runs in a
+//     new mount namespace where it mounts a private tmpfs on the scratch
+//     folder (invisible from outside) and a /proc of the new namespace;
+//     when it exits, the kernel kills every process left in the namespace;
+//   - otherwise it is a child subreaper: processes that leave the command's
+//     process group or session still end up its children, and it kills
+//     them all when the command ends or when ttsguard dies;
+//   - it forwards the signals ttsguard forwards to the command's process
+//     group, reaps every orphan, and exits with the command's status
+//     (128+N for signal N).
+const initArg0 = "ttsguard-sandbox-init"
+
+// initSpec is what the first stage applies.
+type initSpec struct {
+	Child      *childSpec `json:"child"`
+	Namespaces bool       `json:"namespaces"`
+	ParentPID  int        `json:"parent_pid"`
+	// Scratch is mounted as a tmpfs of ScratchSize bytes owned by UID:GID,
+	// mode 0700, in the mount namespace (only with Namespaces).
+	Scratch     string `json:"scratch"`
+	ScratchSize int64  `json:"scratch_size"`
+	UID         int    `json:"uid"`
+	GID         int    `json:"gid"`
+}
+
+func init() {
+	if len(os.Args) == 1 && os.Args[0] == initArg0 {
+		initMain() // never returns
+	}
+}
+
+// reportTo returns a function that writes a setup failure to status and
+// exits 127.
+func reportTo(status *os.File) func(step string, err error) {
+	return func(step string, err error) {
+		e := childError{Step: step, Error: err.Error()}
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			e.Errno = int(errno)
+		}
+		json.NewEncoder(status).Encode(e)
+		os.Exit(127)
+	}
+}
+
+// closeInherited closes every descriptor from first up: descriptors the
+// caller of ttsguard left open (a secret file, a supervisor's socket) must
+// not reach the command.
+func closeInherited(first int) error {
+	err := unix.CloseRange(uint(first), ^uint(0), 0)
+	if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
+		// Kernels before 5.9: close what /proc lists.
+		ents, rerr := os.ReadDir("/proc/self/fd")
+		if rerr != nil {
+			return rerr
+		}
+		for _, e := range ents {
+			if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+				unix.Close(fd)
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+func initMain() {
+	runtime.LockOSThread() // the second stage's parent-death signal follows this thread
+	syscall.CloseOnExec(4)
+	status := os.NewFile(4, "status")
+	fail := reportTo(status)
+	if err := closeInherited(5); err != nil {
+		fail("descriptors", err)
+	}
+	in := os.NewFile(3, "spec")
+	data, err := io.ReadAll(io.LimitReader(in, maxSpec+1))
+	in.Close()
+	var is initSpec
+	if err == nil && len(data) > maxSpec {
+		err = errors.New("specification too large")
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &is)
+	}
+	if err == nil && is.Child == nil {
+		err = errors.New("no command")
+	}
+	if err != nil {
+		fail("read specification", err)
+	}
+	if os.Getppid() != is.ParentPID {
+		fail("parent death signal", errors.New("ttsguard exited before the command started"))
+	}
+	if is.Namespaces {
+		if err := privateMounts(&is); err != nil {
+			fail("mount namespace", err)
+		}
+	} else if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fail("subreaper", err)
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	is.Child.ParentPID = os.Getpid()
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		fail("start", err)
+	}
+	proc, err := os.StartProcess("/proc/self/exe", []string{childArg0}, &os.ProcAttr{
+		Dir: "/", Env: []string{},
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, specR, status},
+		// The command leads its own process group, to which signals go.
+		Sys: &syscall.SysProcAttr{Setpgid: true},
+	})
+	specR.Close()
+	if err != nil {
+		fail("start", err)
+	}
+	status.Close() // the second stage holds it until exec closes it
+	json.NewEncoder(specW).Encode(is.Child)
+	specW.Close()
+	main := proc.Pid
+	go func() {
+		for s := range sigs {
+			if os.Getppid() != is.ParentPID {
+				// ttsguard is gone (its parent-death signal): nothing may
+				// outlive it.
+				endAll(is.Namespaces)
+				os.Exit(128 + int(syscall.SIGKILL))
+			}
+			syscall.Kill(-main, s.(syscall.Signal))
+		}
+	}()
+	code := 0
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			code = 127
+			break
+		}
+		if pid == main {
+			code = ws.ExitStatus()
+			if ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+			break
+		}
+	}
+	endAll(is.Namespaces)
+	os.Exit(code)
+}
+
+// endAll kills every process left under this one. In a PID namespace the
+// kernel does it when its process 1 (this one) exits; as a subreaper, every
+// child is killed and reaped until none is left (the children of a killed
+// process become this one's children, and are killed in the next round).
+func endAll(namespace bool) {
+	if namespace {
+		return
+	}
+	self := os.Getpid()
+	for {
+		for _, pid := range childrenOf(self) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		_, err := syscall.Wait4(-1, nil, 0, nil)
+		if errors.Is(err, syscall.ECHILD) {
+			return
+		}
+	}
+}
+
+// childrenOf lists the processes whose parent is pid, from /proc.
+func childrenOf(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// privateMounts makes every mount private to this namespace, mounts a tmpfs
+// on the scratch folder (so that no process outside the sandbox can see or
+// plant files in it) and a /proc that shows only this PID namespace.
+func privateMounts(is *initSpec) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	opts := fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d", is.UID, is.GID, is.ScratchSize)
+	if err := unix.Mount("ttsguard-scratch", is.Scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
+		return fmt.Errorf("tmpfs on %q: %w", is.Scratch, err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("/proc of the PID namespace: %w", err)
+	}
+	return nil
+}
