@@ -81,6 +81,9 @@ type buildError struct {
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(envOperator); spec != "" {
+		operatorMain(spec) // never returns
+	}
 	code := m.Run()
 	if probeDir != "" {
 		os.RemoveAll(probeDir)

@@ -100,6 +100,17 @@ func TestProbe(t *testing.T) {
 	if l := out.next(t, 10*time.Second); l != "LISTENING" {
 		t.Fatalf("probe: %s", l)
 	}
+	if os.Geteuid() == 0 {
+		// Item 6: the scratch folder the command writes to (its HOME) is a
+		// tmpfs of its own mount namespace: from outside, the folder is
+		// empty, and nothing planted there reaches the command.
+		if ents, err := os.ReadDir(p.Scratch); err != nil || len(ents) != 0 {
+			t.Errorf("the scratch folder is visible from outside: %v %v", ents, err)
+		}
+		if st, err := os.Stat(p.Scratch); err != nil || st.Sys().(*syscall.Stat_t).Uid != 0 || st.Mode().Perm() != 0o700 {
+			t.Errorf("the scratch folder outside must be root's, 0700: %v %v", st, err)
+		}
+	}
 	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
 		t.Fatalf("connect to the sandboxed server: %v", err)

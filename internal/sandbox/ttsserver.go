@@ -218,7 +218,9 @@ func TTSServerCommand(path, host string, args []string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append([]string{py, "-c", hostWrapper, host}, args...), nil
+	// -I: isolated, as a tool's own interpreter should be: no user site,
+	// no PYTHON* variables, nothing from the working folder on sys.path.
+	return append([]string{py, "-I", "-c", hostWrapper, host}, args...), nil
 }
 
 // shebang returns the interpreter of a Python console script.

@@ -91,10 +91,10 @@ func TestTTSServerCommand(t *testing.T) {
 		t.Errorf("%q %v", got, err)
 	}
 	got, err = TTSServerCommand(script, "127.0.0.1", []string{"--port", "1"})
-	if err != nil || len(got) != 6 || got[0] != "/opt/venv/bin/python3.11" || got[1] != "-c" || got[3] != "127.0.0.1" || got[4] != "--port" {
+	if err != nil || len(got) != 7 || got[0] != "/opt/venv/bin/python3.11" || got[1] != "-I" || got[2] != "-c" || got[4] != "127.0.0.1" || got[5] != "--port" {
 		t.Errorf("%q %v", got, err)
 	}
-	if !strings.Contains(got[2], "sys.argv.pop(1)") || strings.Contains(got[2], "127.0.0.1") {
+	if !strings.Contains(got[3], "sys.argv.pop(1)") || strings.Contains(got[3], "127.0.0.1") {
 		t.Error("the host must be an argument, not code")
 	}
 	if _, err := TTSServerCommand(script, "'; import os #", nil); !errors.Is(err, ErrSpec) {
@@ -110,12 +110,24 @@ func TestTTSServerCommand(t *testing.T) {
 // TestHostWrapper runs the --host wrapper with stand-ins for flask and
 // TTS.server.server: tts-server's main calls Flask.run(host="::"), and the
 // wrapper makes it listen on the requested host instead.
+// TestHostWrapper runs the --host wrapper with a Python virtual
+// environment holding fake TTS and flask packages. A flask.py planted in
+// the working folder (the scratch folder, HOME) and in the user site must
+// not be imported (issue 9, item 6: the wrapper runs Python isolated).
 func TestHostWrapper(t *testing.T) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not found: the wrapper test needs it")
 	}
-	lib := t.TempDir()
+	venv := t.TempDir()
+	if out, err := exec.Command(py, "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		t.Skipf("python3 -m venv: %v: %s", err, out)
+	}
+	sites, _ := filepath.Glob(filepath.Join(venv, "lib", "python3*", "site-packages"))
+	if len(sites) != 1 {
+		t.Fatalf("site-packages of the venv: %q", sites)
+	}
+	lib := sites[0]
 	os.MkdirAll(filepath.Join(lib, "TTS", "server"), 0o755)
 	os.WriteFile(filepath.Join(lib, "flask.py"), []byte("class Flask:\n    def run(self, debug=False, host=None, port=None):\n        print('host=%s port=%s' % (host, port))\n"), 0o644)
 	os.WriteFile(filepath.Join(lib, "TTS", "__init__.py"), nil, 0o644)
@@ -130,14 +142,26 @@ def main():
     print("argv0=" + sys.argv[0])
     app.run(debug=False, host="::", port=args.port)
 `), 0o644)
-	script := filepath.Join(lib, "tts-server")
-	os.WriteFile(script, []byte("#!"+py+"\n"), 0o755)
+	script := filepath.Join(venv, "bin", "tts-server")
+	os.WriteFile(script, []byte("#!"+filepath.Join(venv, "bin", "python3")+"\n"), 0o755)
 	argv, err := TTSServerCommand(script, "127.0.0.1", []string{"--port", "5009"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// What another process of the serving user planted.
+	home := t.TempDir()
+	planted := "raise SystemExit('planted code ran')\n"
+	os.WriteFile(filepath.Join(home, "flask.py"), []byte(planted), 0o644)
+	userSite, _ := exec.Command(py, "-c", "import site, sys; sys.stdout.write(site.getusersitepackages())").Output()
+	if rel, err := filepath.Rel(os.Getenv("HOME"), string(userSite)); err == nil && !strings.HasPrefix(rel, "..") {
+		us := filepath.Join(home, rel)
+		os.MkdirAll(us, 0o755)
+		os.WriteFile(filepath.Join(us, "usercustomize.py"), []byte(planted), 0o644)
+		os.WriteFile(filepath.Join(us, "flask.py"), []byte(planted), 0o644)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = []string{"PYTHONPATH=" + lib}
+	cmd.Dir = home
+	cmd.Env = []string{"HOME=" + home, "PYTHONPATH=" + home, "PYTHONSTARTUP=" + filepath.Join(home, "flask.py")}
 	out, err := cmd.CombinedOutput()
 	if err != nil || string(out) != "argv0=tts-server\nhost=127.0.0.1 port=5009\n" {
 		t.Errorf("%v: %s", err, out)
