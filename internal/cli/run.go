@@ -92,6 +92,7 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	spec := sandbox.Spec{
 		Model: v.Dir, AllowRead: append(append([]string(nil), pol.Run.AllowRead...), f.allowRead...), Port: port,
 		User: pol.Run.User, Group: pol.Run.Group, GroupFrom: st.Root, Env: pol.Run.Env, Command: command,
+		Limits: runLimits(pol.Run.Limits),
 	}
 	checkAll := func() error {
 		for _, m := range []*store.Version{v, vocoder} {
@@ -293,9 +294,13 @@ func (r runPlan) Text(w io.Writer) error {
 		fmt.Fprintf(&b, "  command:      %s\n", quoteArgs(p.Path, p.Command[1:]))
 	}
 	id := p.Identity
-	if id.Change {
+	switch {
+	case id.Dynamic:
+		fmt.Fprintf(&b, "  user:         a fresh user id for this run (%d-%d, in no account database, shared with no other process), "+
+			"group %s (%d: %s), no supplementary groups\n", sandbox.DynamicUIDs[0], sandbox.DynamicUIDs[1], id.Group, id.GID, id.GroupFrom)
+	case id.Change:
 		fmt.Fprintf(&b, "  user:         %s (%d), group %s (%d: %s), no supplementary groups\n", id.User, id.UID, id.Group, id.GID, id.GroupFrom)
-	} else {
+	default:
 		fmt.Fprintf(&b, "  user:         %s (%d), group %s (%d): not started as root, unchanged; supplementary groups %s\n", id.User, id.UID, id.Group, id.GID, id.Supplemental)
 	}
 	if id.Problem != "" {
@@ -303,6 +308,21 @@ func (r runPlan) Text(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  capabilities: %s\n", id.Capabilities)
 	fmt.Fprintf(&b, "  process:      no_new_privs; parent death signal %s; forwarded signals %s; own process group\n", p.ParentDeath, strings.Join(p.Signals, " "))
+	pr := p.Process
+	fmt.Fprintf(&b, "    session:     %s\n", pr.Session)
+	fmt.Fprintf(&b, "    output:      %s\n", pr.Output)
+	fmt.Fprintf(&b, "    descriptors: %s\n", pr.Descriptors)
+	ns := "none"
+	if len(pr.Namespaces) > 0 {
+		ns = strings.Join(pr.Namespaces, "; ")
+	}
+	fmt.Fprintf(&b, "    namespaces:  %s\n", ns)
+	fmt.Fprintf(&b, "    descendants: %s\n", pr.Descendants)
+	fmt.Fprintf(&b, "    cgroup:      %s\n", pr.Cgroup)
+	fmt.Fprintf(&b, "    scratch:     %s\n", pr.Scratch)
+	lim := p.Limits
+	fmt.Fprintf(&b, "  limits:       memory %s per process (address space), %s processes and threads, files up to %s, %s open files, scratch %s; no core dumps\n",
+		limitText(lim.Memory, true), limitText(lim.Processes, false), limitText(lim.FileSize, true), limitText(lim.OpenFiles, false), limitText(lim.Scratch, true))
 	l := p.Landlock
 	if l.Enforced {
 		fmt.Fprintf(&b, "  landlock:     kernel ABI %d, enforced; everything not listed is denied (handled: %s)\n", l.ABI, strings.Join(l.Handled, " "))
@@ -352,6 +372,40 @@ func (r runStart) Text(w io.Writer) error {
 	_, err := fmt.Fprintf(w, "ttsguard: %s verified; starting %s as %s:%s (%s, seccomp, no capabilities, %s)\n",
 		r.Name, p.Path, p.Identity.User, p.Identity.Group, ll, bind)
 	return err
+}
+
+// runLimits turns the policy's run.limits into the sandbox's: a field the
+// policy leaves out gets sandbox.DefaultLimits' value, "unlimited" 0.
+func runLimits(pl policy.RunLimits) *sandbox.Limits {
+	l := sandbox.DefaultLimits
+	for _, f := range []struct {
+		from int64
+		to   *int64
+	}{{pl.Memory, &l.Memory}, {pl.Processes, &l.Processes}, {pl.FileSize, &l.FileSize}, {pl.OpenFiles, &l.OpenFiles}, {pl.Scratch, &l.Scratch}} {
+		switch f.from {
+		case 0:
+		case policy.Unlimited:
+			*f.to = 0
+		default:
+			*f.to = f.from
+		}
+	}
+	return &l
+}
+
+// limitText writes a limit for people ("no limit" for 0).
+func limitText(v int64, size bool) string {
+	switch {
+	case v == 0:
+		return "no limit"
+	case !size:
+		return fmt.Sprint(v)
+	case v%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", v>>30)
+	case v%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", v>>20)
+	}
+	return fmt.Sprintf("%d bytes", v)
 }
 
 // accessSummary names a rule's rights in short: read, read+exec, read-write.

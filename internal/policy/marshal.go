@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -43,10 +44,49 @@ type yamlScan struct {
 }
 
 type yamlRun struct {
-	User      string   `yaml:"user,omitempty" json:"user,omitempty"`
-	Group     string   `yaml:"group,omitempty" json:"group,omitempty"`
-	AllowRead []string `yaml:"allow_read,omitempty" json:"allow_read,omitempty"`
-	Env       []string `yaml:"env,omitempty" json:"env,omitempty"`
+	User      string      `yaml:"user,omitempty" json:"user,omitempty"`
+	Group     string      `yaml:"group,omitempty" json:"group,omitempty"`
+	AllowRead []string    `yaml:"allow_read,omitempty" json:"allow_read,omitempty"`
+	Env       []string    `yaml:"env,omitempty" json:"env,omitempty"`
+	Limits    *yamlLimits `yaml:"limits,omitempty" json:"limits,omitempty"`
+}
+
+type yamlLimits struct {
+	Memory    string `yaml:"memory,omitempty" json:"memory,omitempty"`
+	Processes string `yaml:"processes,omitempty" json:"processes,omitempty"`
+	FileSize  string `yaml:"file_size,omitempty" json:"file_size,omitempty"`
+	OpenFiles string `yaml:"open_files,omitempty" json:"open_files,omitempty"`
+	Scratch   string `yaml:"scratch,omitempty" json:"scratch,omitempty"`
+}
+
+// marshalRun writes the run section; limits left at their defaults are
+// left out.
+func marshalRun(r Run) yamlRun {
+	y := yamlRun{User: r.User, Group: r.Group, AllowRead: r.AllowRead, Env: r.Env}
+	if r.Limits != (RunLimits{}) {
+		l := r.Limits
+		y.Limits = &yamlLimits{Memory: formatLimit(l.Memory, true), Processes: formatLimit(l.Processes, false),
+			FileSize: formatLimit(l.FileSize, true), OpenFiles: formatLimit(l.OpenFiles, false), Scratch: formatLimit(l.Scratch, true)}
+	}
+	return y
+}
+
+// formatLimit writes a limit as parseLimit reads it ("" for the default).
+func formatLimit(v int64, size bool) string {
+	switch {
+	case v == 0:
+		return ""
+	case v == Unlimited:
+		return "unlimited"
+	}
+	if size {
+		for _, u := range sizeUnits {
+			if u.shift > 0 && v%(1<<u.shift) == 0 {
+				return strconv.FormatInt(v>>u.shift, 10) + u.suffix
+			}
+		}
+	}
+	return strconv.FormatInt(v, 10)
 }
 
 // MarshalYAML returns the effective policy in the policy file format, with
@@ -59,7 +99,7 @@ func (p *Policy) MarshalYAML() (any, error) {
 		Sources:  append([]string{}, p.Sources...),
 		CABundle: p.CABundle,
 		Scan:     yamlScan{Profile: p.Scan.Profile, AllowGlobals: p.Scan.AllowGlobals},
-		Run:      yamlRun(p.Run),
+		Run:      marshalRun(p.Run),
 	}
 	if y.Scan.Profile == "" {
 		y.Scan.Profile = ProfileCoqui

@@ -144,7 +144,8 @@ type Scan struct {
 type Run struct {
 	// User is the unprivileged user the command runs as when ttsguard is
 	// started as root: a user name or a numeric id, never root (0). "" means
-	// nobody. It is looked up when the command starts.
+	// a fresh user id for each run, in no account database (see
+	// docs/sandbox.md). It is looked up when the command starts.
 	User string
 	// Group is the command's group when ttsguard is started as root: a group
 	// name or a numeric id, never root (0). "" means the group of the store
@@ -158,8 +159,10 @@ type Run struct {
 	AllowRead []string
 	// Env names environment variables passed through from ttsguard's
 	// environment, besides the ones always passed (PATH, LANG, LC_*) and the
-	// ones ttsguard sets (HOME, TMPDIR, TTSGUARD_MODEL).
+	// ones ttsguard sets (RunEnvSet).
 	Env []string
+	// Limits caps the command's resources; a zero field means the default.
+	Limits RunLimits
 }
 
 //go:embed default.yaml

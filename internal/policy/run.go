@@ -25,7 +25,77 @@ var RunEnvAlways = []string{"PATH", "LANG", "LC_*"}
 // RunEnvSet are the environment variables `ttsguard run` sets itself.
 var RunEnvSet = []string{"HOME", "TMPDIR", "TTSGUARD_MODEL", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "USER", "LOGNAME"}
 
-var runKeys = []string{"user", "group", "allow_read", "env"}
+var runKeys = []string{"user", "group", "allow_read", "env", "limits"}
+
+// Unlimited is a RunLimits value that lifts a limit ("unlimited" in YAML).
+const Unlimited = -1
+
+// RunLimits are the resource limits of `ttsguard run`'s command: 0 means
+// the default (docs/policy.md), Unlimited no limit, else bytes or a count.
+type RunLimits struct {
+	Memory    int64 // address space of each process, bytes
+	Processes int64 // processes and threads of the serving user
+	FileSize  int64 // largest file the command may write, bytes
+	OpenFiles int64 // open descriptors of each process
+	Scratch   int64 // size of the private scratch folder, bytes
+}
+
+var limitKeys = []string{"memory", "processes", "file_size", "open_files", "scratch"}
+
+// sizeUnits are the suffixes a size may carry (IEC, powers of 1024).
+var sizeUnits = []struct {
+	suffix string
+	shift  uint
+}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}, {"B", 0}}
+
+// parseLimit reads "unlimited", a count, or (when size) a number of bytes
+// with an optional KiB, MiB, GiB or TiB suffix; 0 is refused (write
+// "unlimited" to lift a limit).
+func parseLimit(s string, size bool) (int64, error) {
+	if s == "unlimited" {
+		return Unlimited, nil
+	}
+	num, shift := s, uint(0)
+	if size {
+		for _, u := range sizeUnits {
+			if n, ok := strings.CutSuffix(s, u.suffix); ok {
+				num, shift = strings.TrimSpace(n), u.shift
+				break
+			}
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	switch {
+	case err != nil || n < 0:
+		if size {
+			return 0, fmt.Errorf("%q: want a positive number of bytes (with KiB, MiB, GiB or TiB) or unlimited", s)
+		}
+		return 0, fmt.Errorf("%q: want a positive number or unlimited", s)
+	case n == 0:
+		return 0, fmt.Errorf("0 would forbid everything; write unlimited to lift the limit")
+	case n > (1<<62)>>shift:
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return n << shift, nil
+}
+
+func (ps *parser) limits(p *Policy, n *yaml.Node) error {
+	return ps.mapping(n, "run.limits", limitKeys, func(k string, _, vn *yaml.Node) error {
+		fk := join("run.limits", k)
+		if vn.Kind != yaml.ScalarNode {
+			return ps.wantType(vn, fk, "a number, a size or unlimited")
+		}
+		l := &p.Run.Limits
+		target := map[string]*int64{"memory": &l.Memory, "processes": &l.Processes, "file_size": &l.FileSize,
+			"open_files": &l.OpenFiles, "scratch": &l.Scratch}[k]
+		v, err := parseLimit(vn.Value, k == "memory" || k == "file_size" || k == "scratch")
+		if err != nil {
+			return ps.errf(vn, fk, "%v", err)
+		}
+		*target = v
+		return nil
+	})
+}
 
 func (ps *parser) run(p *Policy, n *yaml.Node) error {
 	return ps.mapping(n, "run", runKeys, func(k string, _, vn *yaml.Node) error {
@@ -50,6 +120,8 @@ func (ps *parser) run(p *Policy, n *yaml.Node) error {
 			if p.Run.Env, nodes, err = ps.strList(vn, fk); err == nil {
 				err = ps.envNames(p.Run.Env, nodes)
 			}
+		case "limits":
+			err = ps.limits(p, vn)
 		}
 		return err
 	})

@@ -107,3 +107,41 @@ func TestRunRoundTrip(t *testing.T) {
 		t.Errorf("round trip: %v\n%#v\n%#v", err, p, q)
 	}
 }
+
+func TestParseRunLimits(t *testing.T) {
+	p, err := Parse("p.yaml", []byte("version: 1\nrun:\n  limits:\n    memory: 8GiB\n    processes: 512\n    file_size: unlimited\n    open_files: \"1024\"\n    scratch: 256MiB\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := RunLimits{Memory: 8 << 30, Processes: 512, FileSize: Unlimited, OpenFiles: 1024, Scratch: 256 << 20}
+	if p.Run.Limits != want {
+		t.Errorf("limits = %#v", p.Run.Limits)
+	}
+	// The effective policy prints them as it reads them, and reads them back.
+	out := p.String()
+	if !strings.Contains(out, "memory: 8GiB") || !strings.Contains(out, "file_size: unlimited") || !strings.Contains(out, "scratch: 256MiB") {
+		t.Errorf("printed:\n%s", out)
+	}
+	again, err := Parse("p.yaml", []byte(out))
+	if err != nil || again.Run.Limits != want {
+		t.Errorf("round trip: %v %#v", err, again.Run.Limits)
+	}
+	p, err = Parse("p.yaml", []byte("version: 1\nrun:\n  limits: {memory: 12345}\n"))
+	if err != nil || p.Run.Limits != (RunLimits{Memory: 12345}) {
+		t.Errorf("bytes without a unit: %v %#v", err, p.Run.Limits)
+	}
+	const v = "version: 1\nrun:\n  limits:\n"
+	for in, msg := range map[string]string{
+		v + "    memory: 0\n":           `run.limits.memory: 0 would forbid everything; write unlimited to lift the limit`,
+		v + "    memory: -1GiB\n":       `run.limits.memory: "-1GiB": want a positive number of bytes`,
+		v + "    memory: 8GB\n":         `run.limits.memory: "8GB": want a positive number of bytes`,
+		v + "    processes: 1GiB\n":     `run.limits.processes: "1GiB": want a positive number or unlimited`,
+		v + "    memory: 99999999TiB\n": `run.limits.memory: "99999999TiB" is too large`,
+		v + "    cpu: 2\n":              `run.limits: unknown key "cpu"`,
+		v + "    memory: [1]\n":         `run.limits.memory: want a number, a size or unlimited`,
+	} {
+		if _, err := Parse("p.yaml", []byte(in)); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: got %v, want %s", in, err, msg)
+		}
+	}
+}

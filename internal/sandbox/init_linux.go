@@ -69,20 +69,21 @@ func reportTo(status *os.File) func(step string, err error) {
 	}
 }
 
-// closeInherited closes every descriptor from first up: descriptors the
-// caller of ttsguard left open (a secret file, a supervisor's socket) must
-// not reach the command.
+// closeInherited marks every descriptor from first up close-on-exec:
+// descriptors the caller of ttsguard left open (a secret file, a
+// supervisor's socket) never reach the command. (Closing them outright
+// would also close the Go runtime's own, such as its epoll descriptor.)
 func closeInherited(first int) error {
-	err := unix.CloseRange(uint(first), ^uint(0), 0)
+	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	if errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EINVAL) {
-		// Kernels before 5.9: close what /proc lists.
+		// Kernels before 5.11: mark what /proc lists.
 		ents, rerr := os.ReadDir("/proc/self/fd")
 		if rerr != nil {
 			return rerr
 		}
 		for _, e := range ents {
 			if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
-				unix.Close(fd)
+				syscall.CloseOnExec(fd)
 			}
 		}
 		return nil

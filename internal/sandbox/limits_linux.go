@@ -48,18 +48,19 @@ func setLimits(l Limits) error {
 
 // reachable checks, as the current (serving) user, that every folder on the
 // way to the file p can be traversed and that p can be executed; the error
-// names the first component that blocks and why.
+// names the first component that blocks, why, and how to fix it.
 func reachable(p string) error {
 	if b := blocker(p, false); b != "" {
-		return errors.New(p + b)
+		return errors.New(p + b + "; install the command where the serving user can reach it (a virtual environment on " +
+			"a Python outside /root, such as /usr/bin/python3 or one under /opt), or make that folder traversable " +
+			"(chmod o+x, or a group the serving user has)")
 	}
 	return nil
 }
 
 // blocker returns "" when the current user can traverse every folder
 // leading to p and use p (list a folder when dir, execute a file
-// otherwise); else ": COMPONENT is not ..." with its owner and mode and how
-// to fix it.
+// otherwise); else ": ... COMPONENT ... not ..." with its owner and mode.
 func blocker(p string, dir bool) string {
 	comps := []string{}
 	for d := filepath.Dir(p); ; d = filepath.Dir(d) {
@@ -70,9 +71,7 @@ func blocker(p string, dir bool) string {
 	}
 	for _, c := range comps {
 		if err := unix.Access(c, unix.X_OK); err != nil {
-			return fmt.Sprintf(": the folder %s on its way is not traversable by it (%s): %v; move it (a virtual environment "+
-				"on a Python outside /root, e.g. /opt or /usr/local), or make the folder traversable (chmod o+x or a group "+
-				"the serving user has)", c, describe(c), err)
+			return fmt.Sprintf(": the folder %s on its way is not traversable by it (%s): %v", c, describe(c), err)
 		}
 	}
 	mode, what := uint32(unix.X_OK), "executable"

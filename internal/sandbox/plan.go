@@ -120,6 +120,8 @@ type Process struct {
 	Descendants string `json:"descendants"`
 	// Scratch: where the scratch folder lives.
 	Scratch string `json:"scratch"`
+	// Cgroup: whether the command gets a control group of its own.
+	Cgroup string `json:"cgroup"`
 
 	namespaces bool
 }

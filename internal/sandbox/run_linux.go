@@ -258,6 +258,9 @@ func processPlan(root bool) Process {
 		Output: "standard output and error relayed through pipes (control characters escaped when ttsguard writes to a " +
 			"terminal); standard input /dev/null when ttsguard's is a terminal",
 		Descriptors: "only 0, 1 and 2: every other descriptor ttsguard inherited is closed before the command starts",
+		Cgroup: "none of its own (the host's cgroup layout belongs to its service manager): the limits are per-process " +
+			"resource limits, and descendants end with the sandbox's init (see descendants); under systemd, " +
+			"MemoryMax= and TasksMax= on ttsguard's unit cap the whole tree",
 	}
 	if root {
 		pr.namespaces = true

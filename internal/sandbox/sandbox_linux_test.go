@@ -275,7 +275,12 @@ func TestModelUnreadable(t *testing.T) {
 		t.Skip("needs root: the test switches to nobody (CI runs as root)")
 	}
 	probe := buildProbe(t)
-	root, model := testStore(t, openDir(t), "m", modelFiles, -1) // store group root, 0750
+	root, model := testStore(t, openDir(t), "m", modelFiles, 0) // store group root, 0750
+	for _, d := range []string{root, filepath.Join(root, "models"), filepath.Join(root, "models", "m")} {
+		if err := os.Chmod(d, 0o750); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p, err := Prepare(Spec{Model: model, Command: []string{probe, "exit", "0"}, GroupFrom: root})
 	if err != nil {
 		t.Fatal(err)
