@@ -3,7 +3,6 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -75,25 +74,9 @@ func init() {
 
 func childMain() {
 	runtime.LockOSThread() // everything below applies to this thread, which execs
-	syscall.CloseOnExec(4)
-	status := os.NewFile(4, "status")
-	fail := reportTo(status)
-	if err := closeInherited(5); err != nil {
-		fail("descriptors", err)
-	}
-	in := os.NewFile(3, "spec")
-	data, err := io.ReadAll(io.LimitReader(in, maxSpec+1))
-	in.Close()
 	var cs childSpec
-	if err == nil && len(data) > maxSpec {
-		err = errors.New("specification too large")
-	}
-	if err == nil {
-		err = json.Unmarshal(data, &cs)
-	}
-	if err != nil {
-		fail("read specification", err)
-	}
+	_, fail := stageStart(&cs)
+	var err error
 	fds := make([]int, len(cs.Rules))
 	for i, r := range cs.Rules {
 		if fds[i], err = unix.Open(r.Path, unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {

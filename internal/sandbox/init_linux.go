@@ -91,29 +91,38 @@ func closeInherited(first int) error {
 	return err
 }
 
-func initMain() {
-	runtime.LockOSThread() // the second stage's parent-death signal follows this thread
+// stageStart is how both stages begin: the status descriptor (4) becomes
+// close-on-exec and reports failures, every inherited descriptor above it
+// is marked close-on-exec, and the specification is read from descriptor 3
+// into spec.
+func stageStart(spec any) (status *os.File, fail func(string, error)) {
 	syscall.CloseOnExec(4)
-	status := os.NewFile(4, "status")
-	fail := reportTo(status)
+	status = os.NewFile(4, "status")
+	fail = reportTo(status)
 	if err := closeInherited(5); err != nil {
 		fail("descriptors", err)
 	}
 	in := os.NewFile(3, "spec")
 	data, err := io.ReadAll(io.LimitReader(in, maxSpec+1))
 	in.Close()
-	var is initSpec
 	if err == nil && len(data) > maxSpec {
 		err = errors.New("specification too large")
 	}
 	if err == nil {
-		err = json.Unmarshal(data, &is)
-	}
-	if err == nil && is.Child == nil {
-		err = errors.New("no command")
+		err = json.Unmarshal(data, spec)
 	}
 	if err != nil {
 		fail("read specification", err)
+	}
+	return status, fail
+}
+
+func initMain() {
+	runtime.LockOSThread() // the second stage's parent-death signal follows this thread
+	var is initSpec
+	status, fail := stageStart(&is)
+	if is.Child == nil {
+		fail("read specification", errors.New("no command"))
 	}
 	if os.Getppid() != is.ParentPID {
 		fail("parent death signal", errors.New("ttsguard exited before the command started"))
