@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop example bench bench-scan bench-pull e2e fuzz clean
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull e2e fuzz clean
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -20,6 +20,12 @@ race:
 
 interop: build
 	scripts/interop.sh
+
+# Outside CI: the OMS conformance suite through scripts/conformance/adapter. The suite and its
+# oms-schemas package are on no package registry, so CI cannot fetch them: give checkouts in
+# CONFORMANCE_DIR and OMS_SCHEMAS_DIR (see scripts/conformance.sh).
+conformance: build
+	scripts/conformance.sh
 
 # The one test command: vet + gofmt, all Go tests under the race detector,
 # the product build without cgo, and the live round trip with the reference model_signing.

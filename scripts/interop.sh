@@ -142,6 +142,15 @@ fails() {
   ((rc == 1)) || { echo "!! expected exit 1, got $rc"; return 1; }
   grep -Eq -- "$pat" <<<"$out" || { echo "!! output does not match /$pat/"; return 1; }
 }
+# refuses PATTERN CMD...: CMD must exit 2 (bad input) and print something matching PATTERN.
+refuses() {
+  local pat=$1 rc=0 out
+  shift
+  out=$("$@" 2>&1) || rc=$?
+  printf '%s\n' "$out"
+  ((rc == 2)) || { echo "!! expected exit 2, got $rc"; return 1; }
+  grep -Eq -- "$pat" <<<"$out" || { echo "!! output does not match /$pat/"; return 1; }
+}
 # ms_ok ARGS...: model_signing ARGS must exit 0 and say it succeeded.
 ms_ok() {
   local out rc=0
@@ -205,6 +214,11 @@ setup() {
   "$PY" "$HELPER" issue --public-key "$K/py256.pub" --ca-cert "$CA/int-ca-cert.pem" --ca-key "$CA/int-ca-priv.pem" --cn interop-p256 --out "$K/py256.crt"
   "$PY" "$HELPER" issue --public-key "$K/tg384.pub" --ca-cert "$CA/int-ca-cert.pem" --ca-key "$CA/int-ca-priv.pem" --cn interop-p384 --out "$K/tg384.crt"
   cp "$CA/signing-key-cert.pem" "$K/vec384.crt"
+  # A TLS server certificate (EKU serverAuth only) of the same intermediate, and a
+  # self-signed signing certificate (CA:true, digitalSignature only) as the OMS
+  # conformance suite uses.
+  "$PY" "$HELPER" issue --public-key "$K/py256.pub" --ca-cert "$CA/int-ca-cert.pem" --ca-key "$CA/int-ca-priv.pem" --cn interop-tls --eku serverAuth --out "$K/tls256.crt"
+  "$PY" "$HELPER" selfsign --private-key "$K/py256.key" --out "$K/self256.crt"
 }
 setup >"$LOGS/setup.log" 2>&1 || { cat "$LOGS/setup.log" >&2; die "fixture setup failed"; }
 
@@ -308,6 +322,96 @@ ignore_ref2tg() {
   (cd "$W" && ok tg verify key --public-key "$K/$1.pub" "$m")
   (cd "$W" && ms_ok verify key "$m" --signature "$m/model.sig" --public_key "$K/$1.pub")
 }
+# Certificates the reference accepts that ttsguard once refused: a bundle with the
+# leaf alone, verified with the root and the intermediate as anchors; a self-signed
+# leaf as its own anchor (given once in the bundle, or twice as the conformance
+# suite signs it).
+cert_leafonly_tg2ref() {
+  local m
+  m=$(model "$CASE")
+  ok tg sign certificate --private-key "$K/$1.key" --signing-certificate "$K/$1.crt" "$m"
+  ms_ok verify certificate "$m" --signature "$m/model.sig" --certificate_chain "$CA/ca-cert.pem" --certificate_chain "$CA/int-ca-cert.pem"
+  ok tg verify certificate --certificate-chain "$CA/ca-cert.pem" --certificate-chain "$CA/int-ca-cert.pem" "$m"
+}
+cert_leafonly_ref2tg() {
+  local m
+  m=$(model "$CASE")
+  # The 1.1.1 CLI cannot sign with no chain ("Unable to load PEM file": it parses the
+  # empty concatenation of the chain files); give it the leaf again, so the bundle
+  # still carries no intermediate.
+  ms_ok sign certificate "$m" --signature "$m/model.sig" --private_key "$K/$1.key" --signing_certificate "$K/$1.crt" \
+    --certificate_chain "$K/$1.crt"
+  ok tg verify certificate --certificate-chain "$CA/ca-cert.pem" --certificate-chain "$CA/int-ca-cert.pem" "$m"
+  fails 'not a self-signed root' tg verify certificate --certificate-chain "$CA/int-ca-cert.pem" "$m"
+}
+cert_self_tg2ref() {
+  local m
+  m=$(model "$CASE")
+  ok tg sign certificate --private-key "$K/py256.key" --signing-certificate "$K/self256.crt" "$m"
+  ms_ok verify certificate "$m" --signature "$m/model.sig" --certificate_chain "$K/self256.crt"
+  ok tg verify certificate --certificate-chain "$K/self256.crt" "$m"
+}
+cert_self_ref2tg() {
+  local m
+  m=$(model "$CASE")
+  ms_ok sign certificate "$m" --signature "$m/model.sig" --private_key "$K/py256.key" \
+    --signing_certificate "$K/self256.crt" --certificate_chain "$K/self256.crt"
+  ok tg verify certificate --certificate-chain "$K/self256.crt" "$m"
+}
+# A TLS server certificate: the reference accepts it as a model signer, ttsguard
+# only with --allow-any-eku.
+cert_tls_ref2tg() {
+  local m
+  m=$(model "$CASE")
+  ms_ok sign certificate "$m" --signature "$m/model.sig" --private_key "$K/py256.key" \
+    --signing_certificate "$K/tls256.crt" --certificate_chain "$CA/int-ca-cert.pem"
+  ms_ok verify certificate "$m" --signature "$m/model.sig" --certificate_chain "$CA/ca-cert.pem"
+  fails 'lacks the code-signing extended key usage' tg verify certificate --certificate-chain "$CA/ca-cert.pem" "$m"
+  ok tg verify certificate --allow-any-eku --certificate-chain "$CA/ca-cert.pem" "$m"
+}
+# Git files signed too (--no-ignore-git-paths on both sides). ttsguard's verifier
+# follows the statement without the flag; the reference's needs it.
+git_model() {
+  local m
+  m=$(model "$CASE")
+  mkdir -p "$m/.git" "$m/.github/workflows"
+  printf 'ref: refs/heads/main\n' >"$m/.git/HEAD"
+  printf 'on: push\n' >"$m/.github/workflows/ci.yml"
+  printf '*.bin filter=lfs\n' >"$m/.gitattributes"
+  printf '*.tmp\n' >"$m/.gitignore"
+  echo "$m"
+}
+git_tg2ref() {
+  local m
+  m=$(git_model)
+  ok tg sign key --private-key "$K/$1.key" --no-ignore-git-paths "$m"
+  py field "$m/model.sig" ignore_paths
+  ms_ok verify key "$m" --signature "$m/model.sig" --public_key "$K/$1.pub" --no-ignore-git-paths
+  ok tg verify key --public-key "$K/$1.pub" "$m"
+  printf 'changed\n' >>"$m/.gitignore"
+  fails '1 changed' tg verify key --public-key "$K/$1.pub" "$m"
+}
+git_ref2tg() {
+  local m
+  m=$(git_model)
+  ms_ok sign key "$m" --signature "$m/model.sig" --private_key "$K/$1.key" --no-ignore-git-paths
+  py field "$m/model.sig" ignore_paths
+  ok tg verify key --public-key "$K/$1.pub" "$m"
+  same "digest vs reference root" \
+    "$(tg sign key --private-key "$K/$1.key" --no-ignore-git-paths --ignore-paths model.sig --signature "$W/$CASE.tg.sig" "$m" >/dev/null && py root "$W/$CASE.tg.sig" | tail -n1)" \
+    "$(py root "$m/model.sig" | tail -n1)"
+}
+# An empty model (only a default-ignored file): ttsguard refuses to sign it (exit 2);
+# the reference signs it, and ttsguard refuses to verify its statement (exit 1).
+empty_model() {
+  local d=$W/m/$CASE
+  mkdir -p "$d"
+  printf '*.tmp\n' >"$d/.gitignore"
+  refuses 'nothing to sign' tg sign key --private-key "$K/$1.key" "$d"
+  [[ ! -e $d/model.sig ]] || { echo "!! ttsguard wrote a signature"; return 1; }
+  ms_ok sign key "$d" --signature "$d/model.sig" --private_key "$K/$1.key"
+  fails 'no resources' tg verify key --public-key "$K/$1.pub" "$d"
+}
 # ttsguard digest == root digest of reference-made bundles (signature outside the model).
 digest_files() {
   local m
@@ -397,6 +501,14 @@ c cert-p384-leaf/ttsguard-signs cert_tg2ref tg384
 c cert-p384-leaf/reference-signs cert_ref2tg tg384
 c cert-vector-leaf/ttsguard-signs cert_tg2ref vec384
 c cert-vector-leaf/reference-signs cert_ref2tg vec384
+c cert-leaf-only-root-and-intermediate-anchors/ttsguard-signs cert_leafonly_tg2ref py256
+c cert-leaf-only-root-and-intermediate-anchors/reference-signs cert_leafonly_ref2tg tg384
+c cert-self-signed-leaf/ttsguard-signs cert_self_tg2ref
+c cert-self-signed-leaf/reference-signs cert_self_ref2tg
+c cert-tls-server-leaf/reference-signs cert_tls_ref2tg
+c git-paths-signed/ttsguard-signs git_tg2ref tg256
+c git-paths-signed/reference-signs git_ref2tg py256
+c empty-model/refused empty_model tg256
 # shards (reference side through its Python API, shard size given explicitly)
 c shards-8/ttsguard-signs shards_tg2ref vec384 8
 c shards-8/reference-signs shards_ref2tg vec384 8

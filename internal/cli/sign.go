@@ -47,6 +47,11 @@ func (k *keyFlags) load() (*oms.KeySigner, error) {
 	return &oms.KeySigner{Key: key}, nil
 }
 
+// addGitPathsFlag adds --no-ignore-git-paths, the reference's option of the same name.
+func addGitPathsFlag(c *cobra.Command, v *bool) {
+	c.Flags().BoolVar(v, "no-ignore-git-paths", false, "also hash the top-level .git/, .github/, .gitattributes and .gitignore (left out by default)")
+}
+
 // readPassword reads a password file, dropping one trailing newline.
 func readPassword(path string) ([]byte, error) {
 	if path == "" {
@@ -62,6 +67,7 @@ func readPassword(path string) ([]byte, error) {
 func newSignKeyCmd(g *globals) *cobra.Command {
 	var f modelFlags
 	var k keyFlags
+	var noGit bool
 	c := &cobra.Command{
 		Use:   "key --private-key K [flags] MODEL",
 		Short: "Sign with an elliptic-curve private key",
@@ -71,6 +77,7 @@ func newSignKeyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.NoIgnoreGitPaths = noGit
 			s, err := k.load()
 			if err != nil {
 				return err
@@ -86,12 +93,14 @@ func newSignKeyCmd(g *globals) *cobra.Command {
 	f.addSignature(c)
 	f.addSelection(c)
 	f.addSerialization(c)
+	addGitPathsFlag(c, &noGit)
 	return c
 }
 
 func newSignCertCmd(g *globals) *cobra.Command {
 	var f modelFlags
 	var k keyFlags
+	var noGit bool
 	var leafPath string
 	var chainPaths []string
 	c := &cobra.Command{
@@ -103,6 +112,7 @@ func newSignCertCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.NoIgnoreGitPaths = noGit
 			s, err := k.load()
 			if err != nil {
 				return err
@@ -133,6 +143,7 @@ func newSignCertCmd(g *globals) *cobra.Command {
 	f.addSignature(c)
 	f.addSelection(c)
 	f.addSerialization(c)
+	addGitPathsFlag(c, &noGit)
 	return c
 }
 

@@ -30,12 +30,14 @@ func newVerifyCmd(g *globals) *cobra.Command {
 type verifyFlags struct {
 	modelFlags
 	ignoreUnsigned bool
+	noIgnoreGit    bool
 }
 
 func (f *verifyFlags) add(c *cobra.Command) {
 	f.addSignature(c)
 	f.addSelection(c)
 	c.Flags().BoolVar(&f.ignoreUnsigned, "ignore-unsigned-files", false, "tolerate files in the model that the signature does not list")
+	c.Flags().BoolVar(&f.noIgnoreGit, "no-ignore-git-paths", false, "also check the top-level git files for a signature that does not record its ignore paths (model_signing 1.0 and older); a recorded list is always followed")
 }
 
 // runVerify verifies and prints the evidence, also when verification fails.
@@ -44,6 +46,7 @@ func runVerify(g *globals, c *cobra.Command, model string, f *verifyFlags, v oms
 	if err != nil {
 		return err
 	}
+	o.NoIgnoreGitPaths = f.noIgnoreGit
 	r, err := oms.Verify(c.Context(), model, v, oms.VerifyOptions{ModelOptions: o, IgnoreUnsignedFiles: f.ignoreUnsigned})
 	if r != nil {
 		if perr := g.printer().Print(r); perr != nil && err == nil {
@@ -81,6 +84,7 @@ func newVerifyKeyCmd(g *globals) *cobra.Command {
 func newVerifyCertCmd(g *globals) *cobra.Command {
 	var f verifyFlags
 	var chainPaths []string
+	var anyEKU bool
 	c := &cobra.Command{
 		Use:   "certificate --certificate-chain C... [flags] MODEL",
 		Short: "Verify a signature made with a certificate that chains to a trusted CA",
@@ -94,10 +98,11 @@ func newVerifyCertCmd(g *globals) *cobra.Command {
 				}
 				anchors = append(anchors, cs...)
 			}
-			return runVerify(g, c, args[0], &f, oms.CertificateVerifier{Anchors: anchors})
+			return runVerify(g, c, args[0], &f, oms.CertificateVerifier{Anchors: anchors, AnyExtKeyUsageUnsafe: anyEKU})
 		},
 	}
 	c.Flags().StringArrayVar(&chainPaths, "certificate-chain", nil, "PEM file of trusted CA certificates (repeatable)")
+	c.Flags().BoolVar(&anyEKU, "allow-any-eku", false, "accept a signing certificate without the code-signing extended key usage (a TLS certificate, say), as model_signing does")
 	c.MarkFlagRequired("certificate-chain")
 	f.add(c)
 	return c
@@ -145,7 +150,7 @@ func isCheckFailure(err error) bool {
 
 // isInputError reports errors in the input the user gave.
 func isInputError(err error) bool {
-	for _, e := range []error{oms.ErrKey, oms.ErrBundle, oms.ErrStatement, manifest.ErrSymlink, manifest.ErrSpecialFile,
+	for _, e := range []error{oms.ErrKey, oms.ErrEmptyModel, oms.ErrBundle, oms.ErrStatement, manifest.ErrSymlink, manifest.ErrSpecialFile,
 		manifest.ErrBrokenLink, manifest.ErrColonInName, manifest.ErrIgnorePath, policy.ErrInvalid, coqui.ErrCatalog,
 		coqui.ErrNoCatalog, coqui.ErrNotFound, pull.ErrUsage, store.ErrNotFound, store.ErrBadName, store.ErrUnsafeRoot} {
 		if errors.Is(err, e) {

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,7 +24,17 @@ type ModelOptions struct {
 	ShardSize     int64
 	AllowSymlinks bool
 	Workers       int
+	// NoIgnoreGitPaths hashes the top-level git files (.git/, .github/,
+	// .gitattributes, .gitignore) that are otherwise always left out, as the
+	// reference's --no-ignore-git-paths does. On verification it matters
+	// only for statements that do not record their ignore paths (v1.0.x and
+	// older): a recorded list says itself whether the git files were signed.
+	NoIgnoreGitPaths bool
 }
+
+// ErrEmptyModel is returned when a model has nothing to sign: OMS v1.0 §6.1
+// says a model contains at least one file.
+var ErrEmptyModel = errors.New("nothing to sign")
 
 // DefaultSignaturePath is MODEL/model.sig for a folder and FILE.sig for a single file.
 func DefaultSignaturePath(model string) string {
@@ -33,33 +44,47 @@ func DefaultSignaturePath(model string) string {
 	return filepath.Join(model, "model.sig")
 }
 
-// signaturePath returns the signature path and the ignore entries that
-// always apply to the model: the defaults plus the signature if inside it.
+// resolve returns the signature path and the ignore entries that always
+// apply to the model: the default git paths (unless NoIgnoreGitPaths), the
+// caller's, and the signature if inside it.
 func (o ModelOptions) resolve(model string) (sig string, ignore []string, err error) {
+	sig, git, rest, err := o.resolveParts(model)
+	if err != nil {
+		return "", nil, err
+	}
+	ignore = append(git, rest...)
+	slices.Sort(ignore)
+	return sig, slices.Compact(ignore), nil
+}
+
+// resolveParts is resolve with the default git paths (git) apart from the
+// caller's paths and the signature (rest); both are nil for a single file.
+func (o ModelOptions) resolveParts(model string) (sig string, git, rest []string, err error) {
 	sig = o.Signature
 	if sig == "" {
 		sig = DefaultSignaturePath(model)
 	}
 	st, err := os.Stat(model)
 	if err != nil {
-		return "", nil, fmt.Errorf("model %q: %w", model, err)
+		return "", nil, nil, fmt.Errorf("model %q: %w", model, err)
 	}
 	if !st.IsDir() {
-		return sig, nil, nil
+		return sig, nil, nil, nil
 	}
-	ignore = slices.Clone(manifest.DefaultIgnorePaths)
+	if !o.NoIgnoreGitPaths {
+		git = slices.Clone(manifest.DefaultIgnorePaths)
+	}
 	for _, p := range o.IgnorePaths {
 		n, err := manifest.NormalizeIgnorePath(model, p)
 		if err != nil {
-			return "", nil, err
+			return "", nil, nil, err
 		}
-		ignore = append(ignore, n)
+		rest = append(rest, n)
 	}
 	if n, err := manifest.NormalizeIgnorePath(model, absOrRel(sig)); err == nil {
-		ignore = append(ignore, n)
+		rest = append(rest, n)
 	}
-	slices.Sort(ignore)
-	return sig, slices.Compact(ignore), nil
+	return sig, git, rest, nil
 }
 
 // absOrRel makes a signature path comparable with the model root: relative
@@ -125,6 +150,9 @@ func Sign(ctx context.Context, model string, s SignerMaterial, o ModelOptions) (
 	if err != nil {
 		return nil, err
 	}
+	if err := nonEmpty(model, m); err != nil {
+		return nil, err
+	}
 	payload, err := NewStatement(filepath.Base(filepath.Clean(model)), m).Marshal()
 	if err != nil {
 		return nil, err
@@ -154,6 +182,18 @@ func Sign(ctx context.Context, model string, s SignerMaterial, o ModelOptions) (
 	r := &Result{Operation: "sign", Model: model, Signature: sigPath, OK: true, Signer: signer, Root: m.Root().String(), Serialization: infoOf(m.Options)}
 	r.fill(m, time.Since(t0))
 	return r, nil
+}
+
+// nonEmpty refuses a manifest without items: a model with no file left after
+// the ignore paths, or, in shards mode, only empty files (which have no shards).
+func nonEmpty(model string, m *manifest.Manifest) error {
+	switch {
+	case len(m.Items) > 0:
+		return nil
+	case m.Files == 0:
+		return fmt.Errorf("model %q: %w: no file left after the ignore paths (a model has at least one file)", model, ErrEmptyModel)
+	}
+	return fmt.Errorf("model %q: %w: its %d files are all empty, and shards mode lists no empty file (sign in files mode)", model, ErrEmptyModel, m.Files)
 }
 
 // Digest computes the root digest of a model as Sign would, without signing.

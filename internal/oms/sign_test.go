@@ -2,14 +2,7 @@ package oms
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"github.com/ttsguard/ttsguard/internal/digest"
-	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ttsguard/ttsguard/internal/digest"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 )
 
@@ -99,109 +93,6 @@ func TestSignSingleFileAndIgnorePaths(t *testing.T) {
 	if _, err := Sign(context.Background(), m, KeySigner{Key: k}, ModelOptions{IgnorePaths: []string{"/etc"}}); !errors.Is(err, manifest.ErrIgnorePath) {
 		t.Fatalf("ignore outside: %v", err)
 	}
-}
-
-// testCA makes a self-signed root, an intermediate and a leaf for key.
-type testCA struct {
-	root, inter, leaf *x509.Certificate
-}
-
-func newCert(t *testing.T, tmpl, parent *x509.Certificate, pub any, priv any) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func makeCA(t *testing.T, leafKey *ecdsa.PrivateKey, notBefore, notAfter time.Time, ku x509.KeyUsage, eku []x509.ExtKeyUsage) testCA {
-	rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ik, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caT := func(n int64, cn string) *x509.Certificate {
-		return &x509.Certificate{SerialNumber: big.NewInt(n), Subject: pkix.Name{CommonName: cn}, NotBefore: time.Date(2019, 1, 1, 0, 0, 0, 0, time.UTC),
-			NotAfter: time.Date(2040, 1, 1, 0, 0, 0, 0, time.UTC), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	}
-	var ca testCA
-	ca.root = newCert(t, caT(1, "test root"), caT(1, "test root"), &rk.PublicKey, rk)
-	ca.inter = newCert(t, caT(2, "test intermediate"), ca.root, &ik.PublicKey, rk)
-	ca.leaf = newCert(t, &x509.Certificate{SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: "model signer"},
-		NotBefore: notBefore, NotAfter: notAfter, KeyUsage: ku, ExtKeyUsage: eku}, ca.inter, &leafKey.PublicKey, ik)
-	return ca
-}
-
-func TestCertificateRoundTrip(t *testing.T) {
-	k, _ := GenerateKey("p384")
-	now := time.Now()
-	cases := []struct {
-		name      string
-		nb, na    time.Time
-		ku        x509.KeyUsage
-		eku       []x509.ExtKeyUsage
-		anchor    func(testCA) []*x509.Certificate
-		wantError string
-	}{
-		{"valid", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, ""},
-		// Like the reference: the chain is checked at the leaf's notBefore, so an expired leaf verifies.
-		{"expired leaf", time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), x509.KeyUsageDigitalSignature, nil, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, ""},
-		{"codeSigning only", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageKeyEncipherment, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, ""},
-		{"no signing usage", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageKeyEncipherment, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.root} }, "may not sign"},
-		{"anchor is the intermediate", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil, func(c testCA) []*x509.Certificate { return []*x509.Certificate{c.inter} }, "not a self-signed root"},
-		{"other root", now.Add(-time.Hour), now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil, func(testCA) []*x509.Certificate {
-			return []*x509.Certificate{makeCA(t, k, now, now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil).root}
-		}, "does not chain"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			ca := makeCA(t, k, c.nb, c.na, c.ku, c.eku)
-			m := writeModel(t, tricky)
-			if _, err := Sign(context.Background(), m, CertificateSigner{Key: k, Leaf: ca.leaf, Chain: []*x509.Certificate{ca.inter}}, ModelOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			r, err := Verify(context.Background(), m, CertificateVerifier{Anchors: c.anchor(ca)}, VerifyOptions{})
-			if c.wantError == "" {
-				if err != nil || !r.OK || r.Signer.Subject != "CN=model signer" {
-					t.Fatalf("%v %+v", err, r)
-				}
-				if expired := c.na.Before(now); expired != (len(r.Signer.Warnings) == 1) {
-					t.Errorf("warnings %q", r.Signer.Warnings)
-				}
-				return
-			}
-			if !errors.Is(err, ErrVerification) || !strings.Contains(err.Error(), c.wantError) {
-				t.Fatalf("err = %v, want %q", err, c.wantError)
-			}
-		})
-	}
-	t.Run("authority key id mismatch", func(t *testing.T) {
-		m := writeModel(t, tricky)
-		rk, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		root := newCert(t, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "r"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, SubjectKeyId: []byte{1, 2, 3}}, &x509.Certificate{SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "r"},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, SubjectKeyId: []byte{1, 2, 3}}, &rk.PublicKey, rk)
-		// Go copies the parent's subject key id into the AKI; hide it to write a wrong one.
-		parent := *root
-		parent.SubjectKeyId = nil
-		leaf := newCert(t, &x509.Certificate{SerialNumber: big.NewInt(10), Subject: pkix.Name{CommonName: "l"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, AuthorityKeyId: []byte{9, 9, 9}}, &parent, &k.PublicKey, rk)
-		if _, err := Sign(context.Background(), m, CertificateSigner{Key: k, Leaf: leaf}, ModelOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := Verify(context.Background(), m, CertificateVerifier{Anchors: []*x509.Certificate{root}}, VerifyOptions{}); err == nil || !strings.Contains(err.Error(), "authority key identifier") {
-			t.Fatalf("err = %v", err)
-		}
-	})
-	t.Run("key does not match certificate", func(t *testing.T) {
-		other, _ := GenerateKey("p384")
-		ca := makeCA(t, other, now, now.Add(time.Hour), x509.KeyUsageDigitalSignature, nil)
-		if _, err := Sign(context.Background(), writeModel(t, tricky), CertificateSigner{Key: k, Leaf: ca.leaf}, ModelOptions{}); !errors.Is(err, ErrKey) {
-			t.Fatalf("err = %v", err)
-		}
-	})
 }
 
 func TestPyBytesRepr(t *testing.T) {

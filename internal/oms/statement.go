@@ -138,6 +138,10 @@ type Signed struct {
 	Options manifest.Options // serialization parameters (files mode for legacy)
 	Items   []manifest.Item  // in the order of the statement
 	Legacy  bool             // model_signing v0.2 statement: one subject per file, no root
+	// IgnoreRecorded says the statement records the paths its signer left
+	// out (serialization.ignore_paths, model_signing v1.1 on, and every
+	// ttsguard); older statements do not.
+	IgnoreRecorded bool
 }
 
 // ParseStatement decodes and validates a statement payload.
@@ -193,6 +197,9 @@ func parseV1(s *Statement) (*Signed, error) {
 		}
 	}
 	o.IgnorePaths = ser.IgnorePaths
+	if len(s.Predicate.Resources) == 0 {
+		return nil, fmt.Errorf("%w: no resources: a signed model has at least one file (OMS v1.0 §5.2.1, §6.1)", ErrStatement)
+	}
 	alg := o.Algorithm()
 	seen := make(map[string]bool, len(s.Predicate.Resources))
 	items := make([]manifest.Item, 0, len(s.Predicate.Resources))
@@ -221,7 +228,7 @@ func parseV1(s *Statement) (*Signed, error) {
 	if got := manifest.RootOf(items); !bytes.Equal(got.Value, root.Value) {
 		return nil, fmt.Errorf("%w: subject digest %s does not match the resources (they give %s)", ErrStatement, root.Hex(), got.Hex())
 	}
-	return &Signed{Name: s.Subject[0].Name, Root: root, Options: o, Items: items}, nil
+	return &Signed{Name: s.Subject[0].Name, Root: root, Options: o, Items: items, IgnoreRecorded: ser.IgnorePaths != nil}, nil
 }
 
 // parseLegacy reads a model_signing v0.2 statement: one subject per file,

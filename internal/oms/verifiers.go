@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	protobundle "github.com/sigstore/protobuf-specs/gen/pb-go/bundle/v1"
@@ -100,16 +101,34 @@ func (k KeyVerifier) verifySignature(raw []byte, p *parsedBundle) ([]byte, *Sign
 }
 
 // CertificateVerifier accepts bundles whose leaf certificate chains, through
-// the intermediates in the bundle, to one of Anchors.
+// the intermediates in the bundle and the anchors, to a self-signed one of
+// Anchors.
 //
 // sigstore-go cannot do this check for model_signing's certificates: it
 // requires a Subject Alternative Name (Fulcio's identity) that private-CA
 // leaves need not have. The chain is therefore verified with crypto/x509 and
 // the DSSE signature with the leaf's key.
+//
+// The chain is built as OpenSSL (and so the reference) builds it: an anchor
+// that is not self-signed (an intermediate given as trusted) also serves as
+// an intermediate on the way to a self-signed anchor, and a self-signed leaf
+// that is itself an anchor is trusted as it is, whatever its key usage says
+// about signing certificates (docs/formats.md).
+//
+// Unlike the reference, the leaf must carry the code-signing extended key
+// usage (id-kp-codeSigning), and no issuing certificate may restrict its
+// extended key usages to ones without code signing: a TLS server certificate
+// from the same CA does not sign models. AnyExtKeyUsageUnsafe turns this off
+// for interoperability with signers whose certificates lack it; the leaf then
+// needs the digitalSignature key usage or the codeSigning extended key usage,
+// as the reference requires.
 type CertificateVerifier struct {
 	Anchors []*x509.Certificate
-	// Time is the instant the chain must be valid at; zero means now.
+	// Time is the instant the chain must be valid at; zero means the leaf's notBefore.
 	Time time.Time
+	// AnyExtKeyUsageUnsafe accepts a leaf without the code-signing extended
+	// key usage (a TLS server certificate, for one), as model_signing does.
+	AnyExtKeyUsageUnsafe bool
 }
 
 func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte, *Signer, error) {
@@ -124,6 +143,10 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	for _, a := range c.Anchors {
 		roots.AddCert(a)
+		if !selfSigned(a) {
+			// Also a way up to a self-signed anchor: the bundle may carry the leaf alone.
+			inter.AddCert(a)
+		}
 	}
 	for _, ic := range p.chain[1:] {
 		inter.AddCert(ic)
@@ -145,11 +168,17 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 	if len(chains) == 0 {
 		return nil, who, fmt.Errorf("%w: certificate %q: an authority key identifier does not match its issuer's subject key identifier", ErrSignature, leaf.Subject.String())
 	}
-	if !slices.ContainsFunc(chains, endsSelfSigned) {
+	chains = slices.DeleteFunc(chains, func(ch []*x509.Certificate) bool { return !selfSigned(ch[len(ch)-1]) })
+	if len(chains) == 0 {
 		return nil, who, fmt.Errorf("%w: certificate %q chains only to an anchor that is not a self-signed root: give the root CA", ErrSignature, leaf.Subject.String())
 	}
 	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) {
 		return nil, who, fmt.Errorf("%w: certificate %q may not sign: it has neither the digitalSignature key usage nor the codeSigning extended key usage", ErrSignature, leaf.Subject.String())
+	}
+	if !c.AnyExtKeyUsageUnsafe {
+		if err := codeSigningChain(leaf, chains); err != nil {
+			return nil, who, err
+		}
 	}
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok {
@@ -163,6 +192,56 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 		return nil, who, err
 	}
 	return p.payload, who, nil
+}
+
+// codeSigningChain requires the code-signing extended key usage on the leaf
+// (listed explicitly: no extension, or anyExtendedKeyUsage alone, is not
+// enough) and, on one of the trusted chains, no issuer whose extended key
+// usages exclude code signing.
+func codeSigningChain(leaf *x509.Certificate, chains [][]*x509.Certificate) error {
+	if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) {
+		return fmt.Errorf("%w: certificate %q lacks the code-signing extended key usage (id-kp-codeSigning; it lists %s): it is not meant to sign code or models (verify certificate --allow-any-eku accepts it, as model_signing does)",
+			ErrSignature, leaf.Subject.String(), ekuNames(leaf))
+	}
+	for _, ch := range chains {
+		if !slices.ContainsFunc(ch[1:], func(c *x509.Certificate) bool { return !allowsCodeSigning(c) }) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: certificate %q: an issuing certificate restricts its extended key usages to ones without code signing", ErrSignature, leaf.Subject.String())
+}
+
+// allowsCodeSigning reports whether an issuer's extended key usages (if it
+// has any) allow code signing.
+func allowsCodeSigning(c *x509.Certificate) bool {
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return true
+	}
+	return slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) || slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny)
+}
+
+// ekuNames lists a certificate's extended key usages for an error message.
+func ekuNames(c *x509.Certificate) string {
+	names := map[x509.ExtKeyUsage]string{
+		x509.ExtKeyUsageAny: "anyExtendedKeyUsage", x509.ExtKeyUsageServerAuth: "serverAuth", x509.ExtKeyUsageClientAuth: "clientAuth",
+		x509.ExtKeyUsageCodeSigning: "codeSigning", x509.ExtKeyUsageEmailProtection: "emailProtection", x509.ExtKeyUsageTimeStamping: "timeStamping",
+		x509.ExtKeyUsageOCSPSigning: "OCSPSigning",
+	}
+	var out []string
+	for _, u := range c.ExtKeyUsage {
+		if n, ok := names[u]; ok {
+			out = append(out, n)
+		} else {
+			out = append(out, fmt.Sprintf("usage %d", u))
+		}
+	}
+	for _, oid := range c.UnknownExtKeyUsage {
+		out = append(out, oid.String())
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
 }
 
 // keyIDsMismatch reports a chain in which a certificate names, by its
@@ -179,9 +258,13 @@ func keyIDsMismatch(chain []*x509.Certificate) bool {
 	return false
 }
 
-func endsSelfSigned(chain []*x509.Certificate) bool {
-	last := chain[len(chain)-1]
-	return bytes.Equal(last.RawIssuer, last.RawSubject) && last.CheckSignatureFrom(last) == nil
+// selfSigned reports a certificate whose issuer is its subject and whose
+// signature verifies with its own key. Unlike CheckSignatureFrom it does not
+// ask the certificate to be a CA allowed to sign certificates: as in OpenSSL,
+// a trust anchor's own signature is what makes it self-signed, and a
+// self-signed leaf may be its own anchor.
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // verifyDSSE checks the envelope's one signature over the DSSE PAE, hashed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ttsguard/ttsguard/internal/digest"
@@ -61,7 +62,7 @@ func VerifyBundle(raw []byte, v SignatureVerifier) (*Signed, *Signer, error) {
 // ErrVerification; an error without a Result means the check could not be made.
 func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOptions) (*Result, error) {
 	t0 := time.Now()
-	sigPath, ignore, err := o.resolve(model)
+	sigPath, git, ignore, err := o.resolveParts(model)
 	if err != nil {
 		return nil, err
 	}
@@ -93,8 +94,10 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 	}
 	mo := signed.Options
 	mo.Workers = o.Workers
-	// Leave out: the defaults, the caller's, the signature, and what the signer left out.
-	mo.IgnorePaths = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(ignore), signed.Options.IgnorePaths...))))
+	// Leave out: the default git paths that the signer left out too, the
+	// caller's, the signature, and what the signer left out.
+	ignore = append(ignore, gitPathsLeftOut(git, signed)...)
+	mo.IgnorePaths = slices.Compact(slices.Sorted(slices.Values(append(ignore, signed.Options.IgnorePaths...))))
 	r.Serialization = infoOf(signed.Options)
 	files, err := manifest.Walk(model, manifest.WalkOptions{AllowSymlinks: mo.AllowSymlinks, IgnorePaths: mo.IgnorePaths})
 	if err != nil {
@@ -135,6 +138,23 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 	}
 	r.OK = true
 	return r, nil
+}
+
+// gitPathsLeftOut returns the default git paths (git; none with
+// NoIgnoreGitPaths) that verification leaves out for a statement: none when
+// the statement records its ignore paths (the record then says which ones the
+// signer left out, and they are left out as signed ignore paths), and never
+// one under which the statement lists a signed file (a model signed with the
+// reference's --no-ignore-git-paths).
+func gitPathsLeftOut(git []string, signed *Signed) []string {
+	if signed.IgnoreRecorded {
+		return nil
+	}
+	return slices.DeleteFunc(slices.Clone(git), func(p string) bool {
+		return slices.ContainsFunc(signed.Items, func(it manifest.Item) bool {
+			return it.File == p || strings.HasPrefix(it.File, p+"/")
+		})
+	})
 }
 
 // hashReusing hashes the listed files per mo, taking the digest of a file

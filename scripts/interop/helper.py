@@ -6,8 +6,13 @@ Subcommands (exit 0 on success; verify exits 1 on a failed verification):
            Write PREFIX.key (PKCS#8 PEM, encrypted with BestAvailableEncryption
            when --password is given) and PREFIX.pub (SubjectPublicKeyInfo PEM).
   issue    --public-key PEM --ca-cert PEM --ca-key PEM --out PEM [--cn NAME]
+           [--eku codeSigning|serverAuth]
            Issue a leaf certificate for the key (private or public PEM):
-           KeyUsage digitalSignature (critical), EKU codeSigning, CA:false.
+           KeyUsage digitalSignature (critical), EKU codeSigning (or
+           serverAuth: a TLS server certificate), CA:false.
+  selfsign --private-key PEM --out PEM [--cn NAME]
+           A self-signed signing certificate like the OMS conformance suite's:
+           CA:true, KeyUsage digitalSignature only, EKU codeSigning.
   sign   --private-key K [--password PW] [--shard-size N] --signature S
          [--ignore-paths P]... MODEL
   verify --public-key P [--shard-size N] --signature S [--ignore-paths P]... MODEL
@@ -116,10 +121,54 @@ def cmd_issue(a):
             ),
             critical=True,
         )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([_EKU[a.eku]]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False)
         .add_extension(_authority_key_id(ca_cert), critical=False)
         .sign(ca_key, hashes.SHA256())
+    )
+    pathlib.Path(a.out).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+_EKU = {}
+
+
+def _key_usage_signing_only():
+    from cryptography import x509
+
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def cmd_selfsign(a):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    key = serialization.load_pem_private_key(pathlib.Path(a.private_key).read_bytes(), None)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, a.cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage_signing_only(), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
     )
     pathlib.Path(a.out).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
@@ -176,6 +225,9 @@ def cmd_field(a):
 
 
 def main(argv):
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    _EKU.update(codeSigning=ExtendedKeyUsageOID.CODE_SIGNING, serverAuth=ExtendedKeyUsageOID.SERVER_AUTH)
     p = argparse.ArgumentParser(prog="helper.py")
     sub = p.add_subparsers(dest="cmd", required=True)
 
@@ -191,8 +243,15 @@ def main(argv):
     s.add_argument("--ca-cert", required=True)
     s.add_argument("--ca-key", required=True)
     s.add_argument("--cn", default="interop-leaf")
+    s.add_argument("--eku", choices=["codeSigning", "serverAuth"], default="codeSigning")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_issue)
+
+    s = sub.add_parser("selfsign")
+    s.add_argument("--private-key", required=True)
+    s.add_argument("--cn", default="interop-self-signed")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_selfsign)
 
     for name, func, keyarg in (
         ("sign", cmd_sign, "--private-key"),
