@@ -294,6 +294,11 @@ func (c *checker) checkVersion(md, name, id string, in *info) {
 	c.storeItem(in, modeVersion)
 	st := &store.Store{Root: filepath.Dir(filepath.Dir(md))}
 	rebuild := fmt.Sprintf("%s; to rebuild it, remove it (%s) and pull it again from its source", c.tg("check", name), c.tg("rm", name))
+	// A pull of the same content replaces every blob it holds with the bytes
+	// it verified and links every version that names them again (a missing
+	// file too): removing one model would not repair the others that share a
+	// damaged blob.
+	repair := fmt.Sprintf("%s (it names every model that shares a damaged file); to repair, pull the model again from its source: the pull replaces its blobs and links every model that shares them again", c.tg("check", name))
 	var listed map[string]string // slash path -> hex SHA-256
 	meta, err := st.Meta(&store.Version{Name: name, ID: id})
 	if err == nil {
@@ -312,17 +317,21 @@ func (c *checker) checkVersion(md, name, id string, in *info) {
 		}
 	}
 	seen := map[string]bool{}
-	c.walkVersion(st.Root, in.path, "", listed, seen, rebuild)
+	c.walkVersion(st.Root, in.path, "", listed, seen, advice{rebuild, repair})
 	for p := range listed {
 		if !seen[p] {
 			c.add(Finding{Path: filepath.Join(in.path, filepath.FromSlash(p)), Rule: RuleMissing, Severity: High,
-				Problem: "listed in the version's metadata but missing", Fix: rebuild})
+				Problem: "listed in the version's metadata but missing", Fix: repair})
 		}
 	}
 }
 
+// advice is what to do about a damaged version: rebuild it (rm, then pull),
+// or repair it (pull again).
+type advice struct{ rebuild, repair string }
+
 // walkVersion checks every entry below dir (rel: its slash path in the version).
-func (c *checker) walkVersion(root, dir, rel string, listed map[string]string, seen map[string]bool, rebuild string) {
+func (c *checker) walkVersion(root, dir, rel string, listed map[string]string, seen map[string]bool, fix advice) {
 	for _, e := range c.readDir(dir) {
 		if c.ctx.Err() != nil {
 			return
@@ -338,7 +347,7 @@ func (c *checker) walkVersion(root, dir, rel string, listed map[string]string, s
 		}
 		if in.isDir() {
 			c.storeItem(in, modeVersion)
-			c.walkVersion(root, p, r, listed, seen, rebuild)
+			c.walkVersion(root, p, r, listed, seen, fix)
 			continue
 		}
 		c.storeItem(in, modeBlob)
@@ -349,7 +358,7 @@ func (c *checker) walkVersion(root, dir, rel string, listed map[string]string, s
 		if !ok {
 			c.add(Finding{Path: p, Rule: RuleUnlisted, Severity: High,
 				Problem: "file that the version's metadata does not list (a model folder holds only what was verified)",
-				Fix:     "check what it is, then remove it: " + removeCmd(p) + "; then " + rebuild})
+				Fix:     "check what it is, then remove it: " + removeCmd(p) + "; then " + fix.rebuild})
 			continue
 		}
 		seen[r] = true
@@ -359,7 +368,7 @@ func (c *checker) walkVersion(root, dir, rel string, listed map[string]string, s
 		blob := filepath.Join(root, "objects", "sha256", sum[:2], sum[2:])
 		if b, err := statInfo(blob, false); err != nil || b.dev != in.dev || b.ino != in.ino {
 			c.add(Finding{Path: p, Rule: RuleNotLinked, Severity: Medium,
-				Problem: fmt.Sprintf("not a hard link to its blob %s (replaced after it was stored?)", blob), Fix: rebuild})
+				Problem: fmt.Sprintf("not a hard link to its blob %s (replaced after it was stored?)", blob), Fix: fix.repair})
 		}
 	}
 }

@@ -20,8 +20,11 @@ import (
 // does not hold a tar, and bzip2, xz and zstd streams, are errors
 // (ErrNotArchive): they are neither a model file nor an archive Extract can
 // open.
+//
+// A symbolic link at path is not followed (an error): the file is meant to be
+// one a caller wrote itself into a private folder.
 func DetectArchive(path string) (kind string, err error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return "", fmt.Errorf("fetch: detect %q: %w", path, err)
 	}

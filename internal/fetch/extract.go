@@ -104,7 +104,9 @@ type archive interface {
 // returned by DetectArchive) into dest, which must be an existing, empty,
 // private folder (no permission bits for group or others).
 //
-// Every entry is validated before anything is written. Refused: names that
+// The archive itself is opened without following a symbolic link at
+// archivePath (an error). Every entry is validated before anything is
+// written. Refused: names that
 // are absolute, contain "..", a backslash, NUL or another control character,
 // invalid UTF-8, or clean to nothing; entries other than regular files and
 // folders (symbolic and hard links, devices, FIFOs, sparse files; zip entries
@@ -138,7 +140,7 @@ func Extract(ctx context.Context, archivePath, kind, dest string, lim Limits) (_
 		return nil, err
 	}
 	defer root.Close()
-	f, err := os.Open(archivePath)
+	f, err := os.OpenFile(archivePath, os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -317,3 +317,31 @@ func TestDetectArchive(t *testing.T) {
 		}
 	}
 }
+
+// TestArchiveLinkNotFollowed (issue 9, item 8): DetectArchive and Extract
+// read the archive a caller wrote into its private folder; a symbolic link
+// there (to an archive or file someone else chose) is refused, not followed.
+func TestArchiveLinkNotFollowed(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "secret.zip")
+	if err := os.WriteFile(target, zipBytes(t, member{name: "a/shadow", body: "root:x:secret"}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "download")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if kind, err := DetectArchive(link); err == nil {
+		t.Errorf("DetectArchive followed the link: %q", kind)
+	}
+	dest := filepath.Join(dir, "dest")
+	if err := os.Mkdir(dest, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := Extract(context.Background(), link, "zip", dest, Limits{}); err == nil {
+		t.Errorf("Extract followed the link: %+v", x)
+	}
+	if ents, _ := os.ReadDir(dest); len(ents) != 0 {
+		t.Errorf("extracted through a link: %v", ents)
+	}
+}

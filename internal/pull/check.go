@@ -17,14 +17,18 @@ import (
 
 // CheckResult is the verdict of check.
 type CheckResult struct {
-	Target    string  `json:"target"`
-	Name      string  `json:"name"`
-	Dir       string  `json:"path"`
-	Stored    bool    `json:"stored"`
-	Root      string  `json:"root_digest"`
-	Gates     []Gate  `json:"gates"`
-	OK        bool    `json:"ok"`
-	ElapsedMS float64 `json:"elapsed_ms"`
+	Target string `json:"target"`
+	Name   string `json:"name"`
+	Dir    string `json:"path"`
+	Stored bool   `json:"stored"`
+	Root   string `json:"root_digest"`
+	Gates  []Gate `json:"gates"`
+	// BadBlobs: for a stored model whose files changed, each blob that no
+	// longer matches, every stored model and version that shares it, and
+	// whether it was repaired.
+	BadBlobs  []BadBlob `json:"bad_blobs,omitempty"`
+	OK        bool      `json:"ok"`
+	ElapsedMS float64   `json:"elapsed_ms"`
 }
 
 // Check runs every gate of the policy on a folder, or on a stored model by
@@ -94,6 +98,11 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 			err = fmt.Errorf("%w: integrity: %v", ErrGate, err)
 		case !diff.Empty():
 			g.Detail = fmt.Sprintf("the stored files differ from the stored manifest: missing %v, extra %v, changed %v", diff.Missing, diff.Extra, diff.Changed)
+			if len(diff.Changed) > 0 {
+				var more string
+				r.BadBlobs, more = badBlobs(ctx, st, v, diff.Changed)
+				g.Detail += more
+			}
 			err = fmt.Errorf("%w: integrity: %s", ErrGate, g.Detail)
 		default:
 			g.OK, g.Detail = true, "every file matches the manifest stored at commit"
@@ -185,4 +194,75 @@ func isFolderTarget(target, storeRoot string) bool {
 	}
 	err = store.Stored(storeRoot, target)
 	return errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadName)
+}
+
+// BadBlob is a stored blob that a check found changed.
+type BadBlob struct {
+	SHA256   string           `json:"sha256"`
+	Files    []string         `json:"files"`     // the checked model's files with this content
+	SharedBy []store.BlobUser `json:"shared_by"` // every stored file that names the blob, in every model and version
+	Repaired bool             `json:"repaired"`  // relinked to a clean copy found in the store
+	From     string           `json:"from,omitempty"`
+	Problem  string           `json:"problem,omitempty"` // why it was not repaired
+}
+
+// badBlobs names, for the changed files of the stored version v, every
+// stored model and version that shares their blobs (a blob is shared by all
+// the versions that hold its content, so all of them are damaged), and
+// repairs each blob from a clean copy when the store holds one
+// (store.RepairBlob). It returns the evidence and a text for the gate.
+func badBlobs(ctx context.Context, st *store.Store, v *store.Version, changed []string) ([]BadBlob, string) {
+	meta, err := st.Meta(v)
+	if err != nil {
+		return nil, fmt.Sprintf("; the blobs that share them cannot be named: %v", err)
+	}
+	sums := map[string]string{}
+	for _, f := range meta.Files {
+		sums[f.Path] = f.SHA256
+	}
+	if meta.Signature != nil {
+		sums[meta.Signature.Path] = meta.Signature.SHA256
+	}
+	var out []BadBlob
+	idx := map[string]int{}
+	for _, p := range changed {
+		sum, ok := sums[p]
+		if !ok {
+			continue
+		}
+		if i, ok := idx[sum]; ok {
+			out[i].Files = append(out[i].Files, p)
+			continue
+		}
+		idx[sum] = len(out)
+		out = append(out, BadBlob{SHA256: sum, Files: []string{p}})
+	}
+	var b strings.Builder
+	for i := range out {
+		bb := &out[i]
+		rep, err := st.RepairBlob(ctx, bb.SHA256)
+		if rep != nil {
+			bb.SharedBy = rep.Users
+		} else if users, uerr := st.BlobUsers(bb.SHA256); uerr == nil || len(users) > 0 {
+			bb.SharedBy = users
+		}
+		names := make([]string, len(bb.SharedBy))
+		for j, u := range bb.SharedBy {
+			names[j] = u.String()
+		}
+		fmt.Fprintf(&b, "; the content of %s (blob sha256:%s) is shared by %d stored files: %s",
+			strings.Join(bb.Files, ", "), bb.SHA256, len(names), strings.Join(names, ", "))
+		switch {
+		case err == nil:
+			bb.Repaired, bb.From = true, rep.From
+			fmt.Fprintf(&b, "; repaired from the clean copy %s for all of them: check again", rep.From)
+		case errors.Is(err, store.ErrNoCleanCopy):
+			bb.Problem = err.Error()
+			b.WriteString("; the store holds no clean copy: pull any of these models again from its source (the pull replaces the blob and repairs every model that shares it)")
+		default:
+			bb.Problem = err.Error()
+			fmt.Fprintf(&b, "; repair failed: %v", err)
+		}
+	}
+	return out, b.String()
 }

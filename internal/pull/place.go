@@ -2,11 +2,9 @@ package pull
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path"
@@ -16,6 +14,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/store"
+	"golang.org/x/sys/unix"
 )
 
 // fetchTLS lets tests trust their own loopback servers.
@@ -113,32 +112,23 @@ func place(ctx context.Context, file, name, model string, only bool, hashed map[
 }
 
 // placeLocal copies a local folder, archive or file into the model folder;
-// for an archive or file it returns the SHA-256 of the bytes read.
+// for an archive or file it returns the SHA-256 of the bytes read. It never
+// follows a symbolic link (see localCopy): the source, and every file and
+// folder in it, must be what it seemed when it was walked.
 func placeLocal(ctx context.Context, src, model, dl string, hashed map[string]known) (string, error) {
-	st, err := os.Stat(src)
+	return localCopy{}.place(ctx, src, model, dl, hashed)
+}
+
+func (lc localCopy) place(ctx context.Context, src, model, dl string, hashed map[string]known) (string, error) {
+	id, err := lstatSource(src)
 	if err != nil {
 		return "", err
 	}
-	if st.IsDir() {
-		files, err := manifest.Walk(src, manifest.WalkOptions{})
-		if err != nil {
-			return "", err
-		}
-		for _, f := range files {
-			dst := filepath.Join(model, filepath.FromSlash(f.Name))
-			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-				return "", err
-			}
-			sum, err := copyHash(f.Path, dst)
-			if err != nil {
-				return "", err
-			}
-			hashed[f.Name] = known{sum, f.Size}
-		}
-		return "", nil
+	if id.typ == unix.S_IFDIR {
+		return "", lc.copyTree(ctx, src, model, hashed)
 	}
 	tmp := filepath.Join(dl, "local")
-	sum, err := copyHash(src, tmp)
+	sum, err := lc.copyOne(ctx, src, tmp)
 	if err != nil {
 		return "", err
 	}
@@ -190,25 +180,4 @@ func buildManifest(ctx context.Context, model string, hashed map[string]known) (
 	m.Files = len(files)
 	manifest.Sort(m.Items)
 	return m, manifest.Pair(files, m.Items), nil
-}
-
-func copyHash(src, dst string) (string, error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", err
-	}
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(out, h), in); err != nil {
-		out.Close()
-		return "", err
-	}
-	if err := out.Close(); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path"
@@ -230,7 +229,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	}
 	sigFile := ""
 	if o.Signature != "" {
-		if err := copyFile(o.Signature, filepath.Join(model, "model.sig")); err != nil {
+		if _, err := (localCopy{}).copyOne(ctx, o.Signature, filepath.Join(model, "model.sig")); err != nil {
 			return fail(fmt.Errorf("signature %q: %w", o.Signature, err))
 		}
 	}
@@ -340,32 +339,4 @@ func pinGate(o Options, lf *store.LockFile, name string, got store.LockEntry) (G
 	}
 	g.OK, g.Detail = true, "matches the lock file"
 	return g, "matched", nil
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("%q is not a regular file", src)
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -31,6 +31,7 @@ type commit struct {
 	work   string
 	undo   []func() // run in reverse order when the commit fails
 	synced map[string]bool
+	placed map[string]bool // blobs (hex SHA-256) placed or replaced
 }
 
 // Commit moves the verified model staged in folder staged into the store as
@@ -43,18 +44,27 @@ type commit struct {
 // wrapping ErrRootMismatch and touches nothing. Note that the root binds the
 // files' contents in manifest order, not their names. It then moves each
 // file into objects/ (a rename when staged is on the store's filesystem, else
-// a copy that is hashed again and must match), or links the blob already
-// there; builds the version folder from hard links under tmp/; syncs every
-// file and folder; and makes the version visible: the folder, then its
-// metadata, then current, each by rename followed by an fsync of the folder.
+// a copy that is hashed again and must match), also when the blob is there
+// already: the verified staged bytes replace it (atomically), so that a blob
+// damaged since it was stored is repaired rather than reused, and every
+// stored version that names the blob is linked to it again; builds the
+// version folder from hard links under tmp/; syncs every file and folder;
+// and makes the version visible: the folder, then its metadata, then
+// current, each by rename followed by an fsync of the folder.
 //
 // Commit consumes staged: on success its files have been moved into the
 // store or were duplicates (the caller deletes the rest, e.g. with Stage's
 // cleanup). Files it moved become read-only; a file with other hard links is
 // copied, never moved, so that no name outside the store shares a blob. On
-// any failure the store is left as it was (moved files go back to staged); a
-// kill leaves no visible trace (see the package documentation). Committing content that is already a
-// version of name makes that version current and keeps its first provenance.
+// any failure the store is left as it was (moved files go back to staged),
+// except that blobs already replaced by their verified staged bytes stay
+// replaced (their content is the same; those staged files are consumed); a
+// kill leaves no visible trace of the new version (see the package
+// documentation); the blobs it was replacing are journaled under tmp/, and
+// the next Open or GC links the versions that share them again (see
+// writeJournal). Committing content that is already a
+// version of name replaces its blobs in the same way, makes that version
+// current and keeps its first provenance.
 // prov.Name and prov.Root are filled in when empty and must otherwise equal
 // name and wantRoot.
 func (s *Store) Commit(ctx context.Context, name, staged, wantRoot string, prov Provenance) (v *Version, err error) {
@@ -173,15 +183,11 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 
 	id := want.Hex()[:idLen]
 	md := s.modelDir(esc)
-	if v, old, err := s.load(esc, id); err == nil {
-		if old.Root != wantRoot {
-			return nil, fmt.Errorf("commit %q: %w: version %s holds root %s, not %s", name, ErrCorrupt, id, old.Root, wantRoot)
-		}
-		if err := s.setCurrent(md, id); err != nil {
-			return nil, fmt.Errorf("commit %q: %w", name, err)
-		}
-		return v, nil
-	} else if !errors.Is(err, ErrNotFound) {
+	existing, old, err := s.load(esc, id)
+	switch {
+	case err == nil && old.Root != wantRoot:
+		return nil, fmt.Errorf("commit %q: %w: version %s holds root %s, not %s", name, ErrCorrupt, id, old.Root, wantRoot)
+	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
 
@@ -190,7 +196,7 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		return nil, err
 	}
 	defer release()
-	c := &commit{s: s, work: work, synced: map[string]bool{}}
+	c := &commit{s: s, work: work, synced: map[string]bool{}, placed: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			for i := len(c.undo) - 1; i >= 0; i-- {
@@ -210,6 +216,23 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	if sig != nil {
 		all = append(all, *sig)
 	}
+	// Every blob gets the staged bytes, verified just now, even one the
+	// store holds already (placeBlob): a damaged blob is repaired, never
+	// reused, and so is every version that shares it (relinkPlaced). The
+	// blobs to replace are journaled first, so that the relinks a kill
+	// interrupts are finished by the next Open or GC.
+	var reused []string
+	for _, f := range all {
+		if _, err := os.Lstat(s.blobPath(f.SHA256)); err == nil {
+			reused = append(reused, f.SHA256)
+		}
+	}
+	if len(reused) > 0 {
+		if err := s.writeJournal(work, reused); err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
+		step("relink journal written")
+	}
 	for _, f := range all {
 		if err := c.placeBlob(ctx, byName[f.Path], ids[f.Path], f.SHA256); err != nil {
 			return nil, fmt.Errorf("commit %q: %w", name, err)
@@ -218,7 +241,17 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	if err := c.syncTouched(); err != nil {
 		return nil, fmt.Errorf("commit %q: %w", name, err)
 	}
+	if err := c.relinkPlaced(); err != nil {
+		return nil, fmt.Errorf("commit %q: %w", name, err)
+	}
 	step("blobs synced")
+	if existing != nil {
+		// This content is a version of name already: it is now current.
+		if err := s.setCurrent(md, id); err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
+		return existing, nil
+	}
 
 	tree := filepath.Join(work, "v")
 	if err := c.buildTree(tree, all); err != nil {

@@ -90,7 +90,8 @@ func sameFile(f *os.File, p string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
-// cleanTmp deletes every entry of tmp/ that no live process holds.
+// cleanTmp deletes every entry of tmp/ that no live process holds, except
+// work folders with a relink journal (recoverRelinks deletes those).
 func (s *Store) cleanTmp() error {
 	tmp := filepath.Join(s.Root, dirTmp)
 	ents, err := os.ReadDir(tmp)
@@ -106,6 +107,9 @@ func (s *Store) cleanTmp() error {
 			}
 			continue
 		}
+		if hasJournal(p) {
+			continue // recoverRelinks finishes its work first, under the store lock
+		}
 		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 		if err != nil {
 			continue
@@ -120,14 +124,15 @@ func (s *Store) cleanTmp() error {
 	return errors.Join(errs...)
 }
 
-// recoverAll removes, in every model folder, what killed commits left. The
-// caller holds the store lock.
+// recoverAll finishes the relinks of killed commits and repairs
+// (recoverRelinks) and removes, in every model folder, what killed commits
+// left. The caller holds the store lock.
 func (s *Store) recoverAll() error {
+	errs := []error{s.recoverRelinks()}
 	ents, err := os.ReadDir(filepath.Join(s.Root, dirModels))
 	if err != nil {
 		return fmt.Errorf("store %q: %w", s.Root, err)
 	}
-	var errs []error
 	for _, e := range ents {
 		if e.IsDir() {
 			errs = append(errs, s.recoverModel(e.Name()))

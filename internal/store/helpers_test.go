@@ -279,6 +279,21 @@ func checkConsistent(t testing.TB, s *Store) {
 			if err != nil || !diff.Empty() {
 				t.Errorf("verify %s %s: %+v %v", v.Name, v.ID, diff, err)
 			}
+			// Sealed: folders 0555, files 0444 (a killed relink must not leave
+			// a version folder writable).
+			filepath.WalkDir(v.Dir, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return nil
+				}
+				want := fs.FileMode(0o444)
+				if d.IsDir() {
+					want = 0o555
+				}
+				if st, err := os.Lstat(p); err == nil && st.Mode().Perm() != want {
+					t.Errorf("%s: mode %v, want %v", p, st.Mode().Perm(), want)
+				}
+				return nil
+			})
 			for _, f := range m.Files {
 				refs[f.SHA256]++
 			}

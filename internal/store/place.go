@@ -36,15 +36,29 @@ func statID(p string) (fileID, error) {
 	return fileID{dev: uint64(sys.Dev), ino: sys.Ino, size: st.Size(), mtime: st.ModTime().UnixNano(), nlink: uint64(sys.Nlink)}, nil
 }
 
-// placeBlob puts the verified staged file f (hex SHA-256 sum) into objects/,
-// unless the blob is there already.
+// placeBlob puts the verified staged file f (hex SHA-256 sum) into objects/.
+//
+// When the blob is there already, f replaces it: the stored blob may have
+// been damaged since it was committed (a blob is shared by every version
+// that holds its content, so reusing a damaged one spreads the damage), and
+// f's bytes were verified just now, so a rename over it is as cheap as a
+// reuse and repairs it. The replacement is atomic (a reader sees the old
+// blob or the new one, whole), is not undone when the commit fails (the new
+// blob is correct whatever happens next, and f is consumed), and leaves the
+// versions that shared the old blob linked to the old inode until
+// relinkPlaced links them to the new one. A second file of this commit with
+// the same content is left in staged.
 func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum string) error {
-	bp := c.s.blobPath(sum)
-	if st, err := os.Lstat(bp); err == nil {
-		if !st.Mode().IsRegular() || st.Size() != id.size {
-			return fmt.Errorf("blob %q: %w: %s, %d bytes, want a %d-byte file", bp, ErrCorrupt, st.Mode().Type(), st.Size(), id.size)
-		}
+	if c.placed[sum] {
 		return nil
+	}
+	bp := c.s.blobPath(sum)
+	replacing := false
+	if st, err := os.Lstat(bp); err == nil {
+		if st.IsDir() {
+			return fmt.Errorf("blob %q: %w: a folder", bp, ErrCorrupt)
+		}
+		replacing = true
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("blob %q: %w", bp, err)
 	}
@@ -59,10 +73,25 @@ func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum 
 	if now, err := statID(f.Path); err != nil || now != id {
 		return fmt.Errorf("staged file %q changed after it was hashed", f.Path)
 	}
+	if err := c.moveBlob(ctx, f, id, sum, bp, replacing); err != nil {
+		return err
+	}
+	c.placed[sum] = true
+	if replacing {
+		step("blob replaced")
+	} else {
+		step("blob moved")
+	}
+	return nil
+}
+
+// moveBlob renames f over bp, or copies it when it has other hard links or
+// lies on another filesystem.
+func (c *commit) moveBlob(ctx context.Context, f manifest.File, id fileID, sum, bp string, replacing bool) error {
 	if id.nlink != 1 {
 		// Another name shares this inode (perhaps outside staged): moving it
 		// would let writes through that name change the blob. Copy instead.
-		return c.copyBlob(ctx, f, id.size, sum, bp)
+		return c.copyBlob(ctx, f, id.size, sum, bp, replacing)
 	}
 	if err := os.Chmod(f.Path, 0o444); err != nil {
 		return err
@@ -72,22 +101,23 @@ func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum 
 	}
 	err := os.Rename(f.Path, bp)
 	if errors.Is(err, syscall.EXDEV) {
-		return c.copyBlob(ctx, f, id.size, sum, bp)
+		return c.copyBlob(ctx, f, id.size, sum, bp, replacing)
 	}
 	if err != nil {
 		return fmt.Errorf("blob %q: %w", bp, err)
 	}
-	c.undo = append(c.undo, func() { os.Rename(bp, f.Path) })
+	if !replacing {
+		c.undo = append(c.undo, func() { os.Rename(bp, f.Path) })
+	}
 	if now, err := statID(bp); err != nil || now != id {
 		return fmt.Errorf("staged file %q changed while it was moved", f.Path)
 	}
-	step("blob moved")
 	return nil
 }
 
 // copyBlob copies f (on another filesystem, or with other hard links) into
 // bp through a hash that must give sum: the bytes stored are the bytes verified.
-func (c *commit) copyBlob(ctx context.Context, f manifest.File, size int64, sum, bp string) error {
+func (c *commit) copyBlob(ctx context.Context, f manifest.File, size int64, sum, bp string, replacing bool) error {
 	in, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
@@ -116,8 +146,35 @@ func (c *commit) copyBlob(ctx context.Context, f manifest.File, size int64, sum,
 	if err := os.Rename(tmp, bp); err != nil {
 		return fmt.Errorf("blob %q: %w", bp, err)
 	}
-	c.undo = append(c.undo, func() { os.Remove(bp) })
+	if !replacing {
+		c.undo = append(c.undo, func() { os.Remove(bp) })
+	}
 	step("blob copied")
+	return nil
+}
+
+// relinkPlaced links every stored version file that names a blob this
+// commit placed or replaced, and is not a hard link to it, to the blob: the
+// versions that shared a replaced blob share the new one (see relinkUsers).
+// The blobs' folders must have been synced first.
+func (c *commit) relinkPlaced() error {
+	if len(c.placed) == 0 {
+		return nil
+	}
+	refs, _ := c.s.blobRefs() // a version whose metadata cannot be read is reported by check and doctor
+	sums := make([]string, 0, len(c.placed))
+	for sum := range c.placed {
+		if len(refs[sum]) > 0 {
+			sums = append(sums, sum)
+		}
+	}
+	sort.Strings(sums)
+	r := &relinker{s: c.s, work: c.work}
+	for _, sum := range sums {
+		if _, err := r.relinkUsers(c.s.blobPath(sum), refs[sum]); err != nil {
+			return fmt.Errorf("blob %s: %w", sum, err)
+		}
+	}
 	return nil
 }
 
