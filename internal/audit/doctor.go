@@ -54,8 +54,15 @@ type env struct {
 	serving    *Principal // nil when it could not be resolved
 	servingErr error
 	servingPol bool // the serving user was named by the policy
+	// servingGID is the group `ttsguard run` gives the command (the
+	// policy's run.group, else the store folder's group, else nogroup);
+	// -1 when it could not be resolved.
+	servingGID int
 	euid       int
 	notes      []string
+	// groupFixes are the repairs of the serving-group findings of the last
+	// audit pass, by path (a chgrp, which action does not do).
+	groupFixes map[string]*groupFix
 }
 
 // Doctor checks the store, the policy, the lock file and the key files, and
@@ -76,7 +83,9 @@ func Doctor(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.Fix {
+		gfixed, gerrs, gskipped := e.fixGroups(rep.Findings)
 		fixed, fixErrs, skipped := e.fix(rep.Findings)
+		fixed, fixErrs, skipped = append(gfixed, fixed...), append(gerrs, fixErrs...), skipped+gskipped
 		if len(fixed)+len(fixErrs) > 0 {
 			if rep, err = e.audit(ctx); err != nil {
 				return nil, err
@@ -98,13 +107,17 @@ func Doctor(ctx context.Context, o Options) (*Report, error) {
 
 // setup loads the policy and resolves the paths and the serving user.
 func setup(o Options) (*env, error) {
-	e := &env{euid: os.Geteuid()}
+	e := &env{euid: os.Geteuid(), servingGID: -1}
 	pol, err := policy.Find(o.PolicyFile)
 	if err != nil {
-		// policy.Load refuses a world-writable file: read it anyway, to report it.
+		// policy.Load refuses a file that another user could have written
+		// (world-writable, or in a folder others can write): read it
+		// anyway, to report it.
 		var pe *policy.Error
+		worldWritable := false
 		if errors.As(err, &pe) && pe.Line == 0 && pe.Key == "" {
-			if fi, serr := os.Stat(pe.File); serr == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o002 != 0 {
+			if fi, serr := os.Stat(pe.File); serr == nil && fi.Mode().IsRegular() {
+				worldWritable = fi.Mode().Perm()&0o002 != 0
 				pol, err = loadUntrusted(pe.File)
 				e.untrusted = err == nil
 			}
@@ -112,7 +125,11 @@ func setup(o Options) (*env, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
 		}
-		e.notes = append(e.notes, fmt.Sprintf("the policy file %s was writable by everyone when doctor read it: the paths checked were read from a file anyone could have changed", pol.Path))
+		if worldWritable {
+			e.notes = append(e.notes, fmt.Sprintf("the policy file %s was writable by everyone when doctor read it: the paths checked were read from a file anyone could have changed", pol.Path))
+		} else {
+			e.notes = append(e.notes, fmt.Sprintf("the policy file %s is refused by every other command (%s): the paths checked were read from a file another user could have changed", pol.Path, pe.Msg))
+		}
 	}
 	e.pol, e.policyPath = pol, pol.Path
 	if e.lockPath, err = pol.LockPath(); err != nil {
@@ -121,15 +138,20 @@ func setup(o Options) (*env, error) {
 	if e.storeDir, err = pol.StoreDir(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrPolicy, err)
 	}
+	u, g, fromPolicy := servingNames(pol)
+	e.servingGID = servingGroup(g, e.storeDir)
 	if o.Serving != nil {
 		s := *o.Serving
 		e.serving = &s
 		if e.serving.Source == "" {
 			e.serving.Source = "option"
 		}
+		if s.GID > 0 {
+			e.servingGID = s.GID
+		}
+		e.serving.setGroup(e.servingGID)
 		return e, nil
 	}
-	u, g, fromPolicy := servingNames(pol)
 	e.servingPol = fromPolicy
 	e.serving, e.servingErr = LookupPrincipal(u, g)
 	if e.serving != nil {
@@ -137,11 +159,7 @@ func setup(o Options) (*env, error) {
 		if fromPolicy {
 			e.serving.Source = "policy run"
 		}
-		if g == "" {
-			if gid, ok := defaultRunGroup(e.storeDir); ok {
-				e.serving.addGID(gid)
-			}
-		}
+		e.serving.setGroup(e.servingGID)
 	}
 	return e, nil
 }
@@ -202,10 +220,12 @@ func loadUntrusted(path string) (*policy.Policy, error) {
 // audit runs one pass of every check.
 func (e *env) audit(ctx context.Context) (*Report, error) {
 	c := &checker{ctx: ctx, env: e}
+	e.groupFixes = map[string]*groupFix{}
 	rep := &Report{Policy: e.policyPath, ServingUser: e.serving, Notes: append([]string(nil), e.notes...)}
 	c.servingUser()
 	rep.Lock = c.checkTrusted()
 	rep.Store = c.checkStore(e.storeDir)
+	c.checkServingGroup(rep.Store)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

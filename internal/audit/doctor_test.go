@@ -19,7 +19,7 @@ import (
 )
 
 func TestDoctorClean(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	rep, err := fx.run(t, false)
 	if err != nil || len(rep.Findings) != 0 {
 		t.Fatalf("fresh store: err %v, findings:%s", err, dump(rep))
@@ -82,6 +82,9 @@ func TestDoctorBreakages(t *testing.T) {
 		}},
 		{"store root 0700", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
 			must(t, os.Chmod(fx.root, 0o700))
+			if fx.shared() { // served by root: the serving group cannot search it
+				return []exp{{fx.root, RuleServingGroup, Medium, true, "mode 0700 gives its group, the serving group"}}, nil, map[string]uint32{fx.root: 0o750}
+			}
 			return []exp{{fx.root, RuleMode, Low, true, "less than expected"}}, nil, map[string]uint32{fx.root: 0o750}
 		}},
 		{"stray file in a version folder", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
@@ -115,12 +118,12 @@ func TestDoctorBreakages(t *testing.T) {
 		{"setuid and setgid", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
 			must(t, os.Chmod(fx.file("model_file.pth"), 0o444|fs.ModeSetuid))
 			must(t, os.Chmod(fx.file("sub"), 0o555|fs.ModeSetgid))
-			must(t, os.Chmod(fx.path("models"), 0o750|fs.ModeSticky))
+			must(t, os.Chmod(fx.path("models"), fileMode(fx.modelsPerm())|fs.ModeSticky))
 			return []exp{
 				{fx.file("model_file.pth"), RuleMode, High, true, "mode 4444, want 0444: setuid"},
 				{fx.file("sub"), RuleMode, High, true, "mode 2555, want 0555: setgid"},
 				{fx.path("models"), RuleMode, Low, true, "sticky"},
-			}, nil, map[string]uint32{fx.file("model_file.pth"): 0o444, fx.file("sub"): 0o555, fx.path("models"): 0o750}
+			}, nil, map[string]uint32{fx.file("model_file.pth"): 0o444, fx.file("sub"): 0o555, fx.path("models"): fx.modelsPerm()}
 		}},
 		{"version folder writable", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
 			must(t, os.Chmod(fx.vdir, 0o775))
@@ -223,7 +226,7 @@ func TestDoctorBreakages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fx := newFixture(t)
+			fx := newStoreFixture(t)
 			before, after, modes := tt.breakIt(t, fx)
 			rep, err := fx.run(t, false)
 			if !errors.Is(err, ErrFindings) {
@@ -265,7 +268,7 @@ func TestDoctorBreakages(t *testing.T) {
 }
 
 func TestDoctorUntrustedPolicyFixesItselfFirst(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	must(t, os.Chmod(fx.policy, 0o646))
 	must(t, os.Chmod(fx.file("config.json"), 0o644))
 	rep, err := fx.run(t, true)
@@ -292,7 +295,7 @@ func TestDoctorOwners(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to chown")
 	}
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	p := fx.file("config.json")
 	must(t, os.Lchown(p, 65534, -1))
 	rep, _ := fx.run(t, false)
@@ -333,10 +336,10 @@ func TestDoctorOwners(t *testing.T) {
 }
 
 func TestDoctorServingUser(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	// The serving user in the store's group: a group-writable folder is its to write.
 	fx.serving = &Principal{User: "svc", UID: 4242, GIDs: []int{int(gidOf(t, fx.root))}}
-	must(t, os.Chmod(fx.path("models"), 0o770))
+	must(t, os.Chmod(fx.path("models"), fileMode(0o770|fx.modelsPerm()&0o2000)))
 	rep, _ := fx.run(t, false)
 	if f := find(rep, fx.path("models"), RuleMode); f == nil || !strings.Contains(f.Problem, "the serving user svc can write it") {
 		t.Errorf("group-writable models/:%s", dump(rep))
@@ -392,7 +395,7 @@ func TestServingNames(t *testing.T) {
 }
 
 func TestDoctorPolicyServingUser(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	// The policy's run.user, with the store's group as the default run group.
 	write(t, fx.policy, "version: 1\nstore: ../store\nsources: []\nrun:\n  user: \"4242\"\n", 0o644)
 	rep, err := Doctor(context.Background(), Options{PolicyFile: fx.policy})
@@ -411,7 +414,7 @@ func TestDoctorPolicyServingUser(t *testing.T) {
 }
 
 func TestDoctorHeldTmpIsNotALeftover(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	st, err := store.Open(fx.root)
 	must(t, err)
 	dir, cleanup, err := st.Stage()
@@ -427,7 +430,7 @@ func TestDoctorHeldTmpIsNotALeftover(t *testing.T) {
 }
 
 func TestDoctorBadPolicy(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	write(t, fx.policy, "version: 1\nsourcez: []\n", 0o644)
 	if _, err := Doctor(context.Background(), Options{PolicyFile: fx.policy}); !errors.Is(err, ErrPolicy) {
 		t.Errorf("invalid policy: %v", err)
@@ -442,7 +445,7 @@ func TestDoctorBadPolicy(t *testing.T) {
 }
 
 func TestDoctorNoStoreYet(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	must(t, os.Rename(fx.root, fx.root+".old"))
 	rep, err := fx.run(t, false)
 	if err != nil || rep.Store != "" || !strings.Contains(strings.Join(rep.Notes, "\n"), "no store at") {
@@ -451,7 +454,7 @@ func TestDoctorNoStoreYet(t *testing.T) {
 }
 
 func TestDoctorNotAStore(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	write(t, fx.policy, "version: 1\nstore: .\nsources: []\n", 0o644)
 	rep, _ := fx.run(t, true)
 	if f := find(rep, fx.dir, RuleNotAStore); f == nil {
@@ -463,7 +466,7 @@ func TestDoctorNotAStore(t *testing.T) {
 }
 
 func TestReportOutput(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	must(t, os.Chmod(fx.file("config.json"), 0o666))
 	writeInto(t, fx.file("x y.bin"), "x", 0o444)
 	rep, _ := fx.run(t, false)
@@ -498,7 +501,7 @@ func TestReportOutput(t *testing.T) {
 		}
 	}
 	// A clean report marshals findings as [], never null.
-	fx2 := newFixture(t)
+	fx2 := newStoreFixture(t)
 	rep, _ = fx2.run(t, false)
 	data, _ = json.Marshal(rep)
 	if !strings.Contains(string(data), `"findings":[]`) {
@@ -515,7 +518,7 @@ func TestShellQuote(t *testing.T) {
 }
 
 func TestDoctorIncomplete(t *testing.T) {
-	fx := newFixture(t)
+	fx := newStoreFixture(t)
 	// The store lies below a file: stat fails with ENOTDIR, an I/O error, not "no store".
 	write(t, fx.policy, "version: 1\nstore: ttsguard.lock/store\nsources: []\n", 0o644)
 	rep, err := Doctor(context.Background(), Options{PolicyFile: fx.policy, Serving: fx.serving})

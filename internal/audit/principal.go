@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/store"
 )
 
 // DefaultServingUser is the user the TTS server is assumed to run as when the
@@ -19,9 +20,15 @@ const DefaultServingUser = "nobody"
 // supplementary groups errs on the safe side: `ttsguard run` drops them, a
 // server started some other way keeps them.
 type Principal struct {
-	User   string `json:"user"`
-	UID    int    `json:"uid"`
-	GIDs   []int  `json:"gids"`
+	User string `json:"user"`
+	UID  int    `json:"uid"`
+	GIDs []int  `json:"gids"`
+	// GID and Group are the group `ttsguard run` gives the command (the
+	// serving group: the policy's run.group, else the store folder's group,
+	// else nogroup); 0 and "" when unknown. The store's folders must let it
+	// through (docs/doctor.md).
+	GID    int    `json:"gid,omitempty"`
+	Group  string `json:"group,omitempty"`
 	Source string `json:"source"` // where the name came from: "policy run.user", "default", "option"
 }
 
@@ -81,16 +88,12 @@ func LookupPrincipal(userName, groupName string) (*Principal, error) {
 		}
 	}
 	if groupName != "" {
-		g, err := user.LookupGroup(groupName)
+		// A numeric id needs no group entry (`ttsguard run` takes it as is).
+		gid, err := store.LookupServingGroup(groupName)
 		if err != nil {
-			if _, nerr := strconv.Atoi(groupName); nerr == nil {
-				g, err = user.LookupGroupId(groupName)
-			}
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("serving group %q: %w", groupName, err)
-		}
-		add(g.Gid)
+		p.addGID(gid)
 	}
 	return p, nil
 }
@@ -115,14 +118,63 @@ func defaultRunGroup(storeDir string) (int, bool) {
 	if err := syscall.Stat(storeDir, &st); err == nil && st.Gid != 0 {
 		return int(st.Gid), true
 	}
-	for _, name := range []string{"nogroup", "nobody"} {
-		if g, err := user.LookupGroup(name); err == nil {
-			if gid, err := strconv.Atoi(g.Gid); err == nil {
-				return gid, true
-			}
-		}
+	if gid, err := store.LookupServingGroup(""); err == nil {
+		return gid, true
 	}
 	return 0, false
+}
+
+// servingGroup is the serving group's gid: the policy's run.group (name),
+// or defaultRunGroup; -1 when it cannot be resolved.
+func servingGroup(name, storeDir string) int {
+	if name != "" {
+		gid, err := store.LookupServingGroup(name)
+		if err != nil {
+			return -1
+		}
+		return gid
+	}
+	if gid, ok := defaultRunGroup(storeDir); ok {
+		return gid
+	}
+	return -1
+}
+
+// setGroup records the serving group (gid > 0) and counts it among p's groups.
+func (p *Principal) setGroup(gid int) {
+	if gid <= 0 {
+		return
+	}
+	p.GID, p.Group = gid, strconv.Itoa(gid)
+	if g, err := user.LookupGroupId(p.Group); err == nil {
+		p.Group = g.Name
+	}
+	p.addGID(gid)
+}
+
+// canReach reports whether the command `ttsguard run` starts (p's uid and
+// only its serving group: run drops every other group) may use a file
+// with owner uid, group gid and permission bits perm in the way need says
+// (bits of 0o7: read 4, write 2, execute/search 1), by the Unix rule.
+func (p *Principal) canReach(uid, gid uint32, perm, need uint32) bool {
+	switch {
+	case p.UID == 0:
+		return true
+	case int(uid) == p.UID:
+		return perm>>6&need == need
+	case p.GID > 0 && int(gid) == p.GID:
+		return perm>>3&need == need
+	}
+	return perm&need == need
+}
+
+// groupLabel is "name (gid N)", or "gid N" for an unknown group.
+func groupLabel(gid uint32) string {
+	id := strconv.FormatUint(uint64(gid), 10)
+	if g, err := user.LookupGroupId(id); err == nil {
+		return fmt.Sprintf("%s (gid %s)", g.Name, id)
+	}
+	return "gid " + id
 }
 
 // addGID adds a group id to p's groups.

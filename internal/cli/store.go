@@ -16,7 +16,8 @@ import (
 	"github.com/ttsguard/ttsguard/internal/store"
 )
 
-// openStore opens (creating it when missing) the store the policy names.
+// openStore opens (creating it when missing, for the policy's serving
+// group) the store the policy names.
 func openStore(policyPath string) (*policy.Policy, *store.Store, error) {
 	return openStoreIf(policyPath, true)
 }
@@ -39,7 +40,7 @@ func openStoreIf(policyPath string, create bool) (*policy.Policy, *store.Store, 
 	if _, err := os.Lstat(root); !create && errors.Is(err, fs.ErrNotExist) {
 		return pol, nil, nil
 	}
-	st, err := store.Open(root)
+	st, err := store.Open(root, store.ServingGroup(pol.Run.Group))
 	return pol, st, err
 }
 

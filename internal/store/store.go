@@ -3,10 +3,11 @@
 //
 // # Layout
 //
-//	<root>/                          0750, owned by the user running ttsguard
+//	<root>/                          0750, owned by the user running ttsguard (created by
+//	                                 root: its group is the serving group, see group.go)
 //	  .lock                          flock(2) taken (LOCK_EX) around Commit, Remove and GC
 //	  objects/sha256/<2 hex>/<62 hex>  blobs, named by the SHA-256 of their content, 0444
-//	  models/<escaped name>/         0750; the name escaped the way coqui names its folders:
+//	  models/<escaped name>/         0750 (2750 with a serving group); the name escaped the way coqui names its folders:
 //	                                 "tts_models/en/ljspeech/vits" -> "tts_models--en--ljspeech--vits"
 //	    <id>/                        a version: the model folder in coqui's layout, built from
 //	                                 hard links to blobs; files 0444, folders 0555. This is the
@@ -81,7 +82,18 @@ const (
 // that is group- or world-writable, owned by another user, or not a folder.
 // It then removes what killed commits left under tmp/ and, when no other
 // process holds the store lock, version folders without metadata.
-func Open(root string) (*Store, error) {
+//
+// A store that root creates gets its serving group (see ServingGroup and
+// the layout in group.go): its folder the group, models/ the group and the
+// setgid bit. Open fails, creating nothing, when the serving group the
+// option names does not exist. An existing store's groups are left as they
+// are (`ttsguard doctor --fix` repairs them); folders Open recreates in it
+// follow its folder's group.
+func Open(root string, opts ...Option) (*Store, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if root == "" {
 		return nil, fmt.Errorf("store: %w: empty path", ErrUnsafeRoot)
 	}
@@ -90,10 +102,11 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("store %q: %w", root, err)
 	}
 	if _, err := os.Lstat(abs); errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(abs, 0o750); err != nil {
+		gid, err := creationGroup(o)
+		if err != nil {
 			return nil, fmt.Errorf("store %q: %w", root, err)
 		}
-		if err := os.Chmod(abs, 0o750); err != nil {
+		if err := mkdirRoot(abs, gid); err != nil {
 			return nil, fmt.Errorf("store %q: %w", root, err)
 		}
 	}
@@ -104,14 +117,22 @@ func Open(root string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{Root: abs}
+	// Private folders get the creator's group. Run as root, models/ gets the
+	// store folder's group when that is a serving group (not root's), with
+	// the setgid bit, so that model folders created in it inherit it.
+	own, modelsPerm, modelsGID := os.Getegid(), fs.FileMode(0o750), os.Getegid()
+	if g := groupOf(abs); os.Geteuid() == 0 && g > 0 && g != own {
+		modelsPerm, modelsGID = 0o750|fs.ModeSetgid, g
+	}
 	for _, d := range []struct {
 		path string
 		perm fs.FileMode
+		gid  int
 	}{
-		{dirObjects, 0o750}, {filepath.Join(dirObjects, "sha256"), 0o750}, {dirModels, 0o750}, {dirTmp, 0o700},
+		{dirObjects, 0o750, own}, {filepath.Join(dirObjects, "sha256"), 0o750, own}, {dirModels, modelsPerm, modelsGID}, {dirTmp, 0o700, own},
 	} {
 		p := filepath.Join(abs, d.path)
-		if err := os.Mkdir(p, d.perm); err != nil && !errors.Is(err, fs.ErrExist) {
+		if _, err := mkdirGroup(p, d.perm, d.gid); err != nil {
 			return nil, fmt.Errorf("store %q: %w", root, err)
 		}
 		if err := checkOwned(p, p); err != nil {
