@@ -57,16 +57,7 @@ func newRunEnv(t *testing.T) *runEnv {
 	if err != nil {
 		t.Fatalf("pull: %v", err)
 	}
-	e.model = r.Dir
-	root := filepath.Join(e.dir, "store")
-	for _, p := range []string{root, filepath.Join(root, "models"), filepath.Join(root, "models", "tiny")} {
-		if os.Geteuid() != 0 {
-			break // no user switch: the store stays the caller's
-		}
-		if err := os.Chown(p, -1, 65534); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.model = r.Dir // no chgrp: as root, pull creates the store ready for its serving group
 	data, err := os.ReadFile("../sandbox/testdata/fake_tts_server.py")
 	if err != nil {
 		t.Fatal(err)
