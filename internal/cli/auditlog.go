@@ -66,7 +66,7 @@ func appendEvent(pol *policy.Policy, e audit.Event) error {
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(root)
+	st, err := store.Open(root, store.ServingGroup(pol.Run.Group))
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func newVerifySigstoreCmd(g *globals) *cobra.Command {
 func isCheckFailure(err error) bool {
 	for _, e := range []error{oms.ErrVerification, errUnsafe, pull.ErrGate, policy.ErrNotAllowed, fetch.ErrNotAllowed,
 		fetch.ErrHTML, fetch.ErrTooLarge, fetch.ErrTruncated, fetch.ErrBadResponse, fetch.ErrUnsafeEntry, fetch.ErrLimit,
-		fetch.ErrNotArchive, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed} {
+		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed} {
 		if errors.Is(err, e) {
 			return true
 		}

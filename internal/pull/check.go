@@ -80,7 +80,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		}
 		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), manifest.Pair(files, m.Items)
 	} else {
-		st, err := store.Open(root)
+		st, err := store.Open(root, store.ServingGroup(pol.Run.Group))
 		if err != nil {
 			return nil, err
 		}

@@ -189,7 +189,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(root)
+	st, err := store.Open(root, store.ServingGroup(o.Policy.Run.Group))
 	if err != nil {
 		return nil, err
 	}

@@ -271,13 +271,22 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	}
 	step("metadata written")
 
-	if err := os.Mkdir(md, 0o750); err == nil {
+	// The model folder is 0750 whatever the umask, and keeps the setgid
+	// bit (and so the serving group) of models/ when it has one.
+	perm := fs.FileMode(0o750)
+	if st, err := os.Stat(filepath.Dir(md)); err == nil && st.Mode()&fs.ModeSetgid != 0 {
+		perm |= fs.ModeSetgid
+	}
+	if created, err := mkdirGroup(md, perm, -1); created {
 		c.undo = append(c.undo, func() { os.Remove(md) })
+		if err != nil {
+			return nil, fmt.Errorf("commit %q: %w", name, err)
+		}
 		if err := syncDir(filepath.Dir(md)); err != nil {
 			return nil, err
 		}
 		step("model folder created")
-	} else if !errors.Is(err, fs.ErrExist) {
+	} else if err != nil {
 		return nil, fmt.Errorf("commit %q: %w", name, err)
 	}
 	dir := filepath.Join(md, id)

@@ -31,7 +31,11 @@
 // folder under tmp/ (removed by the next Open or GC once no live process holds
 // it), a version folder without metadata (removed under the store lock by the
 // next Open, Commit of that model, or GC), and blobs no version links to
-// (link count 1, removed by GC).
+// (link count 1, removed by GC). A commit that replaces an existing blob with
+// its verified staged bytes first writes a relink journal into its work
+// folder; after a kill, the next Open or GC finishes relinking every version
+// that shares the blob, seals their folders 0555 again and deletes the
+// journal (journal.go).
 //
 // # Concurrency
 //
