@@ -23,8 +23,11 @@ const (
 // (store, ca_bundle, public_key, certificate_chain, trust_root) resolve
 // against the file's folder and a leading "~/" against the home folder; the
 // key and bundle files must exist and be regular files (they are not parsed
-// here). A world-writable policy file is refused: whoever can change the
-// policy decides what is trusted. Errors are *Error values wrapping ErrInvalid.
+// here). Whoever can change the policy decides what is trusted, so a policy
+// file (and its CA bundle) that anyone but the caller or root could have
+// written is refused (see CheckTrusted; TTSGUARD_TRUSTED_PATHS accepts it on
+// purpose), a world-writable one always. Errors are *Error values wrapping
+// ErrInvalid; a refusal for the owner or mode also wraps ErrUntrusted.
 func Load(path string) (*Policy, error) {
 	data, abs, err := readFile(path)
 	if err != nil {
@@ -41,6 +44,12 @@ func Load(path string) (*Policy, error) {
 		if err == nil && f.mustExist {
 			err = checkRegular(resolved)
 		}
+		if err == nil && f.key == "ca_bundle" {
+			// read only when a download starts: checked for its owner now
+			if err = CheckTrusted(resolved, nil); err != nil {
+				err = fmt.Errorf("%q: %w", resolved, err)
+			}
+		}
 		if err != nil {
 			return nil, &Error{File: path, Line: lines[f.key], Key: f.key, Msg: err.Error(), Err: err}
 		}
@@ -49,8 +58,9 @@ func Load(path string) (*Policy, error) {
 	return p, nil
 }
 
-// readFile reads a policy file: a regular file, not world-writable, at most
-// MaxFileSize bytes. It also returns the file's absolute path.
+// readFile reads a policy file: a regular file, not world-writable, that
+// CheckTrusted accepts, at most MaxFileSize bytes. It also returns the file's
+// absolute path.
 func readFile(path string) ([]byte, string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -70,6 +80,9 @@ func readFile(path string) ([]byte, string, error) {
 	}
 	if fi.Mode().Perm()&0o002 != 0 {
 		return nil, "", fmt.Errorf("the file is writable by everyone (mode %v): run chmod o-w", fi.Mode().Perm())
+	}
+	if err := CheckTrusted(abs, fi); err != nil {
+		return nil, "", err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 	if err != nil {
@@ -156,7 +169,10 @@ func checkRegular(p string) error {
 //
 // A file named by explicit or $TTSGUARD_POLICY must exist. A file found in
 // steps 3 and 4 that exists but cannot be read is an error, never a reason to
-// fall back to the default.
+// fall back to the default. In every step, Load refuses a file that someone
+// other than the caller or root could have written (CheckTrusted), even one
+// the caller named: a shared folder such as /tmp or a shared checkout lets
+// another local user plant or change it.
 func Find(explicit string) (*Policy, error) {
 	if explicit != "" {
 		return Load(explicit)

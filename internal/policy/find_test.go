@@ -258,3 +258,238 @@ func TestStoreDirAndLockPath(t *testing.T) {
 		t.Errorf("StoreDir = %q", s)
 	}
 }
+
+// planted is a policy another local user would plant: it names a serving
+// user, passes the caller's secrets through, widens what the server reads,
+// drops the signature requirement and, being elsewhere, moves the lock file.
+const planted = `version: 1
+models:
+  tts_models/en/ljspeech/vits:
+    signature: optional
+run:
+  user: "65534"
+  allow_read: [/root]
+  env: [AWS_SECRET_ACCESS_KEY]
+`
+
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+}
+
+func chown(t *testing.T, path string, uid int) {
+	t.Helper()
+	if err := os.Lchown(path, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFindRefusesPlantedPolicy is the attack of issue 9 item 11: another
+// user (uid 65534) who can write the working folder, or another place a
+// policy is found, plants a policy. Every discovery path must refuse it,
+// naming the file, the owner and the way to trust it on purpose, and must
+// not fall back to another policy.
+func TestFindRefusesPlantedPolicy(t *testing.T) {
+	needRoot(t)
+	wd, home := isolate(t)
+	for _, step := range []string{"./ttsguard.yaml", "$XDG_CONFIG_HOME", "$TTSGUARD_POLICY", "--policy"} {
+		t.Run(step, func(t *testing.T) {
+			t.Setenv(EnvPolicy, "")
+			t.Setenv("XDG_CONFIG_HOME", "")
+			os.Remove(filepath.Join(wd, LocalFile))
+			var path, explicit string
+			switch step {
+			case "./ttsguard.yaml":
+				path = filepath.Join(wd, LocalFile)
+			case "$XDG_CONFIG_HOME":
+				path = filepath.Join(home, ".config/ttsguard/policy.yaml")
+			case "$TTSGUARD_POLICY":
+				path = filepath.Join(t.TempDir(), "p.yaml")
+				t.Setenv(EnvPolicy, path)
+			case "--policy":
+				path = filepath.Join(t.TempDir(), "p.yaml")
+				explicit = path
+			}
+			write(t, path, planted)
+			defer os.Remove(path)
+			chown(t, path, 65534)
+			p, err := Find(explicit)
+			if p != nil || !errors.Is(err, ErrUntrusted) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("planted policy: %v, %v", p, err)
+			}
+			for _, want := range []string{"owned by uid 65534", "not by you (uid 0) or root", filepath.Base(path), `add "` + filepath.Dir(path) + `" to TTSGUARD_TRUSTED_PATHS`} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestFindRefusesSharedFolder: a policy of the caller's (or root's) in a
+// folder others can write, or that another user owns, is refused too: they
+// could replace it. A sticky folder (/tmp) stops others from replacing a
+// file they do not own, so there the file's owner and mode decide.
+func TestFindRefusesSharedFolder(t *testing.T) {
+	needRoot(t)
+	isolate(t)
+	tests := []struct {
+		name    string
+		dirMode fs.FileMode // with os.ModeSticky for a sticky folder
+		dirUID  int
+		mode    fs.FileMode
+		uid     int
+		want    string // "" accepted
+	}{
+		{"own file, own folder", 0o755, 0, 0o644, 0, ""},
+		{"group-writable file", 0o755, 0, 0o664, 0, "the file is writable by its group (mode -rw-rw-r--"},
+		{"folder of another user", 0o755, 65534, 0o644, 0, `is owned by uid 65534`},
+		{"world-writable folder", 0o777, 0, 0o644, 0, "is writable by everyone (mode drwxrwxrwx"},
+		{"group-writable folder", 0o775, 0, 0o644, 0, "is writable by its group (mode drwxrwxr-x"},
+		{"sticky folder, own file", 0o777 | os.ModeSticky, 0, 0o644, 0, ""},
+		{"sticky folder, file of another user", 0o777 | os.ModeSticky, 0, 0o644, 65534, "the file is owned by uid 65534"},
+		{"sticky folder, group-writable file", 0o777 | os.ModeSticky, 0, 0o664, 0, "the file is writable by its group"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "shared")
+			path := write(t, filepath.Join(dir, LocalFile), planted)
+			chown(t, path, tt.uid)
+			chown(t, dir, tt.dirUID)
+			for p, m := range map[string]fs.FileMode{path: tt.mode, dir: tt.dirMode} {
+				if err := os.Chmod(p, m); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Chdir(dir)
+			p, err := Find("")
+			if tt.want == "" {
+				if err != nil || p.Path != path {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), `policy "ttsguard.yaml": `) {
+				t.Errorf("error %v, want one that says %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestFindRefusesPlantedLink: a symbolic link in the working folder is
+// judged by what it leads to, and in a sticky folder by its own owner too.
+func TestFindRefusesPlantedLink(t *testing.T) {
+	needRoot(t)
+	wd, _ := isolate(t)
+	theirs := write(t, filepath.Join(t.TempDir(), "theirs.yaml"), planted)
+	chown(t, theirs, 65534)
+	if err := os.Symlink(theirs, filepath.Join(wd, LocalFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Find(""); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "owned by uid 65534") {
+		t.Errorf("link to another user's file: %v", err)
+	}
+	// The target in a folder others can write.
+	open := filepath.Join(t.TempDir(), "open")
+	mine := write(t, filepath.Join(open, "mine.yaml"), "version: 1\n")
+	if err := os.Chmod(open, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(wd, LocalFile))
+	if err := os.Symlink(mine, filepath.Join(wd, LocalFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Find(""); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), `its folder "`+open+`" is writable by everyone`) {
+		t.Errorf("link into a world-writable folder: %v", err)
+	}
+	// Another user's link in a sticky folder, to a file of root's.
+	if err := os.Chmod(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(wd, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, filepath.Join(wd, LocalFile), 65534)
+	if _, err := Find(""); !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "a symbolic link owned by uid 65534") {
+		t.Errorf("another user's link in a sticky folder: %v", err)
+	}
+	chown(t, filepath.Join(wd, LocalFile), 0)
+	if p, err := Find(""); err != nil || p.Path != filepath.Join(wd, LocalFile) {
+		t.Errorf("own link to an own file: %v", err)
+	}
+}
+
+// TestTrustedPaths: TTSGUARD_TRUSTED_PATHS accepts a policy on purpose.
+func TestTrustedPaths(t *testing.T) {
+	needRoot(t)
+	wd, _ := isolate(t)
+	path := write(t, filepath.Join(wd, LocalFile), planted)
+	chown(t, path, 65534)
+	chown(t, wd, 65534)
+	tests := []struct {
+		env     string
+		trusted bool
+	}{
+		{"", false},
+		{wd, true},
+		{path, true},
+		{"/nonexistent:" + wd + "/", true},
+		{filepath.Dir(wd), true}, // a folder above
+		{"*", true},
+		{wd + "x", false},        // a sibling with a longer name
+		{"ttsguard.yaml", false}, // relative: ignored
+		{".", false},             // relative: ignored
+		{filepath.Join(wd, "sub"), false},
+		{":" + filepath.Join(wd, "other.yaml"), false},
+	}
+	for _, tt := range tests {
+		t.Setenv(EnvTrustedPaths, tt.env)
+		p, err := Find("")
+		if tt.trusted != (err == nil) {
+			t.Errorf("%s=%q: %v", EnvTrustedPaths, tt.env, err)
+		}
+		if err == nil && p.Run.User != "65534" {
+			t.Errorf("%s=%q: not the planted policy: %+v", EnvTrustedPaths, tt.env, p.Run)
+		}
+	}
+	// Entries are compared with symbolic links resolved too.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(wd, link); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvTrustedPaths, link)
+	if _, err := Find(""); err != nil {
+		t.Errorf("entry through a link: %v", err)
+	}
+	// A world-writable policy stays refused.
+	t.Setenv(EnvTrustedPaths, "*")
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Find(""); err == nil || !strings.Contains(err.Error(), "writable by everyone") {
+		t.Errorf("world-writable, trusted: %v", err)
+	}
+}
+
+// TestLoadRefusesUntrustedCABundle: the CA bundle a policy names decides
+// which download servers are trusted: it is checked like the policy.
+func TestLoadRefusesUntrustedCABundle(t *testing.T) {
+	needRoot(t)
+	wd, _ := isolate(t)
+	ca := write(t, filepath.Join(wd, "certs/ca.pem"), "x")
+	path := write(t, filepath.Join(wd, LocalFile), "version: 1\nca_bundle: certs/ca.pem\n")
+	if _, err := Load(path); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, ca, 65534)
+	_, err := Load(path)
+	if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), `line 2: ca_bundle: "`+ca+`": the file is owned by uid 65534`) {
+		t.Errorf("CA bundle of another user: %v", err)
+	}
+	t.Setenv(EnvTrustedPaths, filepath.Dir(ca))
+	if _, err := Load(path); err != nil {
+		t.Errorf("trusted: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ttsguard/ttsguard/internal/digest"
 	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/policy"
 )
 
 // Lock file errors.
@@ -99,10 +100,17 @@ type lockEntryWire struct {
 }
 
 // LoadLock reads the lock file at path; a missing file is an empty lock file.
+// Whoever can change the lock file decides which pins hold, so a lock file
+// that anyone but the caller or root could have written, or a missing one in
+// a folder that others may write, is refused (policy.CheckTrusted; the error
+// wraps policy.ErrUntrusted).
 func LoadLock(path string) (*LockFile, error) {
 	l := &LockFile{Path: path, Entries: map[string]LockEntry{}, loaded: true}
-	data, err := readLimited(path)
+	data, err := readTrusted(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		if err := policy.CheckTrustedFolder(path); err != nil {
+			return nil, fmt.Errorf("lock file %q: %w", path, err)
+		}
 		return l, nil
 	}
 	if err != nil {
@@ -156,6 +164,28 @@ func readLimited(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readOpen(path, f)
+}
+
+// readTrusted reads the lock file at path after policy.CheckTrusted accepted
+// it as it is open.
+func readTrusted(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("lock file %q: %w", path, err)
+	}
+	if err := policy.CheckTrusted(path, fi); err != nil {
+		return nil, fmt.Errorf("lock file %q: %w", path, err)
+	}
+	return readOpen(path, f)
+}
+
+func readOpen(path string, f *os.File) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(f, maxLockSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("lock file %q: %w", path, err)

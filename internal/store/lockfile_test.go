@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ttsguard/ttsguard/internal/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -256,5 +259,100 @@ func TestMetaLockEntry(t *testing.T) {
 	l := &LockFile{Path: "x", Entries: map[string]LockEntry{"m": e}}
 	if p, _, err := l.Check("m", e); !p || err != nil {
 		t.Errorf("check against itself: %v", err)
+	}
+}
+
+// TestLoadLockRefusesUntrusted is the lock-file half of issue 9 item 11:
+// whoever can change the lock file decides which pins hold. Another user's
+// lock file (pins of their choosing), a lock file others may write, or one in
+// a folder others may write (where they could delete it, so that a changed
+// model reads as "not pinned" and is pinned anew) is refused, by LoadLock and
+// by UpdateLock, which then writes nothing.
+func TestLoadLockRefusesUntrusted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give files to another user")
+	}
+	tests := []struct {
+		name    string
+		exists  bool
+		mode    fs.FileMode
+		uid     int
+		dirMode fs.FileMode
+		dirUID  int
+		want    string // "" accepted
+	}{
+		{"own lock file", true, 0o644, 0, 0o755, 0, ""},
+		{"another user's lock file", true, 0o644, 65534, 0o755, 0, "the file is owned by uid 65534"},
+		{"group-writable lock file", true, 0o664, 0, 0o755, 0, "the file is writable by its group"},
+		{"folder of another user", true, 0o644, 0, 0o755, 65534, "is owned by uid 65534"},
+		{"world-writable folder", true, 0o644, 0, 0o777, 0, "is writable by everyone"},
+		{"missing, world-writable folder", false, 0, 0, 0o777, 0, "is writable by everyone"},
+		{"missing, group-writable folder", false, 0, 0, 0o775, 0, "is writable by its group"},
+		{"missing, own folder", false, 0, 0, 0o755, 0, ""},
+		{"missing, sticky folder", false, 0, 0, 0o777 | os.ModeSticky, 0, ""},
+		{"sticky folder, own lock file", true, 0o644, 0, 0o777 | os.ModeSticky, 0, ""},
+		{"sticky folder, another user's lock file", true, 0o644, 65534, 0o777 | os.ModeSticky, 0, "the file is owned by uid 65534"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("TTSGUARD_TRUSTED_PATHS", "")
+			dir := filepath.Join(t.TempDir(), "shared")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "ttsguard.lock")
+			var before []byte
+			if tt.exists {
+				if err := sampleLock(path).Save(); err != nil {
+					t.Fatal(err)
+				}
+				mustDo(t, os.Chown(path, tt.uid, tt.uid))
+				mustDo(t, os.Chmod(path, tt.mode))
+				before, _ = os.ReadFile(path)
+			}
+			mustDo(t, os.Chown(dir, tt.dirUID, tt.dirUID))
+			mustDo(t, os.Chmod(dir, tt.dirMode))
+
+			l, err := LoadLock(path)
+			errU := UpdateLock(path, func(l *LockFile) error {
+				e := entry("new", map[string]string{"m.pth": h("6")})
+				l.Entries[e.Name] = e
+				return nil
+			})
+			if tt.want == "" {
+				if err != nil || errU != nil {
+					t.Fatalf("refused: %v; update: %v", err, errU)
+				}
+				if tt.exists && len(l.Entries) != 2 {
+					t.Errorf("entries: %v", l.Entries)
+				}
+				return
+			}
+			for _, err := range []error{err, errU} {
+				if !errors.Is(err, policy.ErrUntrusted) || !strings.Contains(err.Error(), tt.want) ||
+					!strings.HasPrefix(err.Error(), fmt.Sprintf("lock file %q: ", path)) || !strings.Contains(err.Error(), "TTSGUARD_TRUSTED_PATHS") {
+					t.Errorf("error %v, want one that says %q", err, tt.want)
+				}
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Errorf("UpdateLock changed the refused lock file")
+			}
+			// Trusted on purpose.
+			t.Setenv("TTSGUARD_TRUSTED_PATHS", dir)
+			if _, err := LoadLock(path); err != nil {
+				t.Errorf("trusted: %v", err)
+			}
+		})
+	}
+	// A lock file whose folder does not exist yet: empty, as before.
+	if l, err := LoadLock(filepath.Join(t.TempDir(), "no", "ttsguard.lock")); err != nil || len(l.Entries) != 0 {
+		t.Errorf("missing folder: %v %v", l, err)
+	}
+}
+
+func mustDo(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
