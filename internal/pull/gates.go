@@ -14,10 +14,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
+	"github.com/ttsguard/ttsguard/internal/coqui"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -35,15 +38,62 @@ type Gate struct {
 	Detail string `json:"detail"`
 }
 
-// TOSFile is coqui's marker that the terms of service were accepted; ttsguard
-// writes it, so signatures are checked without it.
-const TOSFile = "tos_agreed.txt"
+// TOSFile is coqui's marker that the terms of service were accepted. ttsguard
+// writes it (coqui.TOSAgreedContent) after the signer signed the model, so
+// signatures are checked without it, but only when it is exactly what
+// ttsguard writes (see tosWrittenByUs).
+const TOSFile = coqui.TOSAgreedFile
+
+// tosWrittenByUs reports whether model's tos_agreed.txt is the file ttsguard
+// writes: a regular file, not a folder or a link, holding exactly
+// coqui.TOSAgreedContent(). Anything else under that name (a folder of
+// checkpoints, a link, other bytes) is part of the model and must be signed.
+func tosWrittenByUs(model string) bool {
+	want := coqui.TOSAgreedContent()
+	f, err := os.OpenFile(filepath.Join(model, TOSFile), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(want)) {
+		return false
+	}
+	got, err := io.ReadAll(io.LimitReader(f, int64(len(want))+1))
+	return err == nil && string(got) == want
+}
+
+// readSignerFile reads a key or certificate file the policy names, once
+// policy.CheckTrusted accepted it as it is open: whoever can change it
+// decides which signatures verify.
+func readSignerFile(p string) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := policy.CheckTrusted(p, fi); err != nil {
+		return nil, fmt.Errorf("%q: %w", p, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, policy.MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > policy.MaxFileSize {
+		return nil, fmt.Errorf("%q: larger than %d bytes", p, policy.MaxFileSize)
+	}
+	return data, nil
+}
 
 // verifierFor builds the OMS verifier of a policy signer.
 func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 	switch s.Kind() {
 	case "key":
-		data, err := os.ReadFile(s.PublicKey)
+		data, err := readSignerFile(s.PublicKey)
 		if err != nil {
 			return nil, fmt.Errorf("signer %q: %w", s.Name, err)
 		}
@@ -55,7 +105,7 @@ func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 	case "certificate":
 		var v oms.CertificateVerifier
 		for _, p := range s.CertificateChain {
-			data, err := os.ReadFile(p)
+			data, err := readSignerFile(p)
 			if err != nil {
 				return nil, fmt.Errorf("signer %q: %w", s.Name, err)
 			}
@@ -67,6 +117,11 @@ func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 		}
 		return v, nil
 	case "keyless":
+		if s.TrustRoot != "" { // "": the embedded root
+			if err := policy.CheckTrusted(s.TrustRoot, nil); err != nil {
+				return nil, fmt.Errorf("signer %q: trust root %q: %w", s.Name, s.TrustRoot, err)
+			}
+		}
 		v, err := oms.NewSigstoreVerifier(s.TrustRoot, s.Identity, s.Issuer)
 		if err != nil {
 			return nil, fmt.Errorf("signer %q: %w", s.Name, err)
@@ -109,9 +164,9 @@ func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig str
 			fails = append(fails, err.Error())
 			continue
 		}
-		o := oms.VerifyOptions{ModelOptions: oms.ModelOptions{Signature: sig, IgnorePaths: []string{TOSFile}}, Known: known}
-		if _, err := os.Stat(filepath.Join(model, TOSFile)); err != nil {
-			o.IgnorePaths = nil
+		o := oms.VerifyOptions{ModelOptions: oms.ModelOptions{Signature: sig}, Known: known}
+		if tosWrittenByUs(model) {
+			o.IgnorePaths = []string{TOSFile}
 		}
 		r, err := oms.Verify(ctx, model, v, o)
 		if err == nil {
