@@ -200,7 +200,7 @@ func (c CertificateVerifier) verifySignature(_ []byte, p *parsedBundle) ([]byte,
 // usages exclude code signing.
 func codeSigningChain(leaf *x509.Certificate, chains [][]*x509.Certificate) error {
 	if !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageCodeSigning) {
-		return fmt.Errorf("%w: certificate %q lacks the code-signing extended key usage (id-kp-codeSigning; it lists %s): it is not meant to sign code or models (verify certificate --allow-any-eku accepts it, as model_signing does)",
+		return fmt.Errorf("%w: certificate %q lacks the code-signing extended key usage (id-kp-codeSigning; it lists %s): it is not meant to sign code or models (verify certificate --allow-any-eku, or allow_any_eku in a policy's signer, accepts it, as model_signing does)",
 			ErrSignature, leaf.Subject.String(), ekuNames(leaf))
 	}
 	for _, ch := range chains {

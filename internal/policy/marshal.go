@@ -27,6 +27,7 @@ type yamlSigner struct {
 	Identity         string   `yaml:"identity,omitempty" json:"identity,omitempty"`
 	Issuer           string   `yaml:"issuer,omitempty" json:"issuer,omitempty"`
 	TrustRoot        string   `yaml:"trust_root,omitempty" json:"trust_root,omitempty"`
+	AllowAnyEKU      bool     `yaml:"allow_any_eku,omitempty" json:"allow_any_eku,omitempty"`
 }
 
 type yamlModel struct {

@@ -87,6 +87,11 @@ type Signer struct {
 	// TrustRoot is a Sigstore trusted_root.json for keyless verification;
 	// "" = the embedded public-good root. Only with Identity and Issuer.
 	TrustRoot string
+	// AllowAnyEKU accepts a signing certificate without the code-signing
+	// extended key usage (a TLS server certificate, for one), as
+	// model_signing does; by default a certificate signer requires it. Only
+	// with CertificateChain.
+	AllowAnyEKU bool
 }
 
 // Kind says which kind of signer s is: "key", "certificate" or "keyless"

@@ -32,7 +32,7 @@ func ValidModelName(s string) bool {
 	return len(s) <= maxModelName && modelName.MatchString(s)
 }
 
-var signerKeys = []string{"name", "public_key", "certificate_chain", "identity", "issuer", "trust_root"}
+var signerKeys = []string{"name", "public_key", "certificate_chain", "allow_any_eku", "identity", "issuer", "trust_root"}
 
 func (ps *parser) signers(p *Policy, n *yaml.Node) error {
 	if isNull(n) {
@@ -45,7 +45,7 @@ func (ps *parser) signers(p *Policy, n *yaml.Node) error {
 	for i, sn := range n.Content {
 		key := fmt.Sprintf("signers[%d]", i)
 		var s Signer
-		var nameNode *yaml.Node
+		var nameNode, ekuNode *yaml.Node
 		err := ps.mapping(sn, key, signerKeys, func(k string, kn, vn *yaml.Node) error {
 			var err error
 			fk := join(key, k)
@@ -68,6 +68,9 @@ func (ps *parser) signers(p *Policy, n *yaml.Node) error {
 						err = ps.path(nodes[j], ck, s.CertificateChain[j])
 					}
 				}
+			case "allow_any_eku":
+				s.AllowAnyEKU, err = ps.boolean(vn, fk)
+				ekuNode = vn
 			case "identity":
 				s.Identity, err = ps.str(vn, fk)
 			case "issuer":
@@ -89,6 +92,9 @@ func (ps *parser) signers(p *Policy, n *yaml.Node) error {
 		}
 		if err := ps.signer(sn, nameNode, key, s, names); err != nil {
 			return err
+		}
+		if s.AllowAnyEKU && len(s.CertificateChain) == 0 {
+			return ps.errf(ekuNode, key+".allow_any_eku", "only certificate signers (certificate_chain) use allow_any_eku")
 		}
 		names[s.Name] = nameNode.Line
 		p.Signers = append(p.Signers, s)

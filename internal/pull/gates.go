@@ -103,7 +103,7 @@ func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 		}
 		return oms.KeyVerifier{Key: k}, nil
 	case "certificate":
-		var v oms.CertificateVerifier
+		v := oms.CertificateVerifier{AnyExtKeyUsageUnsafe: s.AllowAnyEKU}
 		for _, p := range s.CertificateChain {
 			data, err := readSignerFile(p)
 			if err != nil {
