@@ -316,3 +316,39 @@ func TestServeAsStoreOwner(t *testing.T) {
 		t.Errorf("run as another user: %v: %s", err, out)
 	}
 }
+
+// TestVenvOnPythonUnderRoot (issue 15, item 2; issue 9, item 14): a virtual
+// environment on a pyenv Python under /root, which the serving user cannot
+// traverse: the error names /root and the fix, not "permission denied".
+func TestVenvOnPythonUnderRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the serving user must differ from /root's owner")
+	}
+	pys, _ := filepath.Glob("/root/.pyenv/versions/3.*/bin/python3")
+	if len(pys) == 0 {
+		t.Skip("no pyenv Python under /root here")
+	}
+	venv := filepath.Join(openDir(t), "venv")
+	if out, err := exec.Command(pys[0], "-m", "venv", "--without-pip", venv).CombinedOutput(); err != nil {
+		t.Skipf("%s -m venv: %v: %s", pys[0], err, out)
+	}
+	base := openDir(t)
+	root, model := testStore(t, base, "venv/model", modelFiles, nogroup)
+	p, err := Prepare(Spec{Model: model, Command: []string{filepath.Join(venv, "bin", "python3"), "-c", "print(1)"}, GroupFrom: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range p.Landlock.Rules {
+		found = found || strings.HasPrefix(pys[0], r.Path+"/") && strings.HasPrefix(r.Path, "/root/.pyenv/versions/")
+	}
+	if !found {
+		t.Errorf("the pyenv installation is not among the rules: %+v", p.Landlock.Rules)
+	}
+	_, err = Run(context.Background(), p, IO{})
+	var se *SetupError
+	if !errors.As(err, &se) || se.Step != "command" || !strings.Contains(se.Msg, "the folder /root on its way is not traversable") ||
+		!strings.Contains(se.Msg, "outside /root") {
+		t.Errorf("got %v", err)
+	}
+}

@@ -139,21 +139,94 @@ func (p *Plan) commandRules(add func(string, uint64, string)) error {
 		return fmt.Errorf("%w: command: %w", ErrSpec, err)
 	}
 	add(exe, rightsFileExec, "the command")
-	p.reach = []string{p.Path, exe}
+	// The link targets first: a failure there names the folder that blocks
+	// (a link into /root fails as the link itself otherwise).
+	p.reach = []string{exe, p.Path}
 	interp := interpreter(exe, envValue(p.Env, "PATH"))
 	if interp != "" {
-		p.reach = append(p.reach, interp)
 		if r, err := filepath.EvalSymlinks(interp); err == nil {
 			add(r, rightsFileExec, "the command's interpreter (#!)")
 			p.reach = append(p.reach, r)
 		}
+		p.reach = append(p.reach, interp)
 	}
 	for _, c := range []string{p.Path, interp} {
 		if venv := venvRoot(c); venv != "" {
 			add(venv, rightsReadExec, "the command's Python virtual environment")
+			if base := venvBase(venv); base != "" {
+				add(base, rightsReadExec, "the Python installation the virtual environment is built on (pyvenv.cfg home)")
+			}
+		}
+	}
+	for _, c := range []string{exe, p.Path, interp} {
+		if c == "" {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(c); err == nil {
+			if prefix := pythonPrefix(r); prefix != "" {
+				add(prefix, rightsReadExec, "the Python installation of the command's interpreter (standard library, libpython)")
+			}
 		}
 	}
 	return nil
+}
+
+// venvBase returns the installation a virtual environment is built on: the
+// folder above pyvenv.cfg's "home" (the base interpreter's bin/), when it
+// holds the base's standard library (lib/pythonX.Y) and is not a system
+// path ("" otherwise). pyenv, uv, conda-based and /opt Pythons all keep it
+// there.
+func venvBase(venv string) string {
+	data, err := os.ReadFile(filepath.Join(venv, "pyvenv.cfg"))
+	if err != nil || len(data) > 64<<10 {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.TrimSpace(k) != "home" {
+			continue
+		}
+		home := strings.TrimSpace(v)
+		if !filepath.IsAbs(home) {
+			return ""
+		}
+		if r, err := filepath.EvalSymlinks(home); err == nil {
+			home = r
+		}
+		if filepath.Base(home) != "bin" {
+			return ""
+		}
+		return installPrefix(filepath.Dir(home))
+	}
+	return ""
+}
+
+// pythonPrefix returns the installation prefix of a Python interpreter
+// binary at PREFIX/bin/python*, when PREFIX holds its standard library and
+// is not a system path ("" otherwise): a conda environment, an /opt or
+// pyenv Python run directly.
+func pythonPrefix(exe string) string {
+	if !strings.HasPrefix(filepath.Base(exe), "python") || filepath.Base(filepath.Dir(exe)) != "bin" {
+		return ""
+	}
+	return installPrefix(filepath.Dir(filepath.Dir(exe)))
+}
+
+// installPrefix returns prefix when it holds a Python standard library
+// (lib/python3*/os.py) and is not under the system paths already allowed.
+func installPrefix(prefix string) string {
+	if prefix == "/" {
+		return ""
+	}
+	for _, sp := range systemPaths {
+		if prefix == sp || within(sp, prefix) {
+			return ""
+		}
+	}
+	if libs, _ := filepath.Glob(filepath.Join(prefix, "lib", "python3*", "os.py")); len(libs) == 0 {
+		return ""
+	}
+	return prefix
 }
 
 // handledOr masks granted rights by what the kernel handles (all of them

@@ -146,3 +146,59 @@ func TestPreparePlan(t *testing.T) {
 		t.Errorf("plan %+v", p)
 	}
 }
+
+// TestPythonOutsideUsr (issue 15, item 2): a virtual environment built on a
+// Python outside /usr (pyenv, uv, an /opt build) gets its base installation
+// read and execute; so does a Python run from its own prefix (conda).
+func TestPythonOutsideUsr(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "opt", "python3.11")
+	for _, d := range []string{"bin", "lib/python3.11"} {
+		os.MkdirAll(filepath.Join(base, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(base, "lib", "python3.11", "os.py"), nil, 0o644)
+	os.WriteFile(filepath.Join(base, "lib", "libpython3.11.so.1.0"), nil, 0o755)
+	exe, _ := os.ReadFile("/bin/true")
+	os.WriteFile(filepath.Join(base, "bin", "python3.11"), exe, 0o755)
+	venv := filepath.Join(dir, "venv")
+	os.MkdirAll(filepath.Join(venv, "bin"), 0o755)
+	os.Symlink(filepath.Join(base, "bin", "python3.11"), filepath.Join(venv, "bin", "python3"))
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = "+filepath.Join(base, "bin")+"\ninclude-system-site-packages = false\nversion = 3.11.7\n"), 0o644)
+	script := filepath.Join(venv, "bin", "tts-server")
+	os.WriteFile(script, []byte("#!"+filepath.Join(venv, "bin", "python3")+"\n"), 0o755)
+	if got := venvBase(venv); got != base {
+		t.Errorf("venvBase = %q, want %q", got, base)
+	}
+	model := t.TempDir()
+	rulesOf := func(cmd string) map[string][]string {
+		t.Helper()
+		p, err := Prepare(Spec{Model: model, Command: []string{cmd}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules := map[string][]string{}
+		for _, r := range p.Landlock.Rules {
+			rules[r.Path] = r.Access
+		}
+		return rules
+	}
+	for _, cmd := range []string{script, filepath.Join(venv, "bin", "python3"), filepath.Join(base, "bin", "python3.11")} {
+		rules := rulesOf(cmd)
+		if a := rules[base]; !slices.Contains(a, "execute") || !slices.Contains(a, "read_file") {
+			t.Errorf("%s: the base installation %s is not allowed: %v", cmd, base, rules)
+		}
+	}
+	// A pyvenv.cfg whose home is a system path, or a folder without a
+	// standard library, adds nothing.
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = /usr/bin\n"), 0o644)
+	if got := venvBase(venv); got != "" {
+		t.Errorf("venvBase with a system home = %q", got)
+	}
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = "+filepath.Join(dir, "bin")+"\n"), 0o644)
+	if got := venvBase(venv); got != "" {
+		t.Errorf("venvBase without a standard library = %q", got)
+	}
+	if got := pythonPrefix("/usr/bin/python3.11"); got != "" {
+		t.Errorf("pythonPrefix(/usr/bin/python3.11) = %q", got)
+	}
+}
