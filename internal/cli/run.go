@@ -30,25 +30,29 @@ func (e exitStatus) Error() string { return fmt.Sprintf("the command exited with
 func (e exitStatus) ExitCode() int { return int(e) }
 
 type runFlags struct {
-	policy, host, vocoder string
-	allowRead             []string
-	explain, ttsServer    bool
-	port                  int
+	policy, host, vocoder, output string
+	allowRead                     []string
+	explain, ttsServer, gpu       bool
+	port                          int
 }
 
 func newRunCmd(g *globals) *cobra.Command {
 	var f runFlags
 	c := &cobra.Command{
-		Use: "run [--policy F] [--allow-read PATH]... [--port N] [--explain] NAME -- COMMAND [ARGS...]\n" +
-			"  ttsguard run [--policy F] [--explain] NAME --tts-server [--port N] [--host H] [--vocoder NAME]",
+		Use: "run [--policy F] [--allow-read PATH]... [--port N] [--vocoder NAME] [--output DIR] [--gpu] [--explain] NAME -- COMMAND [ARGS...]\n" +
+			"  ttsguard run [--policy F] [--explain] [--gpu] NAME --tts-server [--port N] [--host H] [--vocoder NAME] [-- TTS-SERVER OPTIONS]",
 		Short: "Check a stored model, then start a command (or coqui's tts-server) on it in a sandbox",
 		Long: `run checks the stored model NAME (integrity, pin, signature, scan) and refuses to start on any failure.
 It then starts COMMAND in a sandbox: the model folder read-only in $TTSGUARD_MODEL (and in place of {model}
 in the arguments), only the system paths and --allow-read paths readable, one private scratch folder
 writable (HOME, TMPDIR), bind only on --port and no outbound connections (Landlock), a seccomp filter,
-no capabilities, and, when started as root, the policy's unprivileged user (default nobody). Signals are
-forwarded and the command's exit status is ttsguard's. --tts-server builds coqui tts-server's arguments
-from the model's layout. --explain prints the sandbox without starting anything. See docs/sandbox.md.`,
+no capabilities, and, when started as root, the policy's unprivileged user (default a fresh one per run).
+Signals are forwarded and the command's exit status is ttsguard's. --vocoder gives a checked vocoder
+read-only ($TTSGUARD_VOCODER, {vocoder}); --output gives one folder the command may write and that stays
+($TTSGUARD_OUTPUT, {output}); --gpu allows the NVIDIA device files. --tts-server builds coqui tts-server's
+arguments from the model's layout; after -- it takes tts-server's --speaker_idx, --language_idx,
+--device, --[no-]use_cuda and --[no-]show_details. --explain prints the sandbox without starting
+anything. See docs/sandbox.md.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runModel(c.Context(), g, f, args, c.ArgsLenAtDash())
@@ -61,7 +65,9 @@ from the model's layout. --explain prints the sandbox without starting anything.
 	fl.BoolVar(&f.ttsServer, "tts-server", false, "start coqui's tts-server (found in PATH) on the model")
 	fl.IntVar(&f.port, "port", 0, fmt.Sprintf("the one TCP port the command may listen on (--tts-server: default %d)", sandbox.DefaultTTSPort))
 	fl.StringVar(&f.host, "host", "", "--tts-server: the address to listen on (tts-server itself listens on every address)")
-	fl.StringVar(&f.vocoder, "vocoder", "", "--tts-server: a stored vocoder model to use")
+	fl.StringVar(&f.vocoder, "vocoder", "", "a stored vocoder model to check and give read-only (--tts-server: to use)")
+	fl.StringVar(&f.output, "output", "", "a folder the command may write, kept afterwards and given to you (created when missing)")
+	fl.BoolVar(&f.gpu, "gpu", false, "allow the NVIDIA device files (as the policy's run.gpu: true does)")
 	return c
 }
 
@@ -89,10 +95,14 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if f.ttsServer && port == 0 {
 		port = sandbox.DefaultTTSPort // the port ttsServerCommand gives tts-server
 	}
+	gpu := f.gpu || pol.Run.GPU
 	spec := sandbox.Spec{
 		Model: v.Dir, AllowRead: append(append([]string(nil), pol.Run.AllowRead...), f.allowRead...), Port: port,
 		User: pol.Run.User, Group: pol.Run.Group, GroupFrom: st.Root, Env: pol.Run.Env, Command: command,
-		Limits: runLimits(pol.Run.Limits),
+		Output: f.output, GPU: gpu, Limits: runLimits(pol.Run.Limits, gpu),
+	}
+	if vocoder != nil {
+		spec.Vocoder = vocoder.Dir
 	}
 	checkAll := func() error {
 		for _, m := range []*store.Version{v, vocoder} {
@@ -156,13 +166,17 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (*sandbox.Plan, *sandbox.TTSServer, error) {
 	var ts *sandbox.TTSServer
 	if f.ttsServer {
-		var err error
+		opts, needGPU, err := sandbox.TTSServerOptions(spec.Command)
+		if err != nil {
+			return nil, nil, sandboxErr(err)
+		}
+		if needGPU && !spec.GPU {
+			return nil, nil, usagef("tts-server on CUDA needs --gpu (or the policy's run.gpu: true)")
+		}
 		if ts, spec.Command, err = ttsServerCommand(f, v, vocoder); err != nil {
 			return nil, nil, err
 		}
-		if vocoder != nil {
-			spec.ReadOnly = []string{vocoder.Dir}
-		}
+		spec.Command = append(spec.Command, opts...)
 	}
 	plan, err := sandbox.Prepare(spec)
 	if err != nil {
@@ -198,12 +212,12 @@ func runArgs(f runFlags, args []string, dash int) (string, []string, error) {
 		}
 	}
 	switch {
-	case f.ttsServer && command != nil:
-		return "", nil, usagef("--tts-server and a command after -- are exclusive")
 	case !f.ttsServer && command == nil && !f.explain:
 		return "", nil, usagef("give the command after -- or use --tts-server")
-	case !f.ttsServer && (f.host != "" || f.vocoder != ""):
-		return "", nil, usagef("--host and --vocoder go with --tts-server")
+	case !f.ttsServer && f.host != "":
+		return "", nil, usagef("--host goes with --tts-server")
+	case f.ttsServer && f.output != "":
+		return "", nil, usagef("--output is for a command after --: tts-server answers over HTTP")
 	case f.port < 0 || f.port > 65535:
 		return "", nil, usagef("--port %d: want 1 to 65535", f.port)
 	}
@@ -293,6 +307,15 @@ func (r runPlan) Text(w io.Writer) error {
 	if len(p.Command) > 0 {
 		fmt.Fprintf(&b, "  command:      %s\n", quoteArgs(p.Path, p.Command[1:]))
 	}
+	if p.Vocoder != "" {
+		fmt.Fprintf(&b, "  vocoder:      %s (read-only, $%s)\n", p.Vocoder, sandbox.EnvVocoder)
+	}
+	if p.Output != "" {
+		fmt.Fprintf(&b, "  output:       %s (written by the command, given to you afterwards, $%s)\n", p.Output, sandbox.EnvOutput)
+	}
+	if len(p.GPU) > 0 {
+		fmt.Fprintf(&b, "  gpu:          %s\n", strings.Join(p.GPU, " "))
+	}
 	id := p.Identity
 	switch {
 	case id.Dynamic:
@@ -375,9 +398,13 @@ func (r runStart) Text(w io.Writer) error {
 }
 
 // runLimits turns the policy's run.limits into the sandbox's: a field the
-// policy leaves out gets sandbox.DefaultLimits' value, "unlimited" 0.
-func runLimits(pl policy.RunLimits) *sandbox.Limits {
+// policy leaves out gets sandbox.DefaultLimits' value (with a GPU, no
+// memory limit: CUDA reserves terabytes of address space), "unlimited" 0.
+func runLimits(pl policy.RunLimits, gpu bool) *sandbox.Limits {
 	l := sandbox.DefaultLimits
+	if gpu {
+		l.Memory = 0
+	}
 	for _, f := range []struct {
 		from int64
 		to   *int64

@@ -50,6 +50,7 @@ type yamlRun struct {
 	AllowRead []string    `yaml:"allow_read,omitempty" json:"allow_read,omitempty"`
 	Env       []string    `yaml:"env,omitempty" json:"env,omitempty"`
 	Limits    *yamlLimits `yaml:"limits,omitempty" json:"limits,omitempty"`
+	GPU       bool        `yaml:"gpu,omitempty" json:"gpu,omitempty"`
 }
 
 type yamlLimits struct {
@@ -63,7 +64,7 @@ type yamlLimits struct {
 // marshalRun writes the run section; limits left at their defaults are
 // left out.
 func marshalRun(r Run) yamlRun {
-	y := yamlRun{User: r.User, Group: r.Group, AllowRead: r.AllowRead, Env: r.Env}
+	y := yamlRun{User: r.User, Group: r.Group, AllowRead: r.AllowRead, Env: r.Env, GPU: r.GPU}
 	if r.Limits != (RunLimits{}) {
 		l := r.Limits
 		y.Limits = &yamlLimits{Memory: formatLimit(l.Memory, true), Processes: formatLimit(l.Processes, false),

@@ -168,6 +168,8 @@ type Run struct {
 	Env []string
 	// Limits caps the command's resources; a zero field means the default.
 	Limits RunLimits
+	// GPU allows the NVIDIA device files to the command (as `run --gpu`).
+	GPU bool
 }
 
 //go:embed default.yaml

@@ -23,9 +23,9 @@ var (
 var RunEnvAlways = []string{"PATH", "LANG", "LC_*"}
 
 // RunEnvSet are the environment variables `ttsguard run` sets itself.
-var RunEnvSet = []string{"HOME", "TMPDIR", "TTSGUARD_MODEL", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "USER", "LOGNAME"}
+var RunEnvSet = []string{"HOME", "TMPDIR", "TTSGUARD_MODEL", "TTSGUARD_VOCODER", "TTSGUARD_OUTPUT", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "USER", "LOGNAME"}
 
-var runKeys = []string{"user", "group", "allow_read", "env", "limits"}
+var runKeys = []string{"user", "group", "allow_read", "env", "limits", "gpu"}
 
 // Unlimited is a RunLimits value that lifts a limit ("unlimited" in YAML).
 const Unlimited = -1
@@ -122,6 +122,8 @@ func (ps *parser) run(p *Policy, n *yaml.Node) error {
 			}
 		case "limits":
 			err = ps.limits(p, vn)
+		case "gpu":
+			p.Run.GPU, err = ps.boolean(vn, fk)
 		}
 		return err
 	})

@@ -24,6 +24,8 @@ func (p *Plan) planLandlock(Spec, string) error { return ErrUnsupported }
 
 func seccompPlan() Seccomp { return Seccomp{} }
 
+func outputFolder(string) (string, error) { return "", ErrUnsupported }
+
 func processPlan(bool) Process { return Process{} }
 
 // Run is not supported on this system.

@@ -44,13 +44,44 @@ var devicePaths = []struct {
 	mask uint64
 }{{"/dev/null", rightsDevNull}, {"/dev/zero", rightsRead}, {"/dev/random", rightsRead}, {"/dev/urandom", rightsRead}}
 
+// gpuDevicePatterns are the device files of NVIDIA's driver that CUDA
+// opens: the control device, one per GPU, unified memory, mode setting and
+// the capability devices of MIG.
+var gpuDevicePatterns = []string{"/dev/nvidiactl", "/dev/nvidia[0-9]*", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools",
+	"/dev/nvidia-modeset", "/dev/nvidia-caps/nvidia-cap[0-9]*"}
+
+// gpuReadPaths are what CUDA reads about the driver (absent ones are left
+// out). The driver's libraries (libcuda, libnvidia-ml) live under /usr,
+// which is allowed already.
+var gpuReadPaths = []string{"/proc/driver/nvidia", "/sys/module/nvidia"}
+
+// gpuDevices lists the NVIDIA device files of this machine, or fails when
+// there are none.
+func gpuDevices() ([]string, error) {
+	var out []string
+	for _, pat := range gpuDevicePatterns {
+		m, _ := filepath.Glob(pat)
+		for _, d := range m {
+			if st, err := os.Stat(d); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				out = append(out, d)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: --gpu: this machine has no NVIDIA device files (%s)", ErrSpec, strings.Join(gpuDevicePatterns, ", "))
+	}
+	return out, nil
+}
+
 // limits are what the sandbox does not restrict on any kernel.
 var limits = []string{
 	"Landlock restricts bind(2), not listen(2) on a socket that was never bound: the kernel then picks a free ephemeral port",
 	"UDP is not covered by Landlock's network rules; the seccomp filter denies connect(2), sendto(2) with an address, sendmsg(2) and sendmmsg(2), so no datagram can be sent, but a UDP port can be bound",
 	"Landlock's execute right covers execve(2), not mmap(PROT_EXEC): any readable library can be loaded",
-	"no GPU: device files other than /dev/null, /dev/zero and the random sources are not allowed, so the command runs on the CPU",
 }
+
+// noGPU is the note of a plan without --gpu.
+const noGPU = "no GPU: device files other than /dev/null, /dev/zero and the random sources are not allowed, so the command runs on the CPU (--gpu allows the NVIDIA ones)"
 
 // scratchPlaceholder stands for the scratch folder until Run creates it.
 const scratchPlaceholder = "<scratch>"
@@ -66,7 +97,7 @@ func (p *Plan) planLandlock(s Spec, model string) error {
 	l.NotEnforced = notEnforced(abi, reason)
 	add := func(path string, mask uint64, why string) {
 		st, err := os.Stat(path)
-		if err != nil && path != scratchPlaceholder {
+		if err != nil && path != scratchPlaceholder && path != p.Output { // the output folder is made by Run
 			return
 		}
 		if err == nil && !st.IsDir() {
@@ -97,6 +128,25 @@ func (p *Plan) planLandlock(s Spec, model string) error {
 		add(d.path, d.mask, "device")
 	}
 	add(model, rightsRead, "the verified model (read-only, not executable)")
+	if p.Vocoder != "" {
+		add(p.Vocoder, rightsRead, "the verified vocoder model (read-only, not executable)")
+	}
+	if p.Output != "" {
+		add(p.Output, rightsScratch, "the output folder (--output): written by the command, kept afterwards")
+	}
+	if s.GPU {
+		devs, err := gpuDevices()
+		if err != nil {
+			return err
+		}
+		for _, d := range devs {
+			add(d, rightsDevice, "NVIDIA device (--gpu)")
+		}
+		for _, d := range gpuReadPaths {
+			add(d, rightsRead, "NVIDIA driver information (--gpu)")
+		}
+		p.GPU = devs
+	}
 	for _, d := range s.ReadOnly {
 		abs, err := existingAbs(d, true)
 		if err != nil {
@@ -128,6 +178,9 @@ func (p *Plan) planLandlock(s Spec, model string) error {
 		l.Scoped = []string{"abstract unix sockets", "signals"}
 	}
 	p.Notes = append(p.Notes, limits...)
+	if !s.GPU {
+		p.Notes = append(p.Notes, noGPU)
+	}
 	return nil
 }
 

@@ -23,6 +23,20 @@ const ModelPlaceholder = "{model}"
 // EnvModel is the environment variable that holds the model folder.
 const EnvModel = "TTSGUARD_MODEL"
 
+// VocoderPlaceholder is replaced by the vocoder's model folder in the
+// command's arguments, and EnvVocoder holds it.
+const (
+	VocoderPlaceholder = "{vocoder}"
+	EnvVocoder         = "TTSGUARD_VOCODER"
+)
+
+// OutputPlaceholder is replaced by the output folder in the command's
+// arguments, and EnvOutput holds it.
+const (
+	OutputPlaceholder = "{output}"
+	EnvOutput         = "TTSGUARD_OUTPUT"
+)
+
 // Spec is what to run and what it may touch. Model, Command and the identity
 // fields are security choices: there is no default that widens them.
 type Spec struct {
@@ -36,9 +50,22 @@ type Spec struct {
 	// AllowRead are more files or folders the command may read and execute.
 	// Each must exist.
 	AllowRead []string
-	// ReadOnly are more folders the command may read, not execute (a
-	// vocoder's model folder). Each must exist.
+	// ReadOnly are more folders the command may read, not execute. Each
+	// must exist.
 	ReadOnly []string
+	// Vocoder is a verified vocoder model folder: read-only like Model, in
+	// $TTSGUARD_VOCODER and replacing VocoderPlaceholder ("" = none).
+	Vocoder string
+	// Output is a folder the command may write (not execute) and that
+	// outlives it: created (0700) when missing, else it must be a folder of
+	// the caller; in $TTSGUARD_OUTPUT and replacing OutputPlaceholder. After
+	// the run, what the serving user wrote there is given to the caller
+	// ("" = none).
+	Output string
+	// GPU allows the NVIDIA device files (and nothing else of /dev), and
+	// lifts the memory limit unless Limits sets one (CUDA reserves
+	// terabytes of address space).
+	GPU bool
 	// Port is the one TCP port the command may bind (0: none).
 	Port int
 	// User and Group are the serving user and group when ttsguard runs as
@@ -94,7 +121,10 @@ type Plan struct {
 	NoNewPrivs  bool     `json:"no_new_privs"`
 	Landlock    Landlock `json:"landlock"`
 	Seccomp     Seccomp  `json:"seccomp"`
-	Env         []string `json:"env"` // NAME=value; <scratch> until Run
+	Vocoder     string   `json:"vocoder,omitempty"`
+	Output      string   `json:"output,omitempty"`
+	GPU         []string `json:"gpu_devices,omitempty"` // device files allowed for the GPU
+	Env         []string `json:"env"`                   // NAME=value; <scratch> until Run
 	Signals     []string `json:"forwarded_signals"`
 	ParentDeath string   `json:"parent_death_signal"`
 	Process     Process  `json:"process"`
@@ -194,6 +224,17 @@ func Prepare(s Spec) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: model folder: %w", ErrSpec, err)
 	}
+	vocoder, output := "", ""
+	if s.Vocoder != "" {
+		if vocoder, err = existingAbs(s.Vocoder, true); err != nil {
+			return nil, fmt.Errorf("%w: vocoder folder: %w", ErrSpec, err)
+		}
+	}
+	if s.Output != "" {
+		if output, err = outputFolder(s.Output); err != nil {
+			return nil, err
+		}
+	}
 	environ := s.Environ
 	if environ == nil {
 		environ = os.Environ()
@@ -202,9 +243,20 @@ func Prepare(s Spec) (*Plan, error) {
 	if p.scratchParent == "" {
 		p.scratchParent = os.TempDir()
 	}
+	p.Vocoder, p.Output = vocoder, output
 	p.Env = buildEnv(environ, s.Env, model, "<scratch>")
+	for k, v := range map[string]string{EnvVocoder: vocoder, EnvOutput: output} {
+		if v != "" {
+			p.Env = append(p.Env, k+"="+v)
+		}
+	}
+	sort.Strings(p.Env)
+	repl := strings.NewReplacer(ModelPlaceholder, model, VocoderPlaceholder, vocoder, OutputPlaceholder, output)
 	for _, a := range s.Command {
-		p.Command = append(p.Command, strings.ReplaceAll(a, ModelPlaceholder, model))
+		if (vocoder == "" && strings.Contains(a, VocoderPlaceholder)) || (output == "" && strings.Contains(a, OutputPlaceholder)) {
+			return nil, fmt.Errorf("%w: %q uses a placeholder without its option (--vocoder for {vocoder}, --output for {output})", ErrSpec, a)
+		}
+		p.Command = append(p.Command, repl.Replace(a))
 	}
 	if len(p.Command) > 0 {
 		if p.Path, err = lookPath(p.Command[0], envValue(p.Env, "PATH")); err != nil {
@@ -221,6 +273,11 @@ func Prepare(s Spec) (*Plan, error) {
 	p.Limits = DefaultLimits
 	if s.Limits != nil {
 		p.Limits = *s.Limits
+	} else if s.GPU {
+		p.Limits.Memory = 0
+	}
+	if s.GPU && p.Limits.Memory == 0 {
+		p.Notes = append(p.Notes, "GPU: no address-space limit (CUDA reserves terabytes of address space)")
 	}
 	p.Process = processPlan(p.Identity.Change)
 	return p, nil

@@ -37,6 +37,8 @@ const (
 		ll.AccessFSRemoveFile | ll.AccessFSMakeDir | ll.AccessFSMakeReg | ll.AccessFSMakeSock | ll.AccessFSMakeFifo |
 		ll.AccessFSMakeSym | ll.AccessFSRefer | ll.AccessFSTruncate
 	rightsDevNull = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessFSTruncate
+	// rightsDevice: a device the command drives (a GPU): read, write, ioctl.
+	rightsDevice = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessFSIoctlDev
 	// rightsFileOnly are the rights a rule on a file (not a folder) may hold.
 	rightsFileOnly = ll.AccessFSExecute | ll.AccessFSWriteFile | ll.AccessFSReadFile | ll.AccessFSTruncate | ll.AccessFSIoctlDev
 )

@@ -71,7 +71,7 @@ func (e *SetupError) Unwrap() error {
 // status (128+N when killed by signal N). A *SetupError means the command
 // never started. ctx only cancels before the start: once running, the
 // command is stopped with signals, not by ctx.
-func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
+func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 	if p.Path == "" {
 		return 0, fmt.Errorf("%w: no command", ErrSpec)
 	}
@@ -104,6 +104,14 @@ func Run(ctx context.Context, p *Plan, stdio IO) (int, error) {
 		}
 	}
 	p.Scratch = scratch
+	if err := p.prepareOutput(); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if oerr := p.finishOutput(); oerr != nil && err == nil {
+			err = oerr
+		}
+	}()
 	is := &initSpec{
 		Child: p.childSpec(scratch), Namespaces: ns, ParentPID: os.Getpid(),
 		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,

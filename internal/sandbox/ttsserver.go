@@ -238,3 +238,76 @@ func shebang(path string) (string, error) {
 	}
 	return fields[0], nil
 }
+
+// ttsServerOptions are the tts-server (coqui-tts 0.28) options a caller may
+// add: name -> takes a value. The others are refused: --debug (Flask's
+// debugger runs code any client sends), --model_name, --vocoder_name and
+// --list_models (coqui would download models: pull them into the store),
+// the model paths and --port (ttsguard gives the verified ones).
+var ttsServerOptions = map[string]bool{
+	"--speaker_idx": true, "--language_idx": true, "--device": true,
+	"--use_cuda": false, "--no-use_cuda": false, "--show_details": false, "--no-show_details": false,
+}
+
+// ttsServerRefused says why an option of tts-server cannot be given.
+var ttsServerRefused = map[string]string{
+	"--debug":               "it turns on Flask's debugger, which runs code any client sends",
+	"--no-debug":            "debug mode is off already",
+	"--model_name":          "coqui would download the model: pull it with ttsguard and run it by name",
+	"--vocoder_name":        "coqui would download the vocoder: pull it and give --vocoder NAME",
+	"--list_models":         "it lists coqui's catalog and exits; use ttsguard ls",
+	"--model_path":          "ttsguard gives the verified model",
+	"--config_path":         "ttsguard gives the verified model's config",
+	"--speakers_file_path":  "ttsguard gives the verified model's speakers file",
+	"--vocoder_path":        "give --vocoder NAME",
+	"--vocoder_config_path": "give --vocoder NAME",
+	"--port":                "give ttsguard's --port",
+}
+
+// TTSServerOptions checks options for tts-server given after `--` and
+// returns them, and whether they ask for a GPU (--device cuda..., --use_cuda).
+// Values are arguments, never code; "--opt=value" is accepted too.
+func TTSServerOptions(args []string) ([]string, bool, error) {
+	var out []string
+	gpu := false
+	for i := 0; i < len(args); i++ {
+		name, value, inline := strings.Cut(args[i], "=")
+		takes, ok := ttsServerOptions[name]
+		if !ok {
+			if why, refused := ttsServerRefused[name]; refused {
+				return nil, false, fmt.Errorf("%w: tts-server option %s is refused: %s", ErrSpec, name, why)
+			}
+			return nil, false, fmt.Errorf("%w: tts-server option %q is not one ttsguard passes (allowed: --speaker_idx, "+
+				"--language_idx, --device, --[no-]use_cuda, --[no-]show_details)", ErrSpec, args[i])
+		}
+		if !takes {
+			if inline {
+				return nil, false, fmt.Errorf("%w: tts-server option %s takes no value", ErrSpec, name)
+			}
+			gpu = gpu || name == "--use_cuda"
+			out = append(out, name)
+			continue
+		}
+		if !inline {
+			if i+1 >= len(args) {
+				return nil, false, fmt.Errorf("%w: tts-server option %s needs a value", ErrSpec, name)
+			}
+			i++
+			value = args[i]
+		}
+		if value == "" || len(value) > 256 || strings.ContainsFunc(value, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			return nil, false, fmt.Errorf("%w: tts-server option %s: bad value %q", ErrSpec, name, value)
+		}
+		if name == "--device" {
+			if !deviceName.MatchString(value) {
+				return nil, false, fmt.Errorf("%w: tts-server --device %q: want cpu, cuda or cuda:N", ErrSpec, value)
+			}
+			gpu = gpu || strings.HasPrefix(value, "cuda")
+		}
+		out = append(out, name, value)
+	}
+	return out, gpu, nil
+}
+
+// deviceName is a torch device tts-server may be given.
+var deviceName = regexp.MustCompile(`^(cpu|cuda|cuda:[0-9]{1,2})$`)

@@ -167,3 +167,42 @@ def main():
 		t.Errorf("%v: %s", err, out)
 	}
 }
+
+// TestTTSServerOptions (issue 15, item 4): the options coqui users set pass
+// through; the ones that would download, debug or replace the verified
+// model are refused with the reason.
+func TestTTSServerOptions(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want []string
+		gpu  bool
+		err  string
+	}{
+		{in: nil, want: nil},
+		{in: []string{"--speaker_idx", "p225", "--language_idx=de", "--show_details"}, want: []string{"--speaker_idx", "p225", "--language_idx", "de", "--show_details"}},
+		{in: []string{"--device", "cuda:1"}, want: []string{"--device", "cuda:1"}, gpu: true},
+		{in: []string{"--device=cpu", "--no-use_cuda"}, want: []string{"--device", "cpu", "--no-use_cuda"}},
+		{in: []string{"--use_cuda"}, want: []string{"--use_cuda"}, gpu: true},
+		{in: []string{"--debug"}, err: "Flask's debugger"},
+		{in: []string{"--model_name", "tts_models/en/ljspeech/vits"}, err: "would download"},
+		{in: []string{"--model_path=/tmp/evil.pth"}, err: "verified model"},
+		{in: []string{"--port", "80"}, err: "ttsguard's --port"},
+		{in: []string{"--speaker_idx"}, err: "needs a value"},
+		{in: []string{"--speaker_idx", "a\x1bb"}, err: "bad value"},
+		{in: []string{"--device", "cuda; rm -rf /"}, err: "want cpu, cuda or cuda:N"},
+		{in: []string{"--show_details=yes"}, err: "takes no value"},
+		{in: []string{"--frobnicate"}, err: "not one ttsguard passes"},
+	}
+	for _, tt := range tests {
+		got, gpu, err := TTSServerOptions(tt.in)
+		if tt.err != "" {
+			if !errors.Is(err, ErrSpec) || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: got %v, want an error with %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) || gpu != tt.gpu {
+			t.Errorf("%q: got %q gpu %v %v, want %q gpu %v", tt.in, got, gpu, err, tt.want, tt.gpu)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestRunOutputAndVocoder (issue 15, item 5): a command writes its result
+// into --output, which outlives the sandbox and belongs to the caller
+// afterwards; --vocoder gives a checked vocoder to any command.
+func TestRunOutputAndVocoder(t *testing.T) {
+	e := newRunEnv(t)
+	out := filepath.Join(e.dir, "out")
+	var stdout bytes.Buffer
+	err := execRun(&stdout, io.Discard, "--policy", e.policy, "--output", out, "--vocoder", "tiny", "tiny", "--",
+		"/bin/sh", "-c", `test -r "$TTSGUARD_VOCODER/config.json" && echo "{vocoder}" && echo synthesized > {output}/speech.wav && mkdir "$TTSGUARD_OUTPUT/sub"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(stdout.String()); got != e.model {
+		t.Errorf("{vocoder} = %q, want %q", got, e.model)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "speech.wav"))
+	if err != nil || string(data) != "synthesized\n" {
+		t.Fatalf("output: %q %v", data, err)
+	}
+	for _, p := range []string{out, filepath.Join(out, "speech.wav"), filepath.Join(out, "sub")} {
+		st, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid := int(st.Sys().(*syscall.Stat_t).Uid); uid != os.Geteuid() {
+			t.Errorf("%s is owned by uid %d, not the caller %d", p, uid, os.Geteuid())
+		}
+	}
+	// The output folder is the caller's or refused; links are not followed.
+	link := filepath.Join(e.dir, "link")
+	os.Symlink(out, link)
+	if err := execRun(io.Discard, io.Discard, "--policy", e.policy, "--output", link, "tiny", "--", "/bin/true"); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "not a folder") {
+		t.Errorf("output through a link: %v", err)
+	}
+	if os.Geteuid() == 0 {
+		other := filepath.Join(e.dir, "other")
+		os.Mkdir(other, 0o777)
+		os.Chown(other, 4242, 4242)
+		if err := execRun(io.Discard, io.Discard, "--policy", e.policy, "--output", other, "tiny", "--", "/bin/true"); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "owned by uid 4242") {
+			t.Errorf("output of another user: %v", err)
+		}
+	}
+	// Without --output, writing next to the model fails: the sandbox holds.
+	if err := execRun(io.Discard, io.Discard, "--policy", e.policy, "tiny", "--", "/bin/sh", "-c", "echo x > "+filepath.Join(e.dir, "escaped")); err == nil {
+		t.Error("the command wrote outside without --output")
+	}
+}
+
+// TestRunTTSServerOptions (issue 15, item 4): tts-server options after --
+// pass through; unsafe ones are refused before anything starts; CUDA needs
+// --gpu.
+func TestRunTTSServerOptions(t *testing.T) {
+	e := newRunEnv(t)
+	t.Setenv("PATH", filepath.Dir(e.script)+":/usr/bin:/bin")
+	var out bytes.Buffer
+	if err := execRun(&out, io.Discard, "--policy", e.policy, "--explain", "tiny", "--tts-server", "--", "--speaker_idx", "p225", "--language_idx=en"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "--port 5002 --speaker_idx p225 --language_idx en") {
+		t.Errorf("explain:\n%s", out.String())
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--debug"}, "Flask's debugger"},
+		{[]string{"--model_name", "tts_models/en/ljspeech/vits"}, "would download"},
+		{[]string{"--device", "cuda"}, "needs --gpu"},
+	} {
+		err := execRun(io.Discard, io.Discard, append([]string{"--policy", e.policy, "tiny", "--tts-server", "--"}, c.args...)...)
+		if exitCode(err) != ExitUsage || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v", c.args, err)
+		}
+	}
+	if err := execRun(io.Discard, io.Discard, "--policy", e.policy, "--gpu", "tiny", "--tts-server"); exitCode(err) != ExitUsage || !strings.Contains(err.Error(), "no NVIDIA device files") {
+		if _, statErr := os.Stat("/dev/nvidiactl"); statErr != nil {
+			t.Errorf("--gpu without a GPU: %v", err)
+		}
+	}
+}
