@@ -146,8 +146,11 @@ func TestTerminal(t *testing.T) {
 	if strings.Contains(text, "\x1b]0;pwned") {
 		t.Errorf("a raw escape sequence reached the terminal: %q", text)
 	}
-	if !strings.Contains(text, "^[]0;pwned^G") {
-		t.Errorf("the escaped sequence is missing from the output: %q", text)
+	if !strings.Contains(text, "^[]0;pwned^G") || !strings.Contains(text, "\\u009b6n") || !strings.Contains(text, "\\u009d0;c1title") {
+		t.Errorf("the escaped sequences are missing from the output: %q", text)
+	}
+	if i := strings.IndexFunc(text, func(r rune) bool { return r >= 0x80 || r == 0x1b }); i >= 0 {
+		t.Errorf("a raw escape or 8-bit byte reached the terminal at %d: %q", i, text)
 	}
 	i := strings.Index(text, "{")
 	if i < 0 {

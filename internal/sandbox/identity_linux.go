@@ -46,8 +46,8 @@ func resolveIdentity(s Spec) (Identity, error) {
 			var st syscall.Stat_t
 			if owned != "" && syscall.Stat(owned, &st) == nil && int(st.Uid) == id.UID {
 				id.Problem = fmt.Sprintf("ttsguard runs as %s (uid %d), the owner of %s: the command would run as the same user and "+
-					"could change the store, its models and the audit log key; start ttsguard as root (it switches to a serving "+
-					"user), or run it as a user who does not own the store", id.User, id.UID, owned)
+					"could change the store, its models and the audit log key; start ttsguard as root (it switches to a fresh "+
+					"serving user for each run)", id.User, id.UID, owned)
 				break
 			}
 		}
@@ -140,9 +140,11 @@ var DynamicUIDs = [2]int{0x7ff00000, 0x7ff0ffff}
 const dynamicLockDir = "/run/ttsguard/uids"
 
 // dynamicUID picks a user id from DynamicUIDs that no account, no process
-// and no other run holds, and locks it for this run: the returned file's
-// lock is released when it is closed (or when ttsguard dies).
-func dynamicUID() (int, *os.File, error) {
+// and no other run holds, and locks it for this run: release removes the
+// lock file and releases the lock (which ttsguard's death releases too).
+// A lock taken on a file that another run removed meanwhile does not count
+// (the path must still name the locked file).
+func dynamicUID() (uid int, release func(), err error) {
 	if err := os.MkdirAll(dynamicLockDir, 0o700); err != nil {
 		return 0, nil, fmt.Errorf("dynamic user: %w", err)
 	}
@@ -165,7 +167,13 @@ func dynamicUID() (int, *os.File, error) {
 			f.Close()
 			continue
 		}
-		return uid, f, nil
+		held, err1 := f.Stat()
+		named, err2 := os.Stat(f.Name())
+		if err1 != nil || err2 != nil || !os.SameFile(held, named) {
+			f.Close()
+			continue
+		}
+		return uid, func() { os.Remove(f.Name()); f.Close() }, nil
 	}
 	return 0, nil, fmt.Errorf("dynamic user: every id from %d to %d is in use", DynamicUIDs[0], DynamicUIDs[1])
 }

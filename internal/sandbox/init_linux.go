@@ -245,7 +245,14 @@ func privateMounts(is *initSpec) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	opts := fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d", is.UID, is.GID, is.ScratchSize)
+	// One inode per 16 KiB of the size (at least 4096): a tmpfs's default
+	// inode count grows with the host's memory, and empty files take
+	// kernel memory without taking space.
+	inodes := max(is.ScratchSize/(16<<10), 4096)
+	if is.ScratchSize == 0 {
+		inodes = 0 // no limit asked for
+	}
+	opts := fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=%d,nr_inodes=%d", is.UID, is.GID, is.ScratchSize, inodes)
 	if err := unix.Mount("ttsguard-scratch", is.Scratch, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts); err != nil {
 		return fmt.Errorf("tmpfs on %q: %w", is.Scratch, err)
 	}

@@ -76,7 +76,8 @@ func gpuDevices() ([]string, error) {
 // limits are what the sandbox does not restrict on any kernel.
 var limits = []string{
 	"Landlock restricts bind(2), not listen(2) on a socket that was never bound: the kernel then picks a free ephemeral port",
-	"UDP is not covered by Landlock's network rules; the seccomp filter denies connect(2), sendto(2) with an address, sendmsg(2) and sendmmsg(2), so no datagram can be sent, but a UDP port can be bound",
+	"UDP is not covered by Landlock's network rules: the seccomp filter refuses UDP sockets, and connect(2), sendto(2) with an address, sendmsg(2) and sendmmsg(2)",
+	"Landlock does not hide the metadata of files outside the rules: stat(2) and readlink(2) work on any path (no contents, no listing)",
 	"Landlock's execute right covers execve(2), not mmap(PROT_EXEC): any readable library can be loaded",
 }
 

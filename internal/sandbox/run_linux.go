@@ -82,11 +82,11 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		return 0, err
 	}
 	if p.Identity.Dynamic {
-		uid, lock, err := dynamicUID()
+		uid, release, err := dynamicUID()
 		if err != nil {
 			return 0, err
 		}
-		defer lock.Close()
+		defer release()
 		p.Identity.UID = uid
 	}
 	scratch, err := os.MkdirTemp(p.scratchParent, "ttsguard-run-")
@@ -132,12 +132,18 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 	attr := &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGTERM}
 	if ns {
 		is.ParentPID = 0 // the parent of a PID namespace's process 1 is outside: getppid says 0
-		attr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+		attr.Cloneflags = syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC
 		attr.Pdeathsig = syscall.SIGKILL
+	}
+	stdout, stderr := relays(stdio.Stdout, stdio.Stderr)
+	for _, w := range []io.Writer{stdout, stderr} {
+		if c, ok := w.(io.Closer); ok {
+			defer c.Close() // after Wait: what an escaper still holds
+		}
 	}
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe", Args: []string{initArg0}, Env: []string{}, Dir: "/",
-		Stdin: commandInput(stdio.Stdin), Stdout: relay(stdio.Stdout), Stderr: relay(stdio.Stderr),
+		Stdin: commandInput(stdio.Stdin), Stdout: stdout, Stderr: stderr,
 		ExtraFiles:  []*os.File{specR, statusW},
 		SysProcAttr: attr,
 		// Bounds the wait for the relayed output once the sandbox ended.
@@ -272,7 +278,8 @@ func processPlan(root bool) Process {
 	}
 	if root {
 		pr.namespaces = true
-		pr.Namespaces = []string{"pid (the sandbox's init is process 1)", "mount (private tmpfs scratch, /proc of the PID namespace)"}
+		pr.Namespaces = []string{"pid (the sandbox's init is process 1)", "mount (private tmpfs scratch, /proc of the PID namespace)",
+			"ipc (no System V or POSIX message queue object of the host; the filter refuses System V IPC besides)"}
 		pr.Descendants = "every process the command starts is in its PID namespace and is killed when the command ends, " +
 			"when ttsguard ends or is killed (SIGKILL included)"
 		pr.Scratch = "a tmpfs mounted only in the sandbox's mount namespace, owned by the serving user, 0700; " +

@@ -128,12 +128,14 @@ func TestProbe(t *testing.T) {
 
 	wantRes := map[string]string{
 		"read_model": "ok", "write_home": "ok", "exec_system": "ok",
-		"connect_loopback": "EPERM", "udp_sendto": "EPERM", "ptrace_traceme": "EPERM", "unshare_user": "EPERM",
+		"connect_loopback": "EPERM", "udp_sendto": "socket: EPROTONOSUPPORT", "ptrace_traceme": "EPERM", "unshare_user": "EPERM",
 		"clone_newuser": "EPERM", "clone3": "ENOSYS", "mptcp_socket": "EPROTONOSUPPORT", "mount": "EPERM", "bpf": "EPERM", "io_uring_setup": "EPERM",
 		// Item 4: inherited descriptors; 5: socket families, personality; 9: memfd execution.
 		"read_inherited_fd": "EBADF", "vsock_socket": "EAFNOSUPPORT", "netlink_socket": "EAFNOSUPPORT",
-		"packet_socket": "EAFNOSUPPORT", "unix_socket": "ok", "personality_no_aslr": "EPERM", "personality_query": "ok (0)",
+		"packet_socket": "EAFNOSUPPORT", "unix_socket": "EAFNOSUPPORT", "personality_no_aslr": "EPERM", "personality_query": "ok (0)",
 		"memfd_exec": "memfd_create: EPERM; execveat: EPERM",
+		// The attack review: prlimit on the init, renice of the user, SysV IPC, inotify.
+		"prlimit_parent": "EPERM", "setpriority_user": "EPERM", "shmget": "EPERM", "inotify_watch": "EPERM",
 	}
 	if p.Landlock.Enforced {
 		wantRes["read_secret"] = "EACCES"

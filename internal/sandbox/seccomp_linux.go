@@ -4,7 +4,6 @@ package sandbox
 
 import (
 	"fmt"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -73,7 +72,37 @@ var deniedSyscalls = []struct {
 	{"memfd_create", unix.SYS_MEMFD_CREATE},
 	{"memfd_secret", unix.SYS_MEMFD_SECRET},
 	{"execveat", unix.SYS_EXECVEAT},
+	// System V IPC: its objects outlive the run, pin host memory and are
+	// shared with the host when there is no IPC namespace.
+	{"shmget", unix.SYS_SHMGET},
+	{"shmat", unix.SYS_SHMAT},
+	{"shmctl", unix.SYS_SHMCTL},
+	{"shmdt", unix.SYS_SHMDT},
+	{"msgget", unix.SYS_MSGGET},
+	{"msgsnd", unix.SYS_MSGSND},
+	{"msgrcv", unix.SYS_MSGRCV},
+	{"msgctl", unix.SYS_MSGCTL},
+	{"semget", unix.SYS_SEMGET},
+	{"semop", unix.SYS_SEMOP},
+	{"semtimedop", unix.SYS_SEMTIMEDOP},
+	{"semctl", unix.SYS_SEMCTL},
+	// Watching host files: Landlock does not mediate inotify or fanotify,
+	// which report names and opens of files outside the sandbox.
+	{"inotify_add_watch", unix.SYS_INOTIFY_ADD_WATCH},
+	{"fanotify_init", unix.SYS_FANOTIFY_INIT},
+	{"fanotify_mark", unix.SYS_FANOTIFY_MARK},
+	{"syslog", unix.SYS_SYSLOG},
 }
+
+// Calls allowed only on the calling process itself (who/pid 0): on any
+// other process of the same user they would reach outside the sandbox
+// (a resource limit set on ttsguard's first stage or on another process of
+// the caller, all of the caller's processes reniced).
+const (
+	prioProcess    = 0 // PRIO_PROCESS
+	ioprioWhoProc  = 1 // IOPRIO_WHO_PROCESS
+	seccompPrlimit = "prlimit64 on another process: EPERM (getrlimit and setrlimit on itself pass)"
+)
 
 // deniedIoctls are terminal requests refused with EPERM on any descriptor:
 // pushing characters into a terminal's input (TIOCSTI, TIOCLINUX's paste
@@ -93,17 +122,6 @@ var deniedIoctls = []struct {
 	{"TIOCCONS", unix.TIOCCONS},
 	{"TIOCSETD", unix.TIOCSETD},
 }
-
-// allowedFamilies are the socket address families the command may create:
-// a TTS server listens on TCP (IPv4, IPv6) and its libraries use unix
-// sockets and UDP (name resolution); every other family (netlink, vsock,
-// packet, bluetooth, ...) is refused with EAFNOSUPPORT. vsock reaches the
-// hypervisor host and netlink the host's interfaces and routes: no Landlock
-// rule covers them.
-var allowedFamilies = []struct {
-	name   string
-	family uint32
-}{{"AF_UNIX", unix.AF_UNIX}, {"AF_INET", unix.AF_INET}, {"AF_INET6", unix.AF_INET6}}
 
 // personalityQuery is personality(0xffffffff): it reads the persona and
 // changes nothing.
@@ -150,22 +168,15 @@ func seccompPlan() Seccomp {
 	s.Conditional = []string{
 		"clone with a namespace flag (CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET): EPERM",
 		"sendto with a destination address (datagrams to anywhere): EPERM; send on a connected socket is allowed",
-		"socket for IPv4 or IPv6 other than TCP or UDP (MPTCP, SCTP, ping, raw; Landlock's TCP rules do not cover them): EPROTONOSUPPORT",
-		"socket and socketpair of a family other than " + familyNames() + " (netlink, vsock, packet, ...): EAFNOSUPPORT",
+		"socket for IPv4 or IPv6 other than TCP (UDP, MPTCP, SCTP, ping, raw; Landlock's TCP rules do not cover them): EPROTONOSUPPORT",
+		"socket of a family other than AF_INET and AF_INET6, socketpair of one other than AF_UNIX (unix sockets could squat abstract names; netlink, vsock, packet, ...): EAFNOSUPPORT",
+		seccompPrlimit, "setpriority other than PRIO_PROCESS of itself, ioprio_set other than IOPRIO_WHO_PROCESS of itself: EPERM",
 		"personality other than a query or the default persona (no ADDR_NO_RANDOMIZE, READ_IMPLIES_EXEC, ...): EPERM",
 	}
 	for _, i := range deniedIoctls {
 		s.Conditional = append(s.Conditional, "ioctl "+i.name+" (terminal input, controlling terminal, foreground group, console, line discipline): EPERM")
 	}
 	return s
-}
-
-func familyNames() string {
-	var names []string
-	for _, f := range allowedFamilies {
-		names = append(names, f.name)
-	}
-	return strings.Join(names, ", ")
 }
 
 // asm is a tiny assembler for classic BPF with forward jumps to labels.
@@ -228,9 +239,12 @@ func buildFilter() ([]bpf.RawInstruction, error) {
 	a.jump(bpf.JumpEqual, unix.SYS_CLONE, "clone", "")
 	a.jump(bpf.JumpEqual, unix.SYS_SENDTO, "sendto", "")
 	a.jump(bpf.JumpEqual, unix.SYS_SOCKET, "socket", "")
-	a.jump(bpf.JumpEqual, unix.SYS_SOCKETPAIR, "socket", "")
+	a.jump(bpf.JumpEqual, unix.SYS_SOCKETPAIR, "socketpair", "")
 	a.jump(bpf.JumpEqual, unix.SYS_IOCTL, "ioctl", "")
 	a.jump(bpf.JumpEqual, unix.SYS_PERSONALITY, "personality", "")
+	a.jump(bpf.JumpEqual, unix.SYS_PRLIMIT64, "self0", "")
+	a.jump(bpf.JumpEqual, unix.SYS_SETPRIORITY, "setpriority", "")
+	a.jump(bpf.JumpEqual, unix.SYS_IOPRIO_SET, "ioprio", "")
 	for _, d := range deniedSyscalls {
 		a.jump(bpf.JumpEqual, d.nr, "eperm", "")
 	}
@@ -253,27 +267,29 @@ func buildFilter() ([]bpf.RawInstruction, error) {
 	// socket(domain, type, protocol): IPv4 and IPv6 sockets only as TCP or
 	// UDP, the protocols Landlock and this filter know: MPTCP, SCTP and
 	// others would escape Landlock's TCP rules.
-	// socketpair(domain, type, protocol, sv) shares the first three.
+	// socket(domain, type, protocol): TCP over IPv4 and IPv6 only, the
+	// protocol Landlock's network rules know (MPTCP, SCTP, UDP and others
+	// would escape them; no datagram could be sent anyway). A unix socket
+	// from socket(2) could only bind (connect is refused), which would let
+	// the command squat an abstract name host programs connect to: refused;
+	// socketpair(2) of unix sockets is allowed.
 	a.label("socket")
 	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
-	for _, f := range allowedFamilies {
-		to := "allow"
-		if f.family == unix.AF_INET || f.family == unix.AF_INET6 {
-			to = "inet"
-		}
-		a.jump(bpf.JumpEqual, f.family, to, "")
-	}
+	a.jump(bpf.JumpEqual, unix.AF_INET, "inet", "")
+	a.jump(bpf.JumpEqual, unix.AF_INET6, "inet", "")
+	a.emit(bpf.RetConstant{Val: retErrno | uint32(syscall.EAFNOSUPPORT)})
+	a.label("socketpair")
+	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
+	a.jump(bpf.JumpEqual, unix.AF_UNIX, "allow", "")
 	a.emit(bpf.RetConstant{Val: retErrno | uint32(syscall.EAFNOSUPPORT)})
 	a.label("inet")
 	a.emit(bpf.LoadAbsolute{Off: argLow(1), Size: 4})
 	a.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf}) // the type without SOCK_NONBLOCK, SOCK_CLOEXEC
-	a.jump(bpf.JumpEqual, unix.SOCK_STREAM, "proto", "")
-	a.jump(bpf.JumpEqual, unix.SOCK_DGRAM, "proto", "eprotonosupport")
+	a.jump(bpf.JumpEqual, unix.SOCK_STREAM, "proto", "eprotonosupport")
 	a.label("proto")
 	a.emit(bpf.LoadAbsolute{Off: argLow(2), Size: 4})
 	a.jump(bpf.JumpEqual, 0, "allow", "")
-	a.jump(bpf.JumpEqual, unix.IPPROTO_TCP, "allow", "")
-	a.jump(bpf.JumpEqual, unix.IPPROTO_UDP, "allow", "eprotonosupport")
+	a.jump(bpf.JumpEqual, unix.IPPROTO_TCP, "allow", "eprotonosupport")
 
 	// ioctl(fd, request, ...): the kernel reads request as an unsigned
 	// int, so only the low 32 bits count (high bits cannot hide a request).
@@ -289,6 +305,28 @@ func buildFilter() ([]bpf.RawInstruction, error) {
 	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
 	a.jump(bpf.JumpEqual, personalityQuery, "allow", "")
 	a.jump(bpf.JumpEqual, perLinux, "allow", "eperm")
+
+	// prlimit64(pid, ...): pid 0 only (the 64-bit pid_t is an int: the
+	// low word decides, the high word must be 0 too).
+	a.label("self0")
+	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
+	a.jump(bpf.JumpEqual, 0, "", "eperm")
+	a.emit(bpf.LoadAbsolute{Off: argHigh(0), Size: 4})
+	a.jump(bpf.JumpEqual, 0, "allow", "eperm")
+
+	// setpriority(which, who, prio): PRIO_PROCESS of itself only.
+	a.label("setpriority")
+	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
+	a.jump(bpf.JumpEqual, prioProcess, "", "eperm")
+	a.emit(bpf.LoadAbsolute{Off: argLow(1), Size: 4})
+	a.jump(bpf.JumpEqual, 0, "allow", "eperm")
+
+	// ioprio_set(which, who, ioprio): IOPRIO_WHO_PROCESS of itself only.
+	a.label("ioprio")
+	a.emit(bpf.LoadAbsolute{Off: argLow(0), Size: 4})
+	a.jump(bpf.JumpEqual, ioprioWhoProc, "", "eperm")
+	a.emit(bpf.LoadAbsolute{Off: argLow(1), Size: 4})
+	a.jump(bpf.JumpEqual, 0, "allow", "eperm")
 
 	a.label("allow")
 	a.emit(bpf.RetConstant{Val: retAllow})

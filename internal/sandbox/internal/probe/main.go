@@ -176,6 +176,20 @@ func checks(args []string) {
 	rv, _, e = syscall.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
 	r["personality_query"] = errnoResult(0, e)
 	r["memfd_exec"] = memfdExec()
+	// The attack review's: a resource limit set on the sandbox's init (it
+	// would stop its cleanup), all of the user's processes reniced, System V
+	// shared memory (outlives the run), watching host folders.
+	r["prlimit_parent"] = result(unix.Prlimit(os.Getppid(), unix.RLIMIT_NOFILE, &unix.Rlimit{Cur: 0, Max: 0}, nil))
+	r["setpriority_user"] = result(unix.Setpriority(unix.PRIO_USER, 0, 19))
+	_, err = unix.SysvShmGet(unix.IPC_PRIVATE, 4096, unix.IPC_CREAT|0o600)
+	r["shmget"] = result(err)
+	if ifd, err := unix.InotifyInit1(unix.IN_CLOEXEC); err == nil {
+		_, err = unix.InotifyAddWatch(ifd, "/tmp", unix.IN_ALL_EVENTS)
+		r["inotify_watch"] = result(err)
+		unix.Close(ifd)
+	} else {
+		r["inotify_watch"] = "init: " + result(err)
+	}
 	r["exec_scratch"] = execCopy(home)
 	r["identity"] = identity()
 	r["env"] = os.Environ()
@@ -286,8 +300,12 @@ func terminal() {
 		r["tiocsctty "+name] = errnoResult(0, e)
 	}
 	out, _ := json.Marshal(r)
-	// An escape sequence that sets the window title, then the result.
+	// An escape sequence that sets the window title; C1 ones, one of them
+	// started on standard output and finished on standard error; a raw
+	// 8-bit control sequence introducer; then the result.
 	fmt.Print("\x1b]0;pwned\x07")
+	os.Stdout.Write([]byte("\xc2\x9b6n\xc2"))
+	os.Stderr.Write([]byte("\x9d0;c1title\xc2\x9c\x9b8m"))
 	fmt.Println(string(out))
 }
 
