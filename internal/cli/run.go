@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -147,8 +150,20 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if err := (ui.Printer{W: g.stderr, JSON: g.json}).Print(runStart{res}); err != nil {
 		return err
 	}
-	code, err := sandbox.Run(ctx, plan, sandbox.IO{Stdin: commandStdin(), Stdout: g.stdout, Stderr: g.stderr})
+	var stop atomic.Value // the last stop signal forwarded to the command
+	code, err := sandbox.Run(ctx, plan, sandbox.IO{Stdin: commandStdin(), Stdout: g.stdout, Stderr: g.stderr,
+		Forwarded: func(s os.Signal) {
+			if s == syscall.SIGTERM || s == syscall.SIGINT {
+				stop.Store(s)
+			}
+		}})
 	ended := audit.Event{Command: "run-exit", Model: v.Name, Root: v.Root, OK: err == nil && code == 0, Detail: fmt.Sprintf("exit status %d", code)}
+	// A stop the operator (or systemd) asked for is a clean end: the
+	// command died of the signal ttsguard passed on, or exited with its
+	// 128+N. ttsguard then exits 0.
+	if s, ok := stop.Load().(syscall.Signal); ok && err == nil && code == 128+int(s) {
+		code, ended.OK, ended.Detail = 0, true, fmt.Sprintf("stopped by %s (forwarded to the command; exit status %d)", unix.SignalName(s), 128+int(s))
+	}
 	if err != nil {
 		ended.Detail = firstLine(err.Error())
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,5 +89,36 @@ func TestRunTTSServerOptions(t *testing.T) {
 		if _, statErr := os.Stat("/dev/nvidiactl"); statErr != nil {
 			t.Errorf("--gpu without a GPU: %v", err)
 		}
+	}
+}
+
+// TestRunStopIsClean (issue 15, item 8): a SIGTERM that ttsguard forwards
+// (systemd stopping the service) ends the command: ttsguard exits 0 and logs
+// a clean stop, not "run-exit FAILED exit status 143".
+func TestRunStopIsClean(t *testing.T) {
+	e := newRunEnv(t)
+	r, w := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- execRun(w, io.Discard, "--policy", e.policy, "tiny", "--", "/bin/sh", "-c", "echo READY; exec sleep 60")
+		w.Close()
+	}()
+	line := make([]byte, 6)
+	if _, err := io.ReadFull(r, line); err != nil || string(line) != "READY\n" {
+		t.Fatalf("command: %q %v", line, err)
+	}
+	go io.Copy(io.Discard, r)
+	// ttsguard holds SIGTERM (signal.Notify) while the command runs.
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Fatalf("a forwarded SIGTERM: %v (exit %d), want exit 0", err, exitCode(err))
+	}
+	l, err := audit.OpenLog(filepath.Join(e.dir, "store"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := l.Records()
+	if err != nil || len(recs) != 2 || recs[1].Command != "run-exit" || !recs[1].OK || !strings.HasPrefix(recs[1].Detail, "stopped by SIGTERM") {
+		t.Errorf("audit log: %+v %v", recs, err)
 	}
 }

@@ -16,6 +16,7 @@ type IO struct {
 	Stdout, Stderr io.Writer
 	Signals        <-chan os.Signal
 	Started        func(pid int)
+	Forwarded      func(os.Signal)
 }
 
 func resolveIdentity(Spec) (Identity, error) { return Identity{}, ErrUnsupported }

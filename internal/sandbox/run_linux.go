@@ -38,6 +38,9 @@ type IO struct {
 	// Started, when set, is called with the command's process id once the
 	// sandbox is applied and the command runs.
 	Started func(pid int)
+	// Forwarded, when set, is called with each signal passed on to the
+	// command.
+	Forwarded func(os.Signal)
 }
 
 // SetupError says that the sandbox could not be applied: nothing of the
@@ -184,6 +187,9 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 			case s := <-sigs:
 				if sig, ok := s.(syscall.Signal); ok {
 					syscall.Kill(pid, sig) // the first stage passes it to the command's group
+					if stdio.Forwarded != nil {
+						stdio.Forwarded(sig)
+					}
 				}
 			case <-done:
 				return
