@@ -2,13 +2,14 @@ package cli
 
 import (
 	"bytes"
-	"github.com/ttsguard/ttsguard/internal/audit"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/audit"
 )
 
 // TestRunOutputAndVocoder (issue 15, item 5): a command writes its result
