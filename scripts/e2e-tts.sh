@@ -88,7 +88,7 @@ step "the sandbox"
 
 step "start tts-server in the sandbox"
 cd / # run refuses a model name that is also a folder of the working folder
-"$TG" run --policy "$WORK/ttsguard.yaml" "$NAME" --tts-server --host 127.0.0.1 --port "$PORT" >"$WORK/server.log" 2>&1 &
+"$TG" run --policy "$WORK/ttsguard.yaml" "$NAME" --tts-server --host 127.0.0.1 --port "$PORT" -- --show_details >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break
@@ -108,4 +108,17 @@ wait "$SERVER_PID" || rc=$?
 SERVER_PID=
 echo "ttsguard run exited with $rc"
 tail -n 20 "$WORK/server.log"
+[ "$rc" = 0 ] || { echo "a forwarded SIGTERM must be a clean stop (exit 0), got $rc"; exit 1; }
+
+step "command-line synthesis into --output (tts --out_path)"
+MODEL_FILE=$("$TG" run --policy "$WORK/ttsguard.yaml" --explain --json "$NAME" --tts-server | "$VENV/bin/python" -c '
+import json, sys
+a = json.load(sys.stdin)["tts_server"]["args"]
+print(a[a.index("--model_path") + 1].rsplit("/", 1)[-1])')
+"$TG" run --policy "$WORK/ttsguard.yaml" --output "$WORK/cli-out" "$NAME" -- tts --model_path "{model}/$MODEL_FILE" \
+  --config_path "{model}/config.json" --text "Hello from the command line." --out_path "{output}/cli.wav" >"$WORK/cli.log" 2>&1 ||
+  { cat "$WORK/cli.log"; exit 1; }
+head -c 4 "$WORK/cli-out/cli.wav" | grep -q RIFF || { echo "--output: not a WAV"; exit 1; }
+[ "$(stat -c %u "$WORK/cli-out/cli.wav")" = "$(id -u)" ] || { echo "--output: the WAV is not the caller's"; exit 1; }
+ls -l "$WORK/cli-out/cli.wav"
 echo "e2e OK"
