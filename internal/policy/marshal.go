@@ -31,12 +31,17 @@ type yamlSigner struct {
 }
 
 type yamlModel struct {
-	Source      string   `yaml:"source,omitempty" json:"source,omitempty"`
-	URLs        []string `yaml:"urls,omitempty" json:"urls,omitempty"`
-	Digest      string   `yaml:"digest,omitempty" json:"digest,omitempty"`
-	Signature   string   `yaml:"signature" json:"signature"`
-	Signers     []string `yaml:"signers,omitempty" json:"signers,omitempty"`
-	TOSAccepted bool     `yaml:"tos_accepted" json:"tos_accepted"`
+	Source      string     `yaml:"source,omitempty" json:"source,omitempty"`
+	URLs        []string   `yaml:"urls,omitempty" json:"urls,omitempty"`
+	Digest      string     `yaml:"digest,omitempty" json:"digest,omitempty"`
+	Signature   string     `yaml:"signature" json:"signature"`
+	Signers     []string   `yaml:"signers,omitempty" json:"signers,omitempty"`
+	TOSAccepted bool       `yaml:"tos_accepted" json:"tos_accepted"`
+	Files       *yamlFiles `yaml:"files,omitempty" json:"files,omitempty"`
+}
+
+type yamlFiles struct {
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 }
 
 type yamlScan struct {
@@ -116,7 +121,11 @@ func (p *Policy) MarshalYAML() (any, error) {
 		if m.Signature == "" {
 			m.Signature = SignatureOptional
 		}
-		y.Models[name] = yamlModel(m)
+		ym := yamlModel{Source: m.Source, URLs: m.URLs, Digest: m.Digest, Signature: m.Signature, Signers: m.Signers, TOSAccepted: m.TOSAccepted}
+		if len(m.Files.Exclude) > 0 {
+			ym.Files = &yamlFiles{Exclude: m.Files.Exclude}
+		}
+		y.Models[name] = ym
 	}
 	return y, nil
 }

@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"path"
 )
 
 // Version is the only policy format version.
@@ -129,6 +130,34 @@ type Model struct {
 	// TOSAccepted records that the operators accepted the model's terms of
 	// service (coqui's tos_required models, such as XTTS).
 	TOSAccepted bool
+	// Files says which of the model's files are stored.
+	Files ModelFiles
+}
+
+// ModelFiles says which of a model's files a pull stores.
+type ModelFiles struct {
+	// Exclude are glob patterns (path.Match syntax) of files a pull leaves
+	// out of the stored model, such as a trainer's leftovers
+	// (checkpoint_*.pth, events.out.tfevents.*): a pattern matches a file's
+	// slash-separated path relative to the model folder, or a folder above
+	// it (which leaves out everything in it). The manifest, pins and lock
+	// entry are of the files kept; a signature over the whole upstream
+	// folder still verifies the files kept (docs/policy.md).
+	Exclude []string
+}
+
+// Excluded reports whether the model's files.exclude leaves out the file at
+// rel, a slash-separated path relative to the model folder: a pattern
+// matches rel or one of the folders above it.
+func (m Model) Excluded(rel string) bool {
+	for _, pat := range m.Files.Exclude {
+		for p := rel; p != "." && p != "/" && p != ""; p = path.Dir(p) {
+			if ok, _ := path.Match(pat, p); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // RequiresSignature reports whether the model must carry a valid signature.

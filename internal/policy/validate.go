@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/url"
+	"path"
 	"regexp"
 	"strings"
 
@@ -148,7 +149,7 @@ func (ps *parser) issuer(n *yaml.Node, key, s string) error {
 	return nil
 }
 
-var modelKeys = []string{"source", "urls", "digest", "signature", "signers", "tos_accepted"}
+var modelKeys = []string{"source", "urls", "digest", "signature", "signers", "tos_accepted", "files"}
 
 func (ps *parser) models(p *Policy, n *yaml.Node) error {
 	return ps.mapping(n, "models", nil, func(name string, kn, vn *yaml.Node) error {
@@ -182,6 +183,8 @@ func (ps *parser) models(p *Policy, n *yaml.Node) error {
 				m.Signers, signerNodes, err = ps.strList(vn, fk)
 			case "tos_accepted":
 				m.TOSAccepted, err = ps.boolean(vn, fk)
+			case "files":
+				m.Files, err = ps.modelFiles(vn, fk)
 			}
 			return err
 		})
@@ -201,6 +204,58 @@ func (ps *parser) models(p *Policy, n *yaml.Node) error {
 		p.Models[name] = m
 		return nil
 	})
+}
+
+// modelFiles reads a model's files: {exclude: [patterns]}. A pattern is a
+// path.Match glob of a slash-separated path relative to the model folder:
+// not empty, not absolute, no empty, "." or ".." part, no control
+// character, given once.
+func (ps *parser) modelFiles(n *yaml.Node, key string) (ModelFiles, error) {
+	var f ModelFiles
+	err := ps.mapping(n, key, []string{"exclude"}, func(k string, _, vn *yaml.Node) error {
+		fk := join(key, k)
+		list, nodes, err := ps.strList(vn, fk)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for i, pat := range list {
+			ik := fmt.Sprintf("%s[%d]", fk, i)
+			if why := badPattern(pat); why != "" {
+				return ps.errf(nodes[i], ik, "pattern %q: %s", pat, why)
+			}
+			if seen[pat] {
+				return ps.errf(nodes[i], ik, "%q is listed twice", pat)
+			}
+			seen[pat] = true
+		}
+		if len(list) > 0 {
+			f.Exclude = list
+		}
+		return nil
+	})
+	return f, err
+}
+
+// badPattern says what is wrong with an exclude pattern ("" when nothing).
+func badPattern(pat string) string {
+	switch {
+	case pat == "":
+		return "empty"
+	case strings.ContainsFunc(pat, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "a control character"
+	case strings.HasPrefix(pat, "/"):
+		return "want a path relative to the model folder"
+	}
+	for _, part := range strings.Split(pat, "/") {
+		if part == "" || part == "." || part == ".." {
+			return "want slash-separated names, without empty, \".\" or \"..\" parts"
+		}
+	}
+	if _, err := path.Match(pat, ""); err != nil {
+		return "not a glob (path.Match syntax: *, ?, [a-z], \\ escapes)"
+	}
+	return ""
 }
 
 // modelSources checks a model's source or urls; whether the policy's sources

@@ -33,9 +33,10 @@ var ErrGate = errors.New("gate failed")
 
 // Gate is the evidence of one gate.
 type Gate struct {
-	Name   string `json:"name"` // pin, signature, scan
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail"`
+	Name     string   `json:"name"` // files, pin, signature, scan
+	OK       bool     `json:"ok"`
+	Detail   string   `json:"detail"`
+	Warnings []string `json:"warnings,omitempty"` // said in Detail too
 }
 
 // TOSFile is coqui's marker that the terms of service were accepted. ttsguard
@@ -169,15 +170,36 @@ func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig str
 			o.IgnorePaths = []string{TOSFile}
 		}
 		r, err := oms.Verify(ctx, model, v, o)
-		if err == nil {
+		if err == nil || leftOutOnly(r, err, pol.ModelPolicy(name)) {
 			g.OK = true
 			g.Detail = fmt.Sprintf("verified: signer %q (%s), root %s", s.Name, s.Kind(), r.Root)
+			if err != nil {
+				g.Detail += fmt.Sprintf("; %d signed files left out by models[%q].files.exclude (%s)", len(r.Missing), name, listSome(r.Missing))
+			}
 			return g, s.Name, nil
 		}
 		fails = append(fails, fmt.Sprintf("signer %q: %v", s.Name, err))
 	}
 	g.Detail = "no trusted signer verifies it: " + strings.Join(fails, "; ")
 	return g, "", fmt.Errorf("%w: %s: signature: %s", ErrGate, name, g.Detail)
+}
+
+// leftOutOnly reports whether a failed verification failed only because
+// signed files are missing that the model's files.exclude leaves out: the
+// bundle's signature and signer verified, every file kept is signed and
+// unchanged, and nothing else is missing. A signature over a whole upstream
+// folder then vouches for the files kept (docs/policy.md).
+func leftOutOnly(r *oms.Result, err error, mp policy.Model) bool {
+	if r == nil || !errors.Is(err, oms.ErrVerification) || r.Signer == nil ||
+		len(r.Missing) == 0 || len(r.Extra) > 0 || len(r.Changed) > 0 {
+		return false
+	}
+	for _, n := range r.Missing {
+		if !excludedBy(mp, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // scanGate scans every file of model with the policy's scan profile.

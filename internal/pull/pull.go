@@ -241,6 +241,11 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return fail(err)
 		}
 	}
+	fg, err := filesGate(model, p.name, mp) // files.exclude, before hashing (files.go)
+	if err != nil {
+		r.Gates = append(r.Gates, fg)
+		return fail(err)
+	}
 	m, known, err := buildManifest(ctx, model, hashed)
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", ErrGate, err))
@@ -293,6 +298,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		lf.Entries[p.name] = entry
 		return nil
 	})
+	r.Gates = append(r.Gates, fg) // reported after the others
 	if err != nil && committed {
 		return fail(fmt.Errorf("the model is stored but the lock file was not updated: %w", err))
 	}

@@ -2,8 +2,7 @@ package config
 
 import (
 	"fmt"
-	"path"
-	"path/filepath"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,7 +14,7 @@ import (
 const (
 	RuleURL          = "config/url"           // High: a path field names a URL (fsspec opens it)
 	RulePathEscape   = "config/path-escape"   // High: a relative path that leaves the model folder
-	RuleAbsolutePath = "config/absolute-path" // Medium: an absolute or home-relative path
+	RuleAbsolutePath = "config/absolute-path" // Medium: an absolute or home-relative path (Info when resolved or training-only)
 	RuleImportString = "config/import-string" // a class path not on the profile's list
 	RuleModuleName   = "config/module-name"   // Medium: a model name that is not a plain identifier
 	RuleYAMLTag      = "config/yaml-tag"      // a tag yaml.safe_load does not know
@@ -35,11 +34,6 @@ var pathKeys = map[string]bool{
 }
 
 var pathSuffixes = []string{"_file", "_files", "_path", "_paths", "_dir", "_dirs", "_checkpoint", "_url", "_urls", "_uri"}
-
-// trainingOnly are path fields only the trainer uses, to write into: a TTS
-// server never opens them. An absolute one is evidence (Info), not a
-// finding; a URL or an escape is still reported, at Medium.
-var trainingOnly = map[string]bool{"output_path": true}
 
 // moduleKeys name a module that coqui imports as "TTS.<package>." + value
 // (find_module, setup_generator): anything but an identifier reaches
@@ -80,7 +74,7 @@ func isImportKey(k string) bool {
 type auditor struct {
 	policy *scan.Policy
 	sink   scan.Sink
-	dir    string // the config's own folder, when known
+	model  fs.FS // the config's own folder, when known: paths resolve in it
 }
 
 func (a *auditor) add(rule string, sev scan.Severity, n *node, field, format string, args ...any) {
@@ -88,8 +82,9 @@ func (a *auditor) add(rule string, sev scan.Severity, n *node, field, format str
 }
 
 // walk audits n at the dotted path field; key is the last mapping key above
-// n, and inPath says whether a path field encloses it.
-func (a *auditor) walk(n *node, field, key string, inPath bool) {
+// n, inPath says whether a path field encloses it, and training whether a
+// training-only field does (see PathField.Training).
+func (a *auditor) walk(n *node, field, key string, inPath, training bool) {
 	if n.tag != "" {
 		sev := scan.Medium
 		if strings.HasPrefix(n.tag, "!!python/") || strings.Contains(n.tag, "python") {
@@ -100,18 +95,18 @@ func (a *auditor) walk(n *node, field, key string, inPath bool) {
 	switch n.kind {
 	case mapping:
 		for i, k := range n.keys {
-			a.walk(n.vals[i], join(field, k), k, inPath || isPathKey(k))
+			a.walk(n.vals[i], join(field, k), k, inPath || isPathKey(k), training || trainingKey(field, k, inPath))
 		}
 	case sequence:
 		for i, v := range n.vals {
-			a.walk(v, field+"["+strconv.Itoa(i)+"]", key, inPath)
+			a.walk(v, field+"["+strconv.Itoa(i)+"]", key, inPath, training)
 		}
 	case scalar:
 		if !n.isStr || n.str == "" {
 			return
 		}
 		if inPath {
-			a.checkPath(n, field, strings.ToLower(key))
+			a.checkPath(n, field, training)
 		}
 		if isImportKey(key) {
 			a.checkImport(n, field)
@@ -137,40 +132,29 @@ func join(field, k string) string {
 // urlRE matches a URL or an fsspec chain ("simplecache::s3://...").
 var urlRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://|::|^file:`)
 
-// driveRE matches a Windows drive ("C:", "C:\x", "C:/x").
-var driveRE = regexp.MustCompile(`^[A-Za-z]:`)
-
-func (a *auditor) checkPath(n *node, field, key string) {
+// checkPath grades one path value (docs/scan.md, "Paths in configs"): a URL
+// or an escape is High (Medium in a training-only field); an absolute path
+// is Info when it resolves to a file of the config's folder by its base
+// name (coqui's downloader and ttsguard run point it there) or when the
+// field is training-only, Medium otherwise.
+func (a *auditor) checkPath(n *node, field string, training bool) {
 	v := n.str
-	training := trainingOnly[key]
 	escSev := scan.High
 	if training {
 		escSev = scan.Medium
 	}
-	switch {
-	case urlRE.MatchString(v):
+	switch kind, res := resolve(v, a.model); {
+	case kind == PathURL:
 		a.add(RuleURL, escSev, n, field, "path field is a URL %q: coqui opens it through fsspec, fetching whatever it serves", clip(v))
-	case a.dir != "" && strings.HasPrefix(v, "/") && inside(a.dir, v):
-		a.add(RuleAbsolutePath, scan.Info, n, field, "absolute path %q inside the model folder (as coqui's downloader writes them)", clip(v))
-	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\`) || strings.HasPrefix(v, "~") || driveRE.MatchString(v):
-		sev := scan.Medium
-		if training {
-			sev = scan.Info
-		}
-		a.add(RuleAbsolutePath, sev, n, field, "absolute path %q: a file outside the model folder", clip(v))
-	default:
-		clean := path.Clean(strings.ReplaceAll(v, `\`, "/"))
-		if clean == ".." || strings.HasPrefix(clean, "../") {
-			a.add(RulePathEscape, escSev, n, field, "relative path %q leaves the model folder", clip(v))
-		}
+	case kind == PathEscape:
+		a.add(RulePathEscape, escSev, n, field, "relative path %q leaves the model folder", clip(v))
+	case kind == PathAbsolute && res != "":
+		a.add(RuleAbsolutePath, scan.Info, n, field, "absolute path %q: resolved in the model folder as %q (its base name)", clip(v), res)
+	case kind == PathAbsolute && training:
+		a.add(RuleAbsolutePath, scan.Info, n, field, "absolute path %q in a training-only field: only coqui's trainer opens it", clip(v))
+	case kind == PathAbsolute:
+		a.add(RuleAbsolutePath, scan.Medium, n, field, "absolute path %q: a file outside the model folder (no file of that base name in it)", clip(v))
 	}
-}
-
-// inside reports whether the absolute path p, cleaned, lies in dir.
-func inside(dir, p string) bool {
-	c := path.Clean(p)
-	d := path.Clean(filepath.ToSlash(dir))
-	return c == d || strings.HasPrefix(c, d+"/")
 }
 
 func (a *auditor) checkImport(n *node, field string) {

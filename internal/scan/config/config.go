@@ -22,18 +22,25 @@
 //
 //   - config/url, High: a path field is a URL or an fsspec chain;
 //   - config/path-escape, High: a relative path whose cleaned form starts with "..";
-//   - config/absolute-path, Medium: "/...", "\...", "~...", "C:...";
-//   - output_path, which only the trainer writes to, is graded lower:
-//     absolute is Info, a URL or an escape Medium;
+//   - config/absolute-path: "/...", "\...", "~...", "C:...": Info when its
+//     base name is a regular file of the config's folder (the file coqui's
+//     downloader and ttsguard run point it at: "resolved in the model
+//     folder"), Medium otherwise;
+//   - training-only fields (output_path, datasets[].path, phoneme_cache_path
+//     ...: see TrainingOnly), which no loader opens, are graded lower: an
+//     absolute path is Info, a URL or an escape Medium;
 //   - config/import-string: a *_class field not allowed by the policy,
 //     Critical when scan.Grade says the class is, else Medium;
 //   - config/module-name, Medium: model / generator_model /
 //     discriminator_model that is not an identifier;
 //   - config/yaml-tag: High for python tags, else Medium.
 //
-// Absolute paths: coqui's downloader rewrites some path fields of a
-// downloaded model's config to absolute paths inside the model folder;
-// scan such configs before that rewrite, or judge those findings knowing it.
+// The config's folder is scan.Context.Dir: scan and pull grade a config by
+// the files beside it, the same rule for a trainer's run folder, its copy in
+// a pull's staging folder and the stored model. Without a folder (bytes,
+// archive members) no absolute path resolves. PathFields returns the same
+// classification for ttsguard run, which gives coqui a copy of the config
+// whose resolved paths point into the verified model folder.
 package config
 
 import (
@@ -41,6 +48,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"unicode/utf8"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
@@ -65,9 +73,12 @@ func Scan(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink 
 		return err
 	}
 	d := &dedup{sink: sink, seen: map[string]bool{}}
-	a := &auditor{policy: c.Policy, sink: d, dir: c.Dir}
+	a := &auditor{policy: c.Policy, sink: d}
+	if c.Dir != "" {
+		a.model = os.DirFS(c.Dir)
+	}
 	for _, v := range views {
-		a.walk(v, "", "", false)
+		a.walk(v, "", "", false, false)
 	}
 	return nil
 }
@@ -82,32 +93,58 @@ func IsConfig(data []byte) bool {
 // readings parses data in every way a loader may, and returns the mappings.
 // Its error wraps scan.ErrUnscannable.
 func readings(data []byte) ([]*node, error) {
+	rs, err := parseAll(data)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]*node, len(rs))
+	for i, r := range rs {
+		views[i] = r.root
+	}
+	return views, nil
+}
+
+// reading is one way of reading a config: its root mapping, and whether its
+// offsets are of the given bytes (false for coqui's fallback, which parses
+// an edited copy of the text).
+type reading struct {
+	root  *node
+	exact bool
+}
+
+// parseAll parses data in every way a loader may, in the order coqui's
+// load_config tries them: json.load; when that fails, JSON with comments and
+// coqui's comment-stripping fallback; then YAML (yaml.safe_load). Its error
+// wraps scan.ErrUnscannable when none is a mapping.
+func parseAll(data []byte) ([]reading, error) {
 	if !utf8.Valid(data) {
 		return nil, scan.Unscannablef("config is not valid UTF-8")
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	text := string(data)
-	var views []*node
-	try := func(n *node, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case n.kind != mapping:
-			return fmt.Errorf("top level is not a mapping")
+	var rs []reading
+	add := func(exact bool) func(*node, error) error {
+		return func(n *node, err error) error {
+			switch {
+			case err != nil:
+				return err
+			case n.kind != mapping:
+				return fmt.Errorf("top level is not a mapping")
+			}
+			rs = append(rs, reading{n, exact})
+			return nil
 		}
-		views = append(views, n)
-		return nil
 	}
-	jsonErr := try(parseJSON(text, false))
+	jsonErr := add(true)(parseJSON(text, false))
 	if jsonErr != nil {
-		try(parseJSON(text, true))
-		try(parseJSON(coquiFallback(text), false))
+		add(true)(parseJSON(text, true))
+		add(false)(parseJSON(coquiFallback(text), false))
 	}
-	yamlErr := try(parseYAML(data, len(data)/2+100_000))
-	if len(views) == 0 {
+	yamlErr := add(true)(parseYAML(data, len(data)/2+100_000))
+	if len(rs) == 0 {
 		return nil, scan.Unscannablef("config is neither a JSON object (%v) nor a YAML mapping (%v)", jsonErr, yamlErr)
 	}
-	return views, nil
+	return rs, nil
 }
 
 // dedup drops findings already reported by another reading of the file.

@@ -67,3 +67,34 @@ func FuzzParseJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPathFields: PathFields never panics, and the span of every field of a
+// JSON reading is a JSON string token that decodes to the field's value
+// (what ttsguard run relies on to rewrite a copy of the config).
+func FuzzPathFields(f *testing.F) {
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Add(`{"speakers_file": "/r/speakers.pth", "model_args": {"d_vector_file": ["a\u002fb", "/x\\/y"]}}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > 4000 {
+			return
+		}
+		fields, err := PathFields([]byte(s), modelFS)
+		if err != nil && !errors.Is(err, scan.ErrUnscannable) {
+			t.Fatalf("error %v does not wrap ErrUnscannable", err)
+		}
+		for _, fd := range fields {
+			if fd.End == 0 {
+				continue
+			}
+			if fd.Offset < 0 || fd.Offset >= fd.End || fd.End > int64(len(s)) {
+				t.Fatalf("%s: span [%d, %d) outside the %d bytes", fd.Field, fd.Offset, fd.End, len(s))
+			}
+			var v string
+			if err := json.Unmarshal([]byte(s[fd.Offset:fd.End]), &v); err != nil || v != fd.Value {
+				t.Fatalf("%s: span %q decodes to %q (%v), want %q", fd.Field, s[fd.Offset:fd.End], v, err, fd.Value)
+			}
+		}
+	})
+}

@@ -102,7 +102,7 @@ func (p *jsonParser) value(depth int) (*node, error) {
 		return p.array(depth)
 	case c == '"':
 		s, err := p.str()
-		return &node{str: s, isStr: true, offset: start}, err
+		return &node{str: s, isStr: true, offset: start, end: int64(p.pos)}, err
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	}

@@ -20,4 +20,5 @@ type node struct {
 	isStr  bool     // the scalar is a string (not a number, bool or null)
 	tag    string   // YAML tag when it is not a standard one
 	offset int64    // byte offset of the value in the file
+	end    int64    // byte offset after a JSON string's closing quote; 0 otherwise
 }

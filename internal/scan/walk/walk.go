@@ -201,6 +201,11 @@ func (s *Scanner) examine(ctx context.Context, c *scan.Context, member string, r
 	case scan.FormatEmpty, scan.FormatAudio:
 		return nil
 	default:
+		if n := tfRecords(ctx, r, size); n > 0 {
+			sink.Add(scan.Finding{Rule: RuleTFRecord, Severity: scan.Info, Offset: 0,
+				Message: fmt.Sprintf("TensorBoard event log (TFRecord: %d records, every length and CRC-32C checked): data no coqui loader reads", n)})
+			return nil
+		}
 		sink.Add(scan.Finding{Rule: "file/unknown-format", Severity: scan.Medium, Offset: 0,
 			Message: "binary content of no known format: not shown to be safe"})
 		return nil
