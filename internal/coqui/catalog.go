@@ -34,8 +34,9 @@ const (
 	// ShapeTarGz: one .tar.gz whose single top-level folder is flattened
 	// (the fairseq MMS models).
 	ShapeTarGz = "tar.gz"
-	// ShapeNone: the entry names no URL (such as knnvc, which coqui builds
-	// from other downloads); there is nothing to fetch.
+	// ShapeNone: the entry names no URL and no repository (such as knnvc,
+	// which coqui builds from other downloads); there is nothing to fetch.
+	// (ShapeHub, a Hugging Face repository, is in hub.go.)
 	ShapeNone = "none"
 )
 
@@ -53,7 +54,7 @@ type Entry struct {
 	ID                            string // "tts_models/en/ljspeech/vits"
 	Type, Language, Dataset, Name string
 	// URLs are the download URLs, in catalog order: one archive (zip or
-	// tar.gz) or the files of a list; none for ShapeNone.
+	// tar.gz) or the files of a list; none for ShapeNone and ShapeHub.
 	URLs []string
 	// Shape says how URLs are downloaded and laid out (Shape* constants).
 	Shape string
@@ -64,6 +65,9 @@ type Entry struct {
 	// Files are the URLs with their names in the model folder (ShapeFiles
 	// only).
 	Files []File
+	// Hub is the Hugging Face repository of a ShapeHub entry (repo_id,
+	// revision, allow, ignore); nil otherwise.
+	Hub *HubRef
 	// TOSRequired: coqui refuses to load the model without tos_agreed.txt
 	// (see TOSAgreedFile).
 	TOSRequired          bool
@@ -134,8 +138,9 @@ func catalogError(name, where, format string, args ...any) error {
 // first, as coqui's read_json_with_comments does. Every key must be a valid
 // id part (see ParseID); the keys coqui reads must have the types coqui
 // expects (strings or null, tos_required a boolean, github_rls_url and hf_url
-// a URL or a non-empty list of absolute http(s) URLs); other keys are kept in
-// Entry.Raw. Errors name the catalog and the model, and wrap ErrCatalog.
+// a URL or a non-empty list of absolute http(s) URLs, repo_id a Hub repository
+// id, allow and ignore a pattern or a list of patterns); other keys are kept
+// in Entry.Raw. Errors name the catalog and the model, and wrap ErrCatalog.
 func ParseCatalog(name string, data []byte) (*Catalog, error) {
 	if len(data) > MaxCatalogSize {
 		return nil, catalogError(name, "", "larger than %d bytes", MaxCatalogSize)
@@ -232,17 +237,26 @@ func parseEntry(id string, raw json.RawMessage) (*Entry, error) {
 			return nil, fmt.Errorf("default_vocoder: %w", err)
 		}
 	}
-	// coqui downloads github_rls_url when present, else hf_url.
+	if e.Hub, err = parseHub(members); err != nil {
+		return nil, err
+	}
+	// coqui downloads github_rls_url when present, else the repo_id
+	// repository (coqui-tts 0.24 and later), else hf_url (coqui-ai/TTS).
 	for _, k := range []string{"github_rls_url", "hf_url"} {
 		v, ok := members[k]
-		if !ok || e.URLKey != "" {
+		if !ok || e.URLKey != "" || (k == "hf_url" && e.Hub != nil) {
 			continue
 		}
 		if err := e.setURLs(k, v); err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
 	}
-	if e.URLKey == "" {
+	switch {
+	case e.URLKey != "":
+		e.Hub = nil // not what coqui downloads
+	case e.Hub != nil:
+		e.Shape = ShapeHub
+	default:
 		e.Shape = ShapeNone
 	}
 	return e, nil

@@ -5,13 +5,15 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/hub"
 )
 
 // FuzzLoadCatalog: ParseCatalog never panics; it fails only with ErrCatalog;
 // every id it accepts resolves to itself, has a safe folder name, and every
 // file name of a file list is a plain, unique name.
 func FuzzLoadCatalog(f *testing.F) {
-	for _, p := range []string{"testdata/models.json", "testdata/models-comments.json"} {
+	for _, p := range []string{"testdata/models.json", "testdata/models-comments.json", "testdata/models-hub.json"} {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			f.Fatal(err)
@@ -57,8 +59,11 @@ func FuzzLoadCatalog(f *testing.F) {
 				}
 				seen[n] = true
 			}
-			if (e.Shape == ShapeNone) != (len(e.URLs) == 0) {
-				t.Fatalf("%s: shape %s with %d URLs", id, e.Shape, len(e.URLs))
+			if (e.Shape == ShapeNone || e.Shape == ShapeHub) != (len(e.URLs) == 0) || (e.Shape == ShapeHub) != (e.Hub != nil) {
+				t.Fatalf("%s: shape %s with %d URLs, hub %+v", id, e.Shape, len(e.URLs), e.Hub)
+			}
+			if e.Hub != nil && (hub.ParseRepoID(e.Hub.RepoID) != nil || e.Hub.Patterns().Check() != nil) {
+				t.Fatalf("%s: hub %+v", id, e.Hub)
 			}
 		}
 	})

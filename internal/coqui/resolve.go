@@ -80,6 +80,7 @@ func (e *Entry) clone() *Entry {
 	out := *e
 	out.URLs = slices.Clone(e.URLs)
 	out.Files = slices.Clone(e.Files)
+	out.Hub = e.Hub.clone()
 	if e.Raw != nil {
 		out.Raw = deepCopy(e.Raw).(map[string]any)
 	}

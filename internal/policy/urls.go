@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/ttsguard/ttsguard/internal/hub"
 )
 
 // ErrNotAllowed is the category of every refusal by AllowURL (*URLError
@@ -197,8 +199,19 @@ func (p *Policy) AllowURL(u *url.URL) error {
 	return refuse("is not in the policy's sources")
 }
 
-// AllowURLString parses s and calls AllowURL.
+// AllowURLString parses s and calls AllowURL. A Hugging Face source,
+// "hf://OWNER/REPO[@REVISION]" (hub.ParseSource), is checked for its form
+// only: the Hub endpoint it leads to comes from the environment
+// (HF_ENDPOINT), so each URL a pull derives from it (the API, the
+// commit-pinned resolve URL, every redirect) is checked by AllowURL when it
+// is requested.
 func (p *Policy) AllowURLString(s string) error {
+	if hub.IsSource(s) {
+		if _, err := hub.ParseSource(s); err != nil {
+			return &URLError{Reason: err.Error()}
+		}
+		return nil
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return &URLError{Reason: "is not a valid URL"} // s is not shown: it may hold a password

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ttsguard/ttsguard/internal/coqui"
 	"github.com/ttsguard/ttsguard/internal/fetch"
+	"github.com/ttsguard/ttsguard/internal/hub"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -48,6 +49,7 @@ type Result struct {
 	Gates     []Gate               `json:"gates"`
 	Pinned    string               `json:"pin"` // "matched", "added", "updated"
 	Changes   string               `json:"changes,omitempty"`
+	Revision  *store.LockRevision  `json:"revision,omitempty"` // the Hugging Face commit pulled (hub.go)
 	TOS       string               `json:"tos,omitempty"`
 	ElapsedMS float64              `json:"elapsed_ms"`
 	OK        bool                 `json:"ok"`
@@ -63,6 +65,7 @@ type plan struct {
 	local     string
 	tosReq    bool
 	coquiID   string
+	hub       *hubPlan // a Hugging Face repository (hub.go)
 }
 
 // resolve turns the arguments into a plan.
@@ -86,6 +89,14 @@ func resolve(o Options, args []string) (*plan, error) {
 		switch {
 		case strings.HasPrefix(a, "https://") || strings.HasPrefix(a, "http://"):
 			p.urls = append(p.urls, a)
+		case hub.IsSource(a):
+			if len(args) != 1 {
+				return nil, fmt.Errorf("%w: a Hugging Face source %q cannot be combined with others", ErrUsage, a)
+			}
+			var err error
+			if p.hub, err = hubSource(a); err != nil {
+				return nil, err
+			}
 		case exists(a):
 			if len(args) != 1 {
 				return nil, fmt.Errorf("%w: a local source %q cannot be combined with others", ErrUsage, a)
@@ -97,9 +108,9 @@ func resolve(o Options, args []string) (*plan, error) {
 			}
 			e, err := catalogEntry(o.Catalog, a)
 			if err != nil {
-				return nil, fmt.Errorf("source %q is not an https URL, an existing file or folder, or a coqui model id: %w", a, err)
+				return nil, fmt.Errorf("source %q is not an https URL, an hf://OWNER/REPO repository, an existing file or folder, or a coqui model id: %w", a, err)
 			}
-			p.coquiID, p.urls, p.tosReq = e.ID, e.URLs, e.TOSRequired
+			p.coquiID, p.urls, p.tosReq, p.hub = e.ID, e.URLs, e.TOSRequired, hubEntry(e)
 			for _, f := range e.Files {
 				p.names = append(p.names, f.Name)
 			}
@@ -111,6 +122,8 @@ func resolve(o Options, args []string) (*plan, error) {
 	case p.name != "":
 	case p.coquiID != "":
 		p.name = p.coquiID
+	case p.hub != nil:
+		p.name = p.hub.repo
 	case p.local != "":
 		p.name = strings.TrimSuffix(filepath.Base(filepath.Clean(p.local)), filepath.Ext(p.local))
 	case len(p.urls) == 1:
@@ -140,7 +153,7 @@ func catalogEntry(catalog, id string) (*coqui.Entry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
-	if len(e.URLs) == 0 {
+	if len(e.URLs) == 0 && e.Hub == nil {
 		return nil, fmt.Errorf("%w: catalog %q: %s has no download URL", ErrUsage, catalog, id)
 	}
 	return e, nil
@@ -208,6 +221,12 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	archives := map[string]string{}
 	hashed := map[string]known{}
 	switch {
+	case p.hub != nil:
+		recs, rev, err := downloadHub(ctx, o, p.name, p.hub, model, dl, hashed)
+		r.Sources, r.Revision = recs, rev
+		if err != nil {
+			return fail(err)
+		}
 	case p.local != "":
 		sum, err := placeLocal(ctx, p.local, model, dl, hashed)
 		if err != nil {
@@ -251,6 +270,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		return fail(fmt.Errorf("%w: %v", ErrGate, err))
 	}
 	entry := lockEntry(p, archives, m)
+	entry.Revision = r.Revision
 	r.Root, r.Files, r.Bytes = entry.Root, m.Files, m.Bytes
 
 	// Gates and commit run inside one update of the lock file: pulls that
@@ -266,6 +286,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	err = store.UpdateLock(lockPath, func(lf *store.LockFile) error {
 		// Gate 1: pins.
 		g, newPin, err := pinGate(o, lf, p.name, entry)
+		g.Detail += revisionNote(g, entry.Revision) // hub.go
 		r.Gates = append(r.Gates, g)
 		if err != nil {
 			return err
@@ -292,7 +313,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return err
 		}
 		committed = true
-		if newPin == "matched" {
+		if newPin == "matched" && !revisionAdded(lf, p.name, entry) {
 			return store.ErrUnchanged
 		}
 		lf.Entries[p.name] = entry
@@ -329,12 +350,19 @@ func pinGate(o Options, lf *store.LockFile, name string, got store.LockEntry) (G
 		return g, "", fmt.Errorf("%w: %s: pin: %s", ErrGate, name, g.Detail)
 	}
 	pinned, diff, err := lf.Check(name, got)
+	changes := diff.String()
+	if moved := revisionMoved(lf, name, got); moved != "" { // hub.go
+		changes = moved + "; " + changes
+		if err == nil {
+			err = store.ErrPinMismatch
+		}
+	}
 	switch {
 	case err != nil && o.Update:
-		g.OK, g.Detail = true, "lock updated: "+diff.String()
+		g.OK, g.Detail = true, "lock updated: "+changes
 		return g, "updated", nil
 	case err != nil:
-		g.Detail = fmt.Sprintf("differs from the lock file (%s): %s; run `ttsguard lock update %s` to accept the new version", lf.Path, diff.String(), name)
+		g.Detail = fmt.Sprintf("differs from the lock file (%s): %s; run `ttsguard lock update %s` to accept the new version", lf.Path, changes, name)
 		return g, "", fmt.Errorf("%w: %s: pin: %s", ErrGate, name, g.Detail)
 	case !pinned && o.Frozen:
 		g.Detail = fmt.Sprintf("not pinned in %s and --frozen forbids adding pins", lf.Path)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ttsguard/ttsguard/internal/digest"
+	"github.com/ttsguard/ttsguard/internal/hub"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/policy"
 )
@@ -42,6 +43,14 @@ type LockEntry struct {
 	Root     string            // manifest root "sha256:<hex>"
 	Files    map[string]string // slash-separated path in the model folder -> hex SHA-256
 	Updated  time.Time         // written in UTC, whole seconds
+	Revision *LockRevision     // the Hugging Face commit of a Hub model; nil for any other
+}
+
+// LockRevision pins the Hugging Face Hub commit a model's files came from.
+type LockRevision struct {
+	Repo   string `json:"repo"`   // OWNER/NAME
+	Ref    string `json:"ref"`    // the revision asked for: a branch, tag or commit
+	Commit string `json:"commit"` // what Ref pointed to: 40 lowercase hex
 }
 
 // LockFile is ttsguard.lock, kept next to the policy file. It is JSON, two-
@@ -67,6 +76,10 @@ type LockEntry struct {
 //	    }
 //	  }
 //	}
+//
+// A model pulled from the Hugging Face Hub also has "revision": {"repo":
+// "OWNER/NAME", "ref": "main", "commit": "<40 hex>"} (optional; older
+// files without it stay valid).
 //
 // Parsing is strict: unknown keys, duplicate keys, data after the object, a
 // bad name, path or digest, a root that is not the OMS root of the files, and
@@ -97,6 +110,7 @@ type lockEntryWire struct {
 	Root     string            `json:"root"`
 	Files    map[string]string `json:"files"`
 	Updated  string            `json:"updated"`
+	Revision *LockRevision     `json:"revision,omitempty"`
 }
 
 // LoadLock reads the lock file at path; a missing file is an empty lock file.
@@ -136,7 +150,7 @@ func LoadLock(path string) (*LockFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lock file %q: model %q: updated %q: want RFC 3339 time", path, name, we.Updated)
 		}
-		e := LockEntry{Name: name, Source: we.Source, Archives: we.Archives, Root: we.Root, Files: we.Files, Updated: t.UTC()}
+		e := LockEntry{Name: name, Source: we.Source, Archives: we.Archives, Root: we.Root, Files: we.Files, Updated: t.UTC(), Revision: we.Revision}
 		if err := e.validate(); err != nil {
 			return nil, fmt.Errorf("lock file %q: %w", path, err)
 		}
@@ -225,6 +239,9 @@ func (e LockEntry) validate() error {
 			return bad("file %q: digest %q: want 64 lowercase hex digits", p, v)
 		}
 	}
+	if r := e.Revision; r != nil && (hub.ParseRepoID(r.Repo) != nil || hub.ValidRevision(r.Ref) != nil || !hub.IsCommit(r.Commit)) {
+		return bad("revision {repo %q, ref %q, commit %q}: want OWNER/NAME, a branch, tag or commit, and 40 lowercase hex", r.Repo, r.Ref, r.Commit)
+	}
 	d, err := digest.Parse(e.Root)
 	if err != nil || d.Algorithm != digest.SHA256 || d.String() != e.Root {
 		return bad("root %q: want sha256:<64 lowercase hex>", e.Root)
@@ -276,7 +293,7 @@ func (l *LockFile) Marshal() ([]byte, error) {
 			src = []string{}
 		}
 		w.Models[name] = lockEntryWire{Source: src, Archives: e.Archives, Root: e.Root, Files: e.Files,
-			Updated: e.Updated.UTC().Truncate(time.Second).Format(time.RFC3339)}
+			Updated: e.Updated.UTC().Truncate(time.Second).Format(time.RFC3339), Revision: e.Revision}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
