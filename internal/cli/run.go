@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -178,7 +180,7 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 }
 
 // prepareRun builds the command (for --tts-server) and the sandbox plan.
-func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (*sandbox.Plan, *sandbox.TTSServer, error) {
+func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan *sandbox.Plan, _ *sandbox.TTSServer, _ error) {
 	var ts *sandbox.TTSServer
 	if f.ttsServer {
 		opts, needGPU, err := sandbox.TTSServerOptions(spec.Command)
@@ -192,6 +194,29 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (*sand
 			return nil, nil, err
 		}
 		spec.Command = append(spec.Command, opts...)
+	}
+	// coqui opens the paths in config.json as they are: a trainer's
+	// absolute paths and relative ones (against the working folder) miss
+	// the model's files. The command gets a copy that points into the
+	// verified folder (tts-server as --config_path, any command as
+	// {config}); the stored model stays as it is.
+	cfg := filepath.Join(v.Dir, "config.json")
+	if copyData, fields, err := sandbox.RewriteConfig(v.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, sandboxErr(err)
+	} else if copyData != nil {
+		spec.Files = map[string][]byte{sandbox.ConfigCopy: copyData}
+		cfg = sandbox.ScratchPlaceholder + "/" + sandbox.ConfigCopy
+		defer func() {
+			if plan != nil {
+				plan.Notes = append(plan.Notes, "config.json is given as a copy in the scratch folder whose paths point into the model folder: "+strings.Join(fields, ", "))
+			}
+		}()
+	}
+	for i, a := range spec.Command {
+		if f.ttsServer && i > 0 && spec.Command[i-1] == "--config_path" && a == filepath.Join(v.Dir, "config.json") {
+			spec.Command[i] = cfg
+		}
+		spec.Command[i] = strings.ReplaceAll(spec.Command[i], "{config}", cfg)
 	}
 	plan, err := sandbox.Prepare(spec)
 	if err != nil {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
 )
 
 // TestRunOutputAndVocoder (issue 15, item 5): a command writes its result
@@ -121,5 +124,56 @@ func TestRunStopIsClean(t *testing.T) {
 	recs, _, err := l.Records()
 	if err != nil || len(recs) != 2 || recs[1].Command != "run-exit" || !recs[1].OK || !strings.HasPrefix(recs[1].Detail, "stopped by SIGTERM") {
 		t.Errorf("audit log: %+v %v", recs, err)
+	}
+}
+
+// TestRunConfigCopy (issue 15, item 3): a model saved by coqui's trainer
+// names its files by absolute paths of the training machine, and relative
+// ones resolve against the working folder; the command gets a copy of
+// config.json that points into the verified model folder, while the stored
+// model stays byte for byte as it was.
+func TestRunConfigCopy(t *testing.T) {
+	e := newRunEnv(t)
+	src := filepath.Join(e.dir, "trainer-run")
+	os.Mkdir(src, 0o755)
+	weights, err := os.ReadFile("../../examples/tiny-vits/model_file.pth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"model": "vits", "speakers_file": "/home/trainer/run-May/speakers.json",
+ "model_args": {"speakers_file": "speakers.json", "num_speakers": 2}, "output_path": "/home/trainer/run-May"}`
+	for n, d := range map[string][]byte{"config.json": []byte(cfg), "model_file.pth": weights, "speakers.json": []byte(`{"a": 0, "b": 1}`)} {
+		if err := os.WriteFile(filepath.Join(src, n), d, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pol, err := policy.Load(e.policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pull.Pull(context.Background(), pull.Options{Policy: pol, Name: "trainer"}, []string{src})
+	if err != nil {
+		t.Fatalf("pull of a trainer's folder: %v", err)
+	}
+	var out bytes.Buffer
+	if err := execRun(&out, io.Discard, "--policy", e.policy, "trainer", "--", "/bin/sh", "-c", "cat {config}"); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.ReplaceAll(strings.ReplaceAll(cfg, `"/home/trainer/run-May/speakers.json"`, `"`+r.Dir+`/speakers.json"`),
+		`"speakers_file": "speakers.json"`, `"speakers_file": "`+r.Dir+`/speakers.json"`)
+	if out.String() != want {
+		t.Errorf("config copy:\n%s\nwant:\n%s", out.String(), want)
+	}
+	if stored, _ := os.ReadFile(filepath.Join(r.Dir, "config.json")); string(stored) != cfg {
+		t.Errorf("the stored config changed: %s", stored)
+	}
+	// tts-server gets the copy as --config_path.
+	t.Setenv("PATH", filepath.Dir(e.script)+":/usr/bin:/bin")
+	out.Reset()
+	if err := execRun(&out, io.Discard, "--policy", e.policy, "--explain", "trainer", "--tts-server"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "--config_path <scratch>/ttsguard-config.json") || !strings.Contains(out.String(), "speakers_file -> "+r.Dir) {
+		t.Errorf("explain:\n%s", out.String())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -47,6 +48,8 @@ type initSpec struct {
 	ScratchSize int64  `json:"scratch_size"`
 	UID         int    `json:"uid"`
 	GID         int    `json:"gid"`
+	// Files are written into the scratch tmpfs once it is mounted.
+	Files map[string][]byte `json:"files,omitempty"`
 }
 
 func init() {
@@ -258,6 +261,28 @@ func privateMounts(is *initSpec) error {
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("/proc of the PID namespace: %w", err)
+	}
+	return writeFiles(is.Scratch, is.Files)
+}
+
+// writeFiles writes files into dir, read-only (0444), refusing to replace
+// anything (names are single path components, checked by Prepare).
+func writeFiles(dir string, files map[string][]byte) error {
+	for name, data := range files {
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o444)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if err == nil {
+			err = f.Chmod(0o444) // whatever the umask: the serving user reads it
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -85,7 +85,7 @@ var limits = []string{
 const noGPU = "no GPU: device files other than /dev/null, /dev/zero and the random sources are not allowed, so the command runs on the CPU (--gpu allows the NVIDIA ones)"
 
 // scratchPlaceholder stands for the scratch folder until Run creates it.
-const scratchPlaceholder = "<scratch>"
+const scratchPlaceholder = ScratchPlaceholder
 
 // planLandlock fills p.Landlock for the kernel's ABI.
 func (p *Plan) planLandlock(s Spec, model string) error {

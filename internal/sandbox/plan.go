@@ -20,6 +20,10 @@ var ErrSpec = errors.New("bad sandbox request")
 // ModelPlaceholder is replaced by the model folder in the command's arguments.
 const ModelPlaceholder = "{model}"
 
+// ScratchPlaceholder in the command's arguments and environment stands for
+// the scratch folder, which exists only once Run made it.
+const ScratchPlaceholder = "<scratch>"
+
 // EnvModel is the environment variable that holds the model folder.
 const EnvModel = "TTSGUARD_MODEL"
 
@@ -66,6 +70,10 @@ type Spec struct {
 	// lifts the memory limit unless Limits sets one (CUDA reserves
 	// terabytes of address space).
 	GPU bool
+	// Files are written into the scratch folder before the command starts
+	// (0444, by name; a name is one path component); the command finds them
+	// as ScratchPlaceholder + "/" + name.
+	Files map[string][]byte
 	// Port is the one TCP port the command may bind (0: none).
 	Port int
 	// User and Group are the serving user and group when ttsguard runs as
@@ -122,6 +130,7 @@ type Plan struct {
 	Landlock    Landlock `json:"landlock"`
 	Seccomp     Seccomp  `json:"seccomp"`
 	Vocoder     string   `json:"vocoder,omitempty"`
+	Files       []string `json:"scratch_files,omitempty"` // written into the scratch folder first
 	Output      string   `json:"output,omitempty"`
 	GPU         []string `json:"gpu_devices,omitempty"` // device files allowed for the GPU
 	Env         []string `json:"env"`                   // NAME=value; <scratch> until Run
@@ -132,7 +141,8 @@ type Plan struct {
 	Notes       []string `json:"notes,omitempty"`
 
 	scratchParent string
-	reach         []string // what the serving user must reach to start the command
+	reach         []string          // what the serving user must reach to start the command
+	files         map[string][]byte // Spec.Files
 }
 
 // Process is how the command's processes are kept apart from the caller
@@ -244,6 +254,17 @@ func Prepare(s Spec) (*Plan, error) {
 		p.scratchParent = os.TempDir()
 	}
 	p.Vocoder, p.Output = vocoder, output
+	for name, data := range s.Files {
+		if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+			return nil, fmt.Errorf("%w: scratch file name %q", ErrSpec, name)
+		}
+		if p.files == nil {
+			p.files = map[string][]byte{}
+		}
+		p.files[name] = data
+		p.Files = append(p.Files, name)
+	}
+	sort.Strings(p.Files)
 	p.Env = buildEnv(environ, s.Env, model, "<scratch>")
 	for k, v := range map[string]string{EnvVocoder: vocoder, EnvOutput: output} {
 		if v != "" {

@@ -119,6 +119,11 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		Child: p.childSpec(scratch), Namespaces: ns, ParentPID: os.Getpid(),
 		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,
 	}
+	if ns {
+		is.Files = p.files // written into the tmpfs once it is mounted
+	} else if err := writeFiles(scratch, p.files); err != nil {
+		return 0, fmt.Errorf("scratch folder: %w", err)
+	}
 	specR, specW, err := os.Pipe()
 	if err != nil {
 		return 0, err
@@ -238,12 +243,15 @@ func exitStatus(cmd *exec.Cmd, err error) (int, error) {
 // childSpec is what the re-executed ttsguard applies.
 func (p *Plan) childSpec(scratch string) *childSpec {
 	cs := &childSpec{
-		Path: p.Path, Argv: p.Command, Dir: scratch,
+		Path: p.Path, Argv: append([]string(nil), p.Command...), Dir: scratch,
 		Change: p.Identity.Change, UID: p.Identity.UID, GID: p.Identity.GID,
 		Model: p.Model, Landlock: p.Landlock.Enforced, Limits: p.Limits, Reach: p.reach,
 	}
 	for _, kv := range p.Env {
 		cs.Env = append(cs.Env, strings.ReplaceAll(kv, scratchPlaceholder, scratch))
+	}
+	for i, a := range cs.Argv {
+		cs.Argv[i] = strings.ReplaceAll(a, scratchPlaceholder, scratch)
 	}
 	if p.Identity.Dynamic {
 		name := "ttsguard-" + strconv.Itoa(p.Identity.UID)

@@ -1,0 +1,77 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/ttsguard/ttsguard/internal/scan/config"
+)
+
+// ConfigCopy is the name, in the scratch folder, of the copy of a model's
+// config.json whose paths point into the verified model folder.
+const ConfigCopy = "ttsguard-config.json"
+
+// RewriteConfig returns a copy of model/config.json in which every path
+// field coqui's loaders open (not the trainer's: datasets, output_path ...)
+// that stands for a file of the model folder points at that file: an
+// absolute path of the machine the model was trained on whose base name is a
+// file at the top of the folder (what coqui's downloader rewrites after a
+// download), and a relative path (which coqui would resolve against its
+// working folder, the scratch folder). Everything else is byte for byte the
+// original. It returns nil when nothing needs rewriting, and the fields it
+// changed. The stored model is never modified: the copy goes into the
+// sandbox's scratch folder.
+func RewriteConfig(model string) ([]byte, []string, error) {
+	p := filepath.Join(model, "config.json")
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Size() > maxConfig {
+		return nil, nil, fmt.Errorf("%w: %s: %d bytes, more than %d", ErrSpec, p, st.Size(), maxConfig)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, err := config.PathFields(data, os.DirFS(model))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrSpec, p, err)
+	}
+	type edit struct {
+		from, to int64
+		value    []byte
+	}
+	var edits []edit
+	var changed []string
+	for _, f := range fields {
+		if f.Training || f.Resolved == "" || f.End <= f.Offset || f.Offset < 0 {
+			continue // not a loader's file, or no JSON span to replace
+		}
+		target := filepath.Join(model, filepath.FromSlash(f.Resolved))
+		if f.Value == target {
+			continue
+		}
+		v, err := json.Marshal(target)
+		if err != nil {
+			return nil, nil, err
+		}
+		edits = append(edits, edit{f.Offset, f.End, v})
+		changed = append(changed, f.Field+" -> "+target)
+	}
+	if len(edits) == 0 {
+		return nil, nil, nil
+	}
+	sort.Slice(edits, func(i, j int) bool { return edits[i].from > edits[j].from })
+	out := append([]byte(nil), data...)
+	for i, e := range edits {
+		if e.to > int64(len(out)) || (i > 0 && e.to > edits[i-1].from) {
+			return nil, nil, fmt.Errorf("%w: %s: overlapping path fields", ErrSpec, p)
+		}
+		out = append(out[:e.from:e.from], append(e.value, out[e.to:]...)...)
+	}
+	return out, changed, nil
+}
