@@ -61,17 +61,37 @@ if [ "${E2E_OFFLINE:-}" = 1 ]; then
 import os, sys, torch
 from TTS.tts.configs.vits_config import VitsConfig
 from TTS.tts.models.vits import Vits
+from TTS.config.shared_configs import BaseDatasetConfig
+from torch.utils.tensorboard import SummaryWriter
 out = sys.argv[1]
 os.makedirs(out)
 cfg = VitsConfig()
 cfg.use_phonemes = False
 cfg.text_cleaner = "basic_cleaners"
+# As coqui's trainer leaves a run folder: the training machine's absolute paths in training-only fields,
+# TensorBoard logs, a trainer log and an earlier checkpoint next to the model.
+cfg.output_path = "/home/trainer/runs/vits-e2e"
+cfg.datasets = [BaseDatasetConfig(formatter="ljspeech", path="/data/LJSpeech-1.1/", meta_file_train="metadata.csv")]
 model = Vits.init_from_config(cfg)
 torch.save({"model": model.state_dict()}, os.path.join(out, "model_file.pth"))
+torch.save({"step": 10}, os.path.join(out, "checkpoint_10.pth"))
 cfg.save_json(os.path.join(out, "config.json"))
+w = SummaryWriter(out)
+w.add_scalar("loss", 1.5, 10)
+w.close()
+open(os.path.join(out, "trainer_0_log.txt"), "w").write("step 10 loss 1.5\n")
 EOF
-  step "pull it into the store"
+  cat >>"$WORK/ttsguard.yaml" <<EOF
+models:
+  $NAME:
+    files:
+      exclude: [checkpoint_*.pth, events.out.tfevents.*, trainer_*_log.txt]
+EOF
+  step "pull the trainer's folder as it is (training-only paths, logs, an earlier checkpoint)"
   "$TG" pull --policy "$WORK/ttsguard.yaml" --name "$NAME" "$WORK/$NAME"
+  stored=$(ls "$("$TG" path --policy "$WORK/ttsguard.yaml" "$NAME")")
+  echo "stored: $stored"
+  case "$stored" in *checkpoint_10*|*tfevents*|*trainer_0_log*) echo "files.exclude was not applied"; exit 1;; esac
 else
   NAME=$MODEL
   step "pull $MODEL (coqui catalog of the installed package)"
