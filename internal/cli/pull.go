@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,30 @@ import (
 type pullResult struct {
 	*pull.Result
 	verb string
+}
+
+// newPullResult is the evidence of r as it is printed, text and JSON: a
+// refused pull pinned nothing (the pin gate passed, but the lock file is
+// written only when every gate passes).
+func newPullResult(r *pull.Result, verb string) pullResult {
+	if r.OK || (r.Pinned != "added" && r.Pinned != "updated") {
+		return pullResult{r, verb}
+	}
+	c := *r
+	c.Gates = slices.Clone(r.Gates)
+	for i, g := range c.Gates {
+		if g.Name != "pin" || !g.OK {
+			continue
+		}
+		if r.Pinned == "added" {
+			c.Gates[i].Detail = "first pull: nothing pinned (the pull was refused, the lock file is unchanged)"
+		} else {
+			c.Gates[i].Detail = "lock not updated (the pull was refused, the lock file is unchanged); upstream changed: " +
+				strings.TrimPrefix(g.Detail, "lock updated: ")
+		}
+	}
+	c.Pinned, c.Changes = "", ""
+	return pullResult{&c, verb}
 }
 
 func (r pullResult) Text(w io.Writer) error {
@@ -46,9 +71,8 @@ func (r pullResult) Text(w io.Writer) error {
 	if r.Dir != "" {
 		fmt.Fprintf(&b, "  path:     %s\n", r.Dir)
 	}
-	if r.Failure != "" {
-		fmt.Fprintf(&b, "  failure:  %s\n", r.Failure)
-	}
+	// r.Failure is not repeated: it is the command's error, which follows on
+	// standard error.
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -116,7 +140,7 @@ func newPullCmd(g *globals) *cobra.Command {
 			o.Policy, o.Version, o.Progress = pol, Version(), progressBar(g.stderr)
 			r, err := pull.Pull(c.Context(), o, args)
 			if r != nil {
-				if perr := g.printer().Print(pullResult{r, "pull"}); perr != nil && err == nil {
+				if perr := g.printer().Print(newPullResult(r, "pull")); perr != nil && err == nil {
 					return perr
 				}
 				if lerr := logEventAfter(g, pol, pullEvent("pull", r, err), true, err); lerr != nil {

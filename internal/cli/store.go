@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -13,6 +14,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
+	"github.com/ttsguard/ttsguard/internal/scan/config"
 	"github.com/ttsguard/ttsguard/internal/store"
 )
 
@@ -46,6 +48,8 @@ func openStoreIf(policyPath string, create bool) (*policy.Policy, *store.Store, 
 
 type lsRow struct {
 	Name    string `json:"name"`
+	Kind    string `json:"kind"`             // tts model, vocoder, other (modelKind)
+	Family  string `json:"family,omitempty"` // config.json "model": vits, hifigan, ...
 	Version string `json:"version"`
 	Root    string `json:"root_digest"`
 	Files   int    `json:"files"`
@@ -59,7 +63,7 @@ type lsResult []lsRow
 func (r lsResult) Text(w io.Writer) error {
 	var b strings.Builder
 	for _, v := range r {
-		fmt.Fprintf(&b, "%s\t%s\t%d files\t%d bytes\t%s\n", v.Name, v.Root, v.Files, v.Bytes, v.Created)
+		fmt.Fprintf(&b, "%s\t%s\t%s\t%d files\t%d bytes\t%s\n", v.Name, v.Kind, v.Root, v.Files, v.Bytes, v.Created)
 	}
 	if len(r) == 0 {
 		b.WriteString("the store holds no model\n")
@@ -67,6 +71,54 @@ func (r lsResult) Text(w io.Writer) error {
 	_, err := io.WriteString(w, b.String())
 	return err
 }
+
+// Families of coqui-tts 0.28: the "model" of the configs in TTS/vocoder/configs
+// (old vocoder configs name a "generator_model", such as hifigan_generator)
+// and in TTS/tts/configs, lower case.
+var (
+	vocoderFamilies = familySet("fullband_melgan", "gan", "hifigan", "melgan", "multiband_melgan", "parallel_wavegan", "univnet", "wavegrad", "wavernn")
+	ttsFamilies     = familySet("align_tts", "bark", "delightful_tts", "fast_pitch", "fast_speech", "fastspeech2", "forward_tts", "glow_tts",
+		"neuralhmm_tts", "overflow", "speedy_speech", "tacotron", "tacotron2", "tortoise", "vits", "xtts")
+)
+
+func familySet(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// modelKind says what a stored model is to coqui: "tts model", "vocoder" or
+// "other" (voice conversion, a dependency such as a tokenizer, no config).
+// The model family of its config.json ("model", as run reads it) decides;
+// without a known one, the coqui id it was pulled as (tts_models/...,
+// vocoder_models/...).
+func modelKind(v *store.Version) (kind, family string) {
+	if f, err := os.Open(filepath.Join(v.Dir, "config.json")); err == nil {
+		data, err := io.ReadAll(io.LimitReader(f, maxLsConfig+1))
+		f.Close()
+		if err == nil && len(data) <= maxLsConfig {
+			family, _ = config.ModelName(data)
+		}
+	}
+	switch fam := strings.TrimSuffix(family, "_generator"); {
+	case vocoderFamilies[fam]:
+		return "vocoder", family
+	case ttsFamilies[fam]:
+		return "tts model", family
+	}
+	switch id := v.Provenance.Requested; {
+	case strings.HasPrefix(id, "vocoder_models/"):
+		return "vocoder", family
+	case strings.HasPrefix(id, "tts_models/"):
+		return "tts model", family
+	}
+	return "other", family
+}
+
+// maxLsConfig caps the config.json ls reads for the model family.
+const maxLsConfig = 16 << 20
 
 type rmResult struct {
 	Removed string `json:"removed"`
@@ -112,7 +164,8 @@ func newStoreCmds(g *globals) []*cobra.Command {
 				return err
 			}
 			for _, v := range vs {
-				out = append(out, lsRow{Name: v.Name, Version: v.ID, Root: v.Root, Files: v.Files, Bytes: v.Bytes, Created: v.Created.UTC().Format("2006-01-02T15:04:05Z"), Path: v.Dir})
+				kind, family := modelKind(v)
+				out = append(out, lsRow{Name: v.Name, Kind: kind, Family: family, Version: v.ID, Root: v.Root, Files: v.Files, Bytes: v.Bytes, Created: v.Created.UTC().Format("2006-01-02T15:04:05Z"), Path: v.Dir})
 			}
 			return g.printer().Print(out)
 		},
@@ -207,7 +260,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 			o.Policy, o.Version, o.Update, o.Name, o.Progress = pol, Version(), true, args[0], progressBar(g.stderr)
 			r, err := pull.Pull(c.Context(), o, e.Source)
 			if r != nil {
-				if perr := g.printer().Print(pullResult{r, "lock update"}); perr != nil && err == nil {
+				if perr := g.printer().Print(newPullResult(r, "lock update")); perr != nil && err == nil {
 					return perr
 				}
 				if lerr := logEventAfter(g, pol, pullEvent("lock-update", r, err), true, err); lerr != nil {

@@ -25,7 +25,8 @@ const (
 )
 
 // Error categories of Get; every error returned wraps at most one of them
-// (or a *StatusError), together with the URL it concerns.
+// (or a *StatusError), and names the requested URL once (and a redirect
+// target it concerns once).
 var (
 	// ErrNotAllowed: a URL or redirect target was refused by the URLChecker,
 	// is not http(s), carries user credentials, downgrades https to http, or
@@ -60,7 +61,8 @@ func (e *StatusError) Error() string {
 // URLChecker approves a URL before the first request and after every redirect
 // (the policy implements it). AllowURL must be safe for concurrent use; a
 // non-nil error refuses the URL and is wrapped, with ErrNotAllowed, into the
-// error Get returns.
+// error Get returns; its message is the reason Get gives (say that the URL is
+// refused; naming the URL with %q is fine, Get then does not repeat it).
 type URLChecker interface {
 	AllowURL(u *url.URL) error
 }
@@ -193,22 +195,42 @@ func (c *Client) checkURL(u *url.URL) error {
 		return fmt.Errorf("%w: credentials in the URL", ErrNotAllowed)
 	}
 	if err := c.check.AllowURL(u); err != nil {
-		return fmt.Errorf("%w: %w", ErrNotAllowed, err)
+		return &refusal{err}
 	}
 	return nil
 }
 
+// refusal is a URLChecker's error, an ErrNotAllowed: "not allowed: " and
+// the checker's reason, which often names the URL (as the policy does), so
+// that it does not read "url not allowed: url ... is not in the policy's
+// sources".
+type refusal struct{ err error }
+
+func (e *refusal) Error() string        { return "not allowed: " + e.err.Error() }
+func (e *refusal) Unwrap() error        { return e.err }
+func (e *refusal) Is(target error) bool { return target == ErrNotAllowed }
+
+// redirectError is a refused redirect: it names the redirect target (the
+// URL of the *url.Error it comes in may be a relative Location).
+type redirectError struct{ err error }
+
+func (e *redirectError) Error() string { return e.err.Error() }
+func (e *redirectError) Unwrap() error { return e.err }
+
 // checkRedirect re-checks every redirect target.
 func (c *Client) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= MaxRedirects {
-		return fmt.Errorf("%w: more than %d redirects", ErrNotAllowed, MaxRedirects)
+		return &redirectError{fmt.Errorf("%w: more than %d redirects", ErrNotAllowed, MaxRedirects)}
 	}
-	prev := via[len(via)-1].URL
+	prev, to := via[len(via)-1].URL, req.URL.Redacted()
 	if prev.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("redirect from %q to %q: %w: downgrade from https", prev.Redacted(), req.URL.Redacted(), ErrNotAllowed)
+		return &redirectError{fmt.Errorf("redirect to %q: %w: downgrade from https", to, ErrNotAllowed)}
 	}
 	if err := c.checkURL(req.URL); err != nil {
-		return fmt.Errorf("redirect from %q to %q: %w", prev.Redacted(), req.URL.Redacted(), err)
+		if mentions(err, to) {
+			return &redirectError{fmt.Errorf("redirect %w", err)} // "redirect not allowed: url ..."
+		}
+		return &redirectError{fmt.Errorf("redirect to %q: %w", to, err)}
 	}
 	return nil
 }

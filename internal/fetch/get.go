@@ -55,14 +55,18 @@ type Download struct {
 func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // it names rawURL too
+			err = ue.Err
+		}
 		return nil, fmt.Errorf("fetch: get %q: %w", rawURL, err)
 	}
 	if err := c.checkURL(u); err != nil {
-		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+		return nil, getError(u, err)
 	}
 	f, err := os.CreateTemp(dir, "download-*.part")
 	if err != nil {
-		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+		return nil, getError(u, err)
 	}
 	defer func() {
 		if err != nil {
@@ -79,27 +83,27 @@ func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err 
 		}
 		var r *resumable
 		if !errors.As(err, &r) || ctx.Err() != nil {
-			return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+			return nil, getError(u, err)
 		}
 		if attempt >= c.retries {
-			return nil, fmt.Errorf("fetch: get %q: %w (after %d resumes)", u.Redacted(), r.err, attempt)
+			return nil, getError(u, fmt.Errorf("%w (after %d resumes)", r.err, attempt))
 		}
 		t := time.NewTimer(c.retryWait(attempt))
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), ctx.Err())
+			return nil, getError(u, ctx.Err())
 		case <-t.C:
 		}
 		d.resumed++
 	}
 	if !c.noSync {
 		if err := f.Sync(); err != nil {
-			return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+			return nil, getError(u, err)
 		}
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+		return nil, getError(u, err)
 	}
 	d.meter.report(d.off, d.total, true)
 	return &Download{
@@ -107,6 +111,21 @@ func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err 
 		SHA256: hex.EncodeToString(d.h.Sum(nil)), Path: f.Name(),
 		ContentType: d.ctype, Resumed: d.resumed,
 	}, nil
+}
+
+// getError is an error of Get: it names the requested URL once, here,
+// unless err names it already (a URLChecker's refusal, a StatusError).
+// Errors from inside Get name another URL only where a redirect led to it.
+func getError(u *url.URL, err error) error {
+	if mentions(err, u.Redacted()) {
+		return fmt.Errorf("fetch: %w", err)
+	}
+	return fmt.Errorf("fetch: get %q: %w", u.Redacted(), err)
+}
+
+// mentions reports whether err's message names the URL as %q writes it.
+func mentions(err error, shown string) bool {
+	return strings.Contains(err.Error(), strconv.Quote(shown))
 }
 
 // download is the state of one Get across attempts.
@@ -121,6 +140,7 @@ type download struct {
 	etag, lastMod string
 	sniff         htmlSniff
 	final, cert   string
+	at            string // "" or " (redirected to URL)": where final is not u (for errors)
 	ctype         string
 	resumed       int
 	responded     bool // some attempt got a response: later request errors may be retried
@@ -166,8 +186,14 @@ func (d *download) attempt(ctx context.Context) error {
 	resp, err := d.c.hc.Do(req)
 	if err != nil {
 		var ue *url.Error
+		var re *redirectError
 		if errors.As(err, &ue) {
-			err = fmt.Errorf("request %q: %w", ue.URL, ue.Err)
+			// Say the URL only where a redirect led to it: Get names u, and a
+			// refused redirect names its target.
+			err = ue.Err
+			if ue.URL != d.u.String() && !errors.As(err, &re) {
+				err = fmt.Errorf("redirected to %q: %w", ue.URL, err)
+			}
 		}
 		if ctx.Err() == nil && errors.Is(context.Cause(actx), ErrIdleTimeout) {
 			err = fmt.Errorf("%w: no response for %s: %w", ErrIdleTimeout, d.c.idle, err)
@@ -201,10 +227,14 @@ func transient(err error) bool {
 // accept checks a response before its body is read.
 func (d *download) accept(resp *http.Response, ranged bool) error {
 	final := resp.Request.URL
+	at := ""
+	if final.Redacted() != d.u.Redacted() {
+		at = fmt.Sprintf(" (redirected to %q)", final.Redacted())
+	}
 	cert := ""
 	if final.Scheme == "https" {
 		if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
-			return fmt.Errorf("%w: no TLS connection state for %q", ErrBadResponse, final.Redacted())
+			return fmt.Errorf("%w: no TLS connection state%s", ErrBadResponse, at)
 		}
 		sum := sha256.Sum256(resp.TLS.PeerCertificates[0].Raw)
 		cert = hex.EncodeToString(sum[:])
@@ -223,34 +253,34 @@ func (d *download) accept(resp *http.Response, ranged bool) error {
 		}
 	case http.StatusPartialContent:
 		if !ranged {
-			return fmt.Errorf("%w: 206 from %q to a request without Range", ErrBadResponse, final.Redacted())
+			return fmt.Errorf("%w: 206 to a request without Range%s", ErrBadResponse, at)
 		}
 		cr := resp.Header.Get("Content-Range")
 		start, end, size, ok := parseContentRange(cr)
 		if !ok || start != d.off || end != size-1 || (resp.ContentLength >= 0 && resp.ContentLength != size-start) {
-			return fmt.Errorf("%w: Content-Range %q from %q does not continue at byte %d", ErrBadResponse, cr, final.Redacted(), d.off)
+			return fmt.Errorf("%w: Content-Range %q does not continue at byte %d%s", ErrBadResponse, cr, d.off, at)
 		}
 		if d.total >= 0 && size != d.total {
-			return fmt.Errorf("%w: size changed from %d to %d at %q", ErrBadResponse, d.total, size, final.Redacted())
+			return fmt.Errorf("%w: size changed from %d to %d%s", ErrBadResponse, d.total, size, at)
 		}
 		if et := resp.Header.Get("ETag"); d.etag != "" && et != "" && et != d.etag {
-			return fmt.Errorf("%w: ETag changed from %q to %q at %q", ErrBadResponse, d.etag, et, final.Redacted())
+			return fmt.Errorf("%w: ETag changed from %q to %q%s", ErrBadResponse, d.etag, et, at)
 		}
 		d.total = size
 	default:
 		return &StatusError{URL: final.Redacted(), Code: resp.StatusCode, Status: resp.Status}
 	}
 	if ce := resp.Header.Get("Content-Encoding"); ce != "" && !strings.EqualFold(ce, "identity") {
-		return fmt.Errorf("%w: Content-Encoding %q from %q", ErrBadResponse, ce, final.Redacted())
+		return fmt.Errorf("%w: Content-Encoding %q%s", ErrBadResponse, ce, at)
 	}
 	ct := resp.Header.Get("Content-Type")
 	if isHTMLType(ct) {
-		return fmt.Errorf("%w: Content-Type %q from %q", ErrHTML, ct, final.Redacted())
+		return fmt.Errorf("%w: Content-Type %q%s", ErrHTML, ct, at)
 	}
 	if d.total > d.c.maxBytes {
-		return fmt.Errorf("%w: %q declares %d bytes, the limit is %d", ErrTooLarge, final.Redacted(), d.total, d.c.maxBytes)
+		return fmt.Errorf("%w: %d bytes declared, the limit is %d%s", ErrTooLarge, d.total, d.c.maxBytes, at)
 	}
-	d.final, d.cert, d.ctype = final.String(), cert, ct
+	d.final, d.cert, d.ctype, d.at = final.String(), cert, ct, at
 	return nil
 }
 
@@ -284,7 +314,7 @@ func (d *download) copy(ctx, actx context.Context, body io.Reader, idle *time.Ti
 		return err
 	}
 	if d.total >= 0 && d.off != d.total {
-		return &resumable{fmt.Errorf("%w: %q ended at byte %d of %d", ErrTruncated, d.final, d.off, d.total)}
+		return &resumable{fmt.Errorf("%w: ended at byte %d of %d%s", ErrTruncated, d.off, d.total, d.at)}
 	}
 	return nil
 }
@@ -308,11 +338,11 @@ func (d *download) pump(ctx, actx context.Context, body io.Reader, idle *time.Ti
 		if n > 0 {
 			if pos+int64(n) > d.c.maxBytes {
 				s.release(buf)
-				return fmt.Errorf("%w: more than %d bytes from %q", ErrTooLarge, d.c.maxBytes, d.final)
+				return fmt.Errorf("%w: more than %d bytes%s", ErrTooLarge, d.c.maxBytes, d.at)
 			}
 			if d.sniff.feed(buf[:n]) {
 				s.release(buf)
-				return fmt.Errorf("%w: body of %q", ErrHTML, d.final)
+				return fmt.Errorf("%w: the body starts as HTML%s", ErrHTML, d.at)
 			}
 			s.send(buf[:n])
 			pos += int64(n)
@@ -328,9 +358,9 @@ func (d *download) pump(ctx, actx context.Context, body io.Reader, idle *time.Ti
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(context.Cause(actx), ErrIdleTimeout):
-			return &resumable{fmt.Errorf("%w: nothing received from %q for %s (at byte %d)", ErrIdleTimeout, d.final, d.c.idle, pos)}
+			return &resumable{fmt.Errorf("%w: nothing received for %s (at byte %d)%s", ErrIdleTimeout, d.c.idle, pos, d.at)}
 		default:
-			return &resumable{fmt.Errorf("%w: %q at byte %d of %d: %w", ErrTruncated, d.final, pos, d.total, rerr)}
+			return &resumable{fmt.Errorf("%w: at byte %d of %d%s: %w", ErrTruncated, pos, d.total, d.at, rerr)}
 		}
 	}
 	return nil // the sink's error is reported by close

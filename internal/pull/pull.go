@@ -19,8 +19,9 @@ import (
 	"github.com/ttsguard/ttsguard/internal/store"
 )
 
-// ErrUsage is wrapped by errors in what the caller asked for.
-var ErrUsage = errors.New("bad pull request")
+// ErrUsage is wrapped by errors in what the caller asked for (sources, name,
+// catalog id); the rest of the message says what is wrong with it.
+var ErrUsage = errors.New("cannot pull as asked")
 
 // Options configure a pull.
 type Options struct {
@@ -64,6 +65,7 @@ type plan struct {
 	names     []string // file names in the model folder for urls (coqui file lists), or ""
 	local     string
 	tosReq    bool
+	license   coqui.License // of a coqui catalog entry
 	coquiID   string
 	hub       *hubPlan // a Hugging Face repository (hub.go)
 }
@@ -108,8 +110,9 @@ func resolve(o Options, args []string) (*plan, error) {
 			}
 			e, err := catalogEntry(o.Catalog, a)
 			if err != nil {
-				return nil, fmt.Errorf("source %q is not an https URL, an hf://OWNER/REPO repository, an existing file or folder, or a coqui model id: %w", a, err)
+				return nil, fmt.Errorf("%w: %q is not an https URL, an hf://OWNER/REPO repository, an existing file or folder, or a coqui model id: %w", ErrUsage, a, err)
 			}
+			p.license = e.LicenseInfo()
 			p.coquiID, p.urls, p.tosReq, p.hub = e.ID, e.URLs, e.TOSRequired, hubEntry(e)
 			for _, f := range e.Files {
 				p.names = append(p.names, f.Name)
@@ -141,7 +144,7 @@ func catalogEntry(catalog, id string) (*coqui.Entry, error) {
 	if catalog == "" {
 		c, err := coqui.FindInstalledCatalog()
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+			return nil, err
 		}
 		catalog = c
 	}
@@ -151,10 +154,10 @@ func catalogEntry(catalog, id string) (*coqui.Entry, error) {
 	}
 	e, err := cat.Resolve(id)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, err
 	}
 	if len(e.URLs) == 0 && e.Hub == nil {
-		return nil, fmt.Errorf("%w: catalog %q: %s has no download URL", ErrUsage, catalog, id)
+		return nil, fmt.Errorf("catalog %q: %s has no download URL", catalog, id)
 	}
 	return e, nil
 }
@@ -194,7 +197,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	mp := o.Policy.ModelPolicy(p.name)
 	if p.tosReq {
 		if !o.AcceptTOS && !mp.TOSAccepted {
-			return fail(fmt.Errorf("%w: %s requires accepting its terms of service (coqui tos_required): read them, then pull with --accept-tos or set tos_accepted in the policy", ErrGate, p.name))
+			return fail(fmt.Errorf("%w: %s requires accepting its terms of service (coqui tos_required): %s; read them, then pull with --accept-tos or set tos_accepted in the policy", ErrGate, p.name, p.license))
 		}
 		r.TOS = "accepted"
 	}
