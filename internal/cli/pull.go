@@ -64,6 +64,7 @@ func (r pullResult) Text(w io.Writer) error {
 			mark = "FAILED"
 		}
 		fmt.Fprintf(&b, "  gate %-9s %s: %s\n", g.Name, mark, g.Detail)
+		writeFindings(&b, g.Findings)
 	}
 	if r.Root != "" {
 		fmt.Fprintf(&b, "  root:     %s (%d files, %d bytes)\n", r.Root, r.Files, r.Bytes)
@@ -90,9 +91,33 @@ func (r checkResult) Text(w io.Writer) error {
 			mark = "FAILED"
 		}
 		fmt.Fprintf(&b, "  gate %-9s %s: %s\n", g.Name, mark, g.Detail)
+		writeFindings(&b, g.Findings)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// maxFindingsShown bounds the findings the text output lists per file;
+// --json lists them all.
+const maxFindingsShown = 20
+
+// writeFindings lists every file the scan gate refused with its findings,
+// at most maxFindingsShown each.
+func writeFindings(b *strings.Builder, files []pull.FileFindings) {
+	for _, f := range files {
+		fmt.Fprintf(b, "    %s: %s", f.File, f.Verdict)
+		if f.Unscannable != "" {
+			fmt.Fprintf(b, ": %s", f.Unscannable)
+		}
+		b.WriteString("\n")
+		for i, fd := range f.Findings {
+			if i == maxFindingsShown {
+				fmt.Fprintf(b, "      and %d more (--json lists them all)\n", len(f.Findings)-i)
+				break
+			}
+			fmt.Fprintf(b, "      %s\n", fd)
+		}
+	}
 }
 
 // loadPolicy finds the policy (--policy, $TTSGUARD_POLICY, ./ttsguard.yaml, XDG, default).

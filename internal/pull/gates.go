@@ -37,6 +37,17 @@ type Gate struct {
 	OK       bool     `json:"ok"`
 	Detail   string   `json:"detail"`
 	Warnings []string `json:"warnings,omitempty"` // said in Detail too
+	// Findings: the scan gate's files that are not clean, each with all of
+	// its findings above info (Detail says the first of each).
+	Findings []FileFindings `json:"findings,omitempty"`
+}
+
+// FileFindings is a file the scan gate refused and why.
+type FileFindings struct {
+	File        string         `json:"file"` // relative to the model folder
+	Verdict     string         `json:"verdict"`
+	Unscannable string         `json:"unscannable,omitempty"`
+	Findings    []scan.Finding `json:"findings,omitempty"` // severity above info, in scan order
 }
 
 // TOSFile is coqui's marker that the terms of service were accepted. ttsguard
@@ -220,13 +231,20 @@ func scanGate(ctx context.Context, pol *policy.Policy, model string) (Gate, stri
 			continue
 		}
 		rel, _ := filepath.Rel(model, f.Path)
-		why := f.Unscannable
+		ff := FileFindings{File: rel, Verdict: f.Verdict, Unscannable: f.Unscannable}
 		for _, fd := range f.Findings {
 			if fd.Severity > scan.Info {
-				why = fd.String()
-				break
+				ff.Findings = append(ff.Findings, fd)
 			}
 		}
+		why := f.Unscannable
+		if len(ff.Findings) > 0 {
+			why = ff.Findings[0].String()
+			if n := len(ff.Findings) - 1; n > 0 {
+				why += fmt.Sprintf(" (and %d more)", n)
+			}
+		}
+		g.Findings = append(g.Findings, ff)
 		bad = append(bad, fmt.Sprintf("%s: %s: %s", rel, f.Verdict, why))
 	}
 	summary := fmt.Sprintf("%d files scanned (profile %s), %d not clean", len(rep.Files), rep.Profile, len(bad))
