@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/hub"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/sandbox"
@@ -109,13 +110,23 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if vocoder != nil {
 		spec.Vocoder = vocoder.Dir
 	}
+	// The Hugging Face repositories the model loads at start (Bark's
+	// tokenizer and codec): stored requirements, given read-only as an
+	// offline cache; the model's check checks them too.
+	deps, err := pull.StoredRequirements(pol, st, v)
+	if err != nil {
+		if errors.Is(err, pull.ErrRequirement) {
+			return usageError{err}
+		}
+		return err
+	}
+	spec.HFCache = hfCache(deps)
 	checkAll := func() error {
-		for _, m := range []*store.Version{v, vocoder} {
-			if m != nil {
-				if err := checkStored(ctx, g, pol, m); err != nil {
-					return err
-				}
-			}
+		if err := checkStored(ctx, g, pol, v, deps); err != nil {
+			return err
+		}
+		if vocoder != nil {
+			return checkStored(ctx, g, pol, vocoder, nil)
 		}
 		return nil
 	}
@@ -264,12 +275,41 @@ func runArgs(f runFlags, args []string, dash int) (string, []string, error) {
 	return args[0], command, nil
 }
 
+// hfCache is the sandbox's Hugging Face cache of a model's stored
+// requirements: each under the repository id its code loads, its pinned
+// commit as "main" (what from_pretrained asks for without a revision) and
+// as the revision it was pulled at.
+func hfCache(deps []pull.Dependency) []sandbox.HFRepo {
+	var out []sandbox.HFRepo
+	for _, d := range deps {
+		refs := []string{"main"}
+		if d.Ref != "" && d.Ref != "main" && !hub.IsCommit(d.Ref) {
+			refs = append(refs, d.Ref)
+		}
+		out = append(out, sandbox.HFRepo{RepoID: d.LoadAs, Commit: d.Commit, Refs: refs, Dir: d.Dir})
+	}
+	return out
+}
+
 // checkStored runs every gate of the policy on a stored model; a failure is
-// printed like `ttsguard check` prints it and refuses the start.
-func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version) error {
+// printed like `ttsguard check` prints it and refuses the start. deps are
+// the model's requirements the sandbox gives: the check must have checked
+// those versions.
+func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version, deps []pull.Dependency) error {
 	r, err := pull.CheckStored(ctx, pol, v.Name)
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
 		return fmt.Errorf("refusing to start: the current version of %q changed while it was being checked (a concurrent pull or lock update?): start it again", v.Name)
+	}
+	if r != nil && err == nil && r.OK {
+		checked := map[string]string{}
+		for _, d := range r.Requires {
+			checked[d.Name] = d.Dir
+		}
+		for _, d := range deps {
+			if checked[d.Name] != d.Dir {
+				return fmt.Errorf("refusing to start: the current version of %q, which %q requires, changed while it was being checked (a concurrent pull or lock update?): start it again", d.Name, v.Name)
+			}
+		}
 	}
 	if r != nil && (err != nil || !r.OK) {
 		// A refused start is recorded here; a start, just before it happens.
@@ -349,6 +389,9 @@ func (r runPlan) Text(w io.Writer) error {
 	}
 	if p.Vocoder != "" {
 		fmt.Fprintf(&b, "  vocoder:      %s (read-only, $%s)\n", p.Vocoder, sandbox.EnvVocoder)
+	}
+	for _, h := range p.HFCache {
+		fmt.Fprintf(&b, "  hf cache:     %s at %s (refs %s) from %s (read-only, offline, $HF_HUB_CACHE)\n", h.RepoID, h.Commit, strings.Join(h.Refs, " "), h.Dir)
 	}
 	if p.Output != "" {
 		fmt.Fprintf(&b, "  output:       %s (written by the command, given to you afterwards, $%s)\n", p.Output, sandbox.EnvOutput)

@@ -31,13 +31,14 @@ type yamlSigner struct {
 }
 
 type yamlModel struct {
-	Source      string     `yaml:"source,omitempty" json:"source,omitempty"`
-	URLs        []string   `yaml:"urls,omitempty" json:"urls,omitempty"`
-	Digest      string     `yaml:"digest,omitempty" json:"digest,omitempty"`
-	Signature   string     `yaml:"signature" json:"signature"`
-	Signers     []string   `yaml:"signers,omitempty" json:"signers,omitempty"`
-	TOSAccepted bool       `yaml:"tos_accepted" json:"tos_accepted"`
-	Files       *yamlFiles `yaml:"files,omitempty" json:"files,omitempty"`
+	Source      string             `yaml:"source,omitempty" json:"source,omitempty"`
+	URLs        []string           `yaml:"urls,omitempty" json:"urls,omitempty"`
+	Digest      string             `yaml:"digest,omitempty" json:"digest,omitempty"`
+	Signature   string             `yaml:"signature" json:"signature"`
+	Signers     []string           `yaml:"signers,omitempty" json:"signers,omitempty"`
+	TOSAccepted bool               `yaml:"tos_accepted" json:"tos_accepted"`
+	Files       *yamlFiles         `yaml:"files,omitempty" json:"files,omitempty"`
+	Requires    *[]yamlRequirement `yaml:"requires,omitempty" json:"requires,omitempty"` // nil: not given
 }
 
 type yamlFiles struct {
@@ -124,6 +125,10 @@ func (p *Policy) MarshalYAML() (any, error) {
 		ym := yamlModel{Source: m.Source, URLs: m.URLs, Digest: m.Digest, Signature: m.Signature, Signers: m.Signers, TOSAccepted: m.TOSAccepted}
 		if len(m.Files.Exclude) > 0 {
 			ym.Files = &yamlFiles{Exclude: m.Files.Exclude}
+		}
+		if m.RequiresSet {
+			rs := marshalRequires(m.Requires)
+			ym.Requires = &rs
 		}
 		y.Models[name] = ym
 	}

@@ -132,6 +132,12 @@ type Model struct {
 	TOSAccepted bool
 	// Files says which of the model's files are stored.
 	Files ModelFiles
+	// Requires are the Hugging Face repositories the model loads at start
+	// (requires.go). RequiresSet says the policy gives the list (an empty
+	// one included); without it, pull and run use their built-in list for
+	// coqui's catalog models (internal/pull/deps_builtin.go).
+	Requires    []Requirement
+	RequiresSet bool
 }
 
 // ModelFiles says which of a model's files a pull stores.

@@ -149,7 +149,7 @@ func (ps *parser) issuer(n *yaml.Node, key, s string) error {
 	return nil
 }
 
-var modelKeys = []string{"source", "urls", "digest", "signature", "signers", "tos_accepted", "files"}
+var modelKeys = []string{"source", "urls", "digest", "signature", "signers", "tos_accepted", "files", "requires"}
 
 func (ps *parser) models(p *Policy, n *yaml.Node) error {
 	return ps.mapping(n, "models", nil, func(name string, kn, vn *yaml.Node) error {
@@ -185,6 +185,9 @@ func (ps *parser) models(p *Policy, n *yaml.Node) error {
 				m.TOSAccepted, err = ps.boolean(vn, fk)
 			case "files":
 				m.Files, err = ps.modelFiles(vn, fk)
+			case "requires":
+				m.RequiresSet = true
+				m.Requires, err = ps.requires(vn, fk)
 			}
 			return err
 		})

@@ -26,9 +26,11 @@ type CheckResult struct {
 	// BadBlobs: for a stored model whose files changed, each blob that no
 	// longer matches, every stored model and version that shares it, and
 	// whether it was repaired.
-	BadBlobs  []BadBlob `json:"bad_blobs,omitempty"`
-	OK        bool      `json:"ok"`
-	ElapsedMS float64   `json:"elapsed_ms"`
+	BadBlobs []BadBlob `json:"bad_blobs,omitempty"`
+	// Requires: for a stored model, the checks of its requirements (deps.go).
+	Requires  []*CheckResult `json:"requires,omitempty"`
+	OK        bool           `json:"ok"`
+	ElapsedMS float64        `json:"elapsed_ms"`
 }
 
 // Check runs every gate of the policy on a folder, or on a stored model by
@@ -37,16 +39,16 @@ type CheckResult struct {
 // A target that names a stored model is that model unless it is written as a
 // path ("./x", "../x", "/x"); any other existing folder is a folder.
 func Check(ctx context.Context, pol *policy.Policy, target, name string) (*CheckResult, error) {
-	return check(ctx, pol, target, name, false)
+	return check(ctx, pol, target, name, false, true)
 }
 
 // CheckStored is Check of the stored model name, whatever the working
 // folder holds.
 func CheckStored(ctx context.Context, pol *policy.Policy, name string) (*CheckResult, error) {
-	return check(ctx, pol, name, "", true)
+	return check(ctx, pol, name, "", true, true)
 }
 
-func check(ctx context.Context, pol *policy.Policy, target, name string, storedOnly bool) (*CheckResult, error) {
+func check(ctx context.Context, pol *policy.Policy, target, name string, storedOnly, requires bool) (*CheckResult, error) {
 	t0 := time.Now()
 	r := &CheckResult{Target: target}
 	var firstErr error
@@ -61,6 +63,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		return nil, err
 	}
 	var entry store.LockEntry
+	var requested []string       // a stored model's sources, for its requirements
 	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
 	if !storedOnly && isFolderTarget(target, root) {
 		r.Dir = target
@@ -113,6 +116,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 			return nil, err
 		}
 		entry = meta.LockEntry()
+		requested = strings.Fields(meta.Provenance.Requested)
 	}
 	r.Root = entry.Root
 	lockPath, err := pol.LockPath()
@@ -128,6 +132,13 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 	add(g, err)
 	g, _, err = scanGate(ctx, pol, r.Dir)
 	add(g, err)
+	if requires && r.Stored {
+		rg, results, err := checkRequires(ctx, pol, r.Name, requested) // deps.go
+		if rg != nil {
+			r.Requires = results
+			add(*rg, err)
+		}
+	}
 	r.OK = firstErr == nil
 	r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
 	return r, firstErr

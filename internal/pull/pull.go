@@ -36,6 +36,9 @@ type Options struct {
 	Progress  func(fetch.Progress)
 	// TLS overrides the policy's TLS configuration (tests).
 	TLS *fetchTLS
+
+	requirement bool          // a requirement's pull: its own are not pulled (deps.go)
+	hubPatterns *hub.Patterns // a requirement's allow/ignore patterns
 }
 
 // Result is the evidence of a pull.
@@ -51,6 +54,7 @@ type Result struct {
 	Pinned    string               `json:"pin"` // "matched", "added", "updated"
 	Changes   string               `json:"changes,omitempty"`
 	Revision  *store.LockRevision  `json:"revision,omitempty"` // the Hugging Face commit pulled (hub.go)
+	Requires  []*Result            `json:"requires,omitempty"` // the pulls of its requirements (deps.go)
 	TOS       string               `json:"tos,omitempty"`
 	ElapsedMS float64              `json:"elapsed_ms"`
 	OK        bool                 `json:"ok"`
@@ -98,6 +102,9 @@ func resolve(o Options, args []string) (*plan, error) {
 			var err error
 			if p.hub, err = hubSource(a); err != nil {
 				return nil, err
+			}
+			if o.hubPatterns != nil {
+				p.hub.patterns = *o.hubPatterns
 			}
 		case exists(a):
 			if len(args) != 1 {
@@ -330,6 +337,11 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		return fail(err)
 	}
 	r.Dir, r.OK = v.Dir, true
+	// The model is stored and pinned (OK); a requirement that fails is the
+	// pull's error and its "requires" gate (deps.go).
+	if err := pullRequires(ctx, o, p, r); err != nil {
+		return fail(err)
+	}
 	r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
 	return r, nil
 }

@@ -48,8 +48,10 @@ type initSpec struct {
 	ScratchSize int64  `json:"scratch_size"`
 	UID         int    `json:"uid"`
 	GID         int    `json:"gid"`
-	// Files are written into the scratch tmpfs once it is mounted.
+	// Files are written into the scratch tmpfs once it is mounted, and
+	// Tree is built there after them (hfcache.go).
 	Files map[string][]byte `json:"files,omitempty"`
+	Tree  []TreeEntry       `json:"tree,omitempty"`
 }
 
 func init() {
@@ -262,7 +264,10 @@ func privateMounts(is *initSpec) error {
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return fmt.Errorf("/proc of the PID namespace: %w", err)
 	}
-	return writeFiles(is.Scratch, is.Files)
+	if err := writeFiles(is.Scratch, is.Files); err != nil {
+		return err
+	}
+	return buildTree(is.Scratch, is.Tree, true)
 }
 
 // writeFiles writes files into dir, read-only (0444), refusing to replace

@@ -74,6 +74,9 @@ type Spec struct {
 	// (0444, by name; a name is one path component); the command finds them
 	// as ScratchPlaceholder + "/" + name.
 	Files map[string][]byte
+	// HFCache are Hugging Face repositories given read-only through a
+	// cache layout built in the scratch folder, offline (hfcache.go).
+	HFCache []HFRepo
 	// Port is the one TCP port the command may bind (0: none).
 	Port int
 	// User and Group are the serving user and group when ttsguard runs as
@@ -131,6 +134,7 @@ type Plan struct {
 	Seccomp     Seccomp  `json:"seccomp"`
 	Vocoder     string   `json:"vocoder,omitempty"`
 	Files       []string `json:"scratch_files,omitempty"` // written into the scratch folder first
+	HFCache     []HFRepo `json:"hf_cache,omitempty"`      // built in the scratch folder first (hfcache.go)
 	Output      string   `json:"output,omitempty"`
 	GPU         []string `json:"gpu_devices,omitempty"` // device files allowed for the GPU
 	Env         []string `json:"env"`                   // NAME=value; <scratch> until Run
@@ -143,6 +147,7 @@ type Plan struct {
 	scratchParent string
 	reach         []string          // what the serving user must reach to start the command
 	files         map[string][]byte // Spec.Files
+	tree          []TreeEntry       // Spec.HFCache's layout
 }
 
 // Process is how the command's processes are kept apart from the caller
@@ -272,6 +277,9 @@ func Prepare(s Spec) (*Plan, error) {
 		}
 	}
 	sort.Strings(p.Env)
+	if err := p.planHFCache(&s); err != nil {
+		return nil, err
+	}
 	repl := strings.NewReplacer(ModelPlaceholder, model, VocoderPlaceholder, vocoder, OutputPlaceholder, output)
 	for _, a := range s.Command {
 		if (vocoder == "" && strings.Contains(a, VocoderPlaceholder)) || (output == "" && strings.Contains(a, OutputPlaceholder)) {

@@ -120,8 +120,10 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,
 	}
 	if ns {
-		is.Files = p.files // written into the tmpfs once it is mounted
+		is.Files, is.Tree = p.files, p.tree // written into the tmpfs once it is mounted
 	} else if err := writeFiles(scratch, p.files); err != nil {
+		return 0, fmt.Errorf("scratch folder: %w", err)
+	} else if err := buildTree(scratch, p.tree, false); err != nil {
 		return 0, fmt.Errorf("scratch folder: %w", err)
 	}
 	specR, specW, err := os.Pipe()
