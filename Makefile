@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop conformance example bench bench-scan bench-pull e2e fuzz clean
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run e2e fuzz clean
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -45,6 +45,9 @@ bench-scan: build
 
 bench-pull: build
 	scripts/bench-pull.sh
+
+bench-run: build
+	BENCH_OLD_REV=$(BENCH_OLD_REV) scripts/bench-run.sh
 
 # Outside CI: the real coqui-tts from PyPI served under `ttsguard run --tts-server` (needs PyPI; see the script).
 e2e: build
