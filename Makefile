@@ -53,6 +53,9 @@ bench-run: build
 e2e: build
 	scripts/e2e-tts.sh
 
+# Outside CI: the differential harness, generated checkpoints loaded by the real torch/numpy/coqui against `scan` (docs/scan.md).
+differential: ; scripts/differential/run.sh --minutes $(or $(MINUTES),10) $(if $(OUT),--out $(OUT))
+
 # Every fuzz target for FUZZTIME each (outside CI). New crashers land in testdata/fuzz and become regression tests.
 FUZZTIME ?= 60s
 fuzz:

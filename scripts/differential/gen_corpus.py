@@ -1,0 +1,217 @@
+"""Generate the differential CI corpus: internal/scan/testdata/differential/.
+
+Run with the harness's venv (torch 2.8, numpy, coqui-tts 0.28), as root for the sandbox:
+
+    DIFF_VENV=/opt/e2e-venv $DIFF_VENV/bin/python scripts/differential/gen_corpus.py \
+        --ttsguard bin/ttsguard [--out internal/scan/testdata/differential] [--force]
+
+Every case is a folder CASE/ holding the file under test (and, for configs, the files beside it).
+Each file is loaded by the real loaders (loadworker.py: unprivileged, no network, audit hook) and
+expected.json records what they did: that is the ground truth the Go test
+(internal/scan/walk/differential_test.go) holds the scanner to, without Python:
+
+    file            CASE/NAME, relative to the corpus folder
+    kind            benign | malicious
+    family          generator family
+    loader_effects  [[class, detail]...]: code run, imports, non-benign globals resolved, writes,
+                    opens outside the model, sockets, non-local fsspec URLs (empty: none)
+    loader_accepted true when at least one loader loaded the file without an error
+    must            "not-clean" (a loader had effects: scan must not say clean) |
+                    "clean" (benign, accepted without effects: scan must not flag it) | "any"
+    known_failing   the class of a disagreement the scanner has today (the test skips the case
+                    with this name); empty when scan agrees. Recomputed from --ttsguard's verdicts.
+
+Payloads write /tmp/ttsguard-differential-marker/ran; nothing in CI loads them.
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen  # noqa: E402
+import harness  # noqa: E402
+import payloads  # noqa: E402
+
+MARKER = "/tmp/ttsguard-differential-marker/ran"
+
+
+def cases():
+    rng = random.Random(16)
+    import numpy as np
+    out = []
+
+    def add(name, c):
+        out.append((name, c))
+
+    sd = lambda: gen.state_dict(rng, 2)  # noqa: E731
+    L = gen.BIN_LOADERS
+    for p in [1, 2, 3, 4, 5]:
+        add(f"benign-torch-zip-p{p}", gen.Case(f"torch-zip-p{p}", "benign", "model.pth", {"model.pth": gen.torch_bytes(sd(), p)}, L))
+        add(f"benign-torch-legacy-raw-p{p}", gen.Case(f"torch-legacy-raw-p{p}", "benign", "model.pth",
+                                                       {"model.pth": gen.torch_bytes(sd(), p, zipf=False)}, L))
+    for p in [2, 4]:
+        add(f"benign-coqui-ckpt-zip-p{p}", gen.Case(f"coqui-ckpt-zip-p{p}", "benign", "model.pth", {"model.pth": gen.torch_bytes(gen.coqui_checkpoint(rng), p)}, L))
+    add("benign-coqui-ckpt-legacy-raw-p2", gen.Case("coqui-ckpt-legacy-raw-p2", "benign", "model.pth",
+                                                    {"model.pth": gen.torch_bytes(gen.coqui_checkpoint(rng), 2, zipf=False)}, L))
+    add("benign-torch-legacy-tar", gen.Case("torch-legacy-tar", "benign", "model.pth", {"model.pth": gen.legacy_tar_with_tensor(rng, 2)}, ["torch_full", "numpy"]))
+    add("benign-defaultdict-list", gen.Case("defaultdict-list", "benign", "model.pth",
+                                            {"model.pth": gen.torch_bytes({"model": sd(), "d": collections.defaultdict(list, {"a": [1]})}, 2)}, L))
+    r = np.random.default_rng(16)
+    add("benign-npy-float", gen.Case("npy-float", "benign", "x.npy", {"x.npy": gen.npy_bytes(r.random((3, 4)).astype("f4"), False)}, L))
+    add("benign-npy-object", gen.Case("npy-object", "benign", "x.npy", {"x.npy": gen.npy_bytes(np.array([{"a": 1}, "s", 3.0], dtype=object))}, L))
+    add("benign-npy-stats", gen.Case("npy-stats", "benign", "scale_stats.npy",
+                                     {"scale_stats.npy": gen.npy_bytes(np.array(gen.stats_dict(rng), dtype=object))}, L + ["coqui_stats"]))
+    import io
+    b = io.BytesIO()
+    np.savez(b, a=r.random(5), o=np.array(["x", {"k": 1}], dtype=object))
+    add("benign-npz", gen.Case("npz", "benign", "x.npz", {"x.npz": b.getvalue()}, L))
+    from safetensors.numpy import save as st_save
+    add("benign-safetensors", gen.Case("safetensors", "benign", "model.safetensors",
+                                       {"model.safetensors": st_save({"w": r.random((2, 3)).astype("f4")}, metadata={"format": "pt"})}, L + ["safetensors"]))
+    add("benign-speakers-json", gen.Case("speakers-json", "benign", "speakers.json", {"speakers.json": gen.speakers_json(rng)}, ["coqui_speakers"]))
+    add("benign-speakers-pth", gen.Case("speakers-pth", "benign", "speakers.pth", {"speakers.pth": gen.torch_bytes(gen.d_vectors(rng), 2)}, L + ["coqui_dvectors"]))
+    for mod, cls in gen.CONFIG_CLASSES[:2] + gen.CONFIG_CLASSES[5:]:
+        cfg = gen.coqui_config(rng, (mod, cls))
+        files = {}
+        if hasattr(cfg, "audio") and hasattr(cfg.audio, "stats_path"):
+            cfg.audio.stats_path, cfg.audio.signal_norm = "scale_stats.npy", True
+            files["scale_stats.npy"] = gen.npy_bytes(np.array(gen.stats_dict(rng), dtype=object))
+        files["config.json"] = gen.config_json_bytes(cfg)
+        add(f"benign-config-json-{cls}", gen.Case(f"config-json-{cls}", "benign", "config.json", files, ["coqui_config"]))
+        yfiles = {k: v for k, v in files.items() if k != "config.json"}
+        yfiles["config.yaml"] = gen.config_yaml_bytes(cfg.to_dict())
+        add(f"benign-config-yaml-{cls}", gen.Case(f"config-yaml-{cls}", "benign", "config.yaml", yfiles, ["coqui_config"]))
+
+    P = dict(payloads.payloads(MARKER))
+    pl = P["os-system-p2"]
+    add("mal-raw-pickle", gen.Case("raw-pickle", "malicious", "model.pth", {"model.pth": pl}, L))
+    for n in ["memo-space-p0", "memo-overwrite-sp-p0", "memo-overwrite-us-p0", "memo-plus-p0", "inst-p0"]:
+        add(f"mal-raw-{n}", gen.Case(f"raw-pickle/{n}", "malicious", "model.pth", {"model.pth": P[n]}, L))
+    base = gen.torch_zip_members(gen.torch_bytes(sd()))
+    add("mal-torch-zip", gen.Case("torch-zip", "malicious", "model.pth",
+                                  {"model.pth": gen.zip_bytes([(n, pl if n.endswith("/data.pkl") else d) for n, d in base])}, L))
+    add("mal-legacy-raw-first", gen.Case("legacy-raw-first", "malicious", "model.pth", {"model.pth": pl}, L))
+    add("mal-legacy-tar-storages", gen.Case("legacy-tar-storages", "malicious", "model.pth",
+                                            {"model.pth": gen.legacy_tar(payloads.benign_pickle(2), storages=pl)}, L))
+    add("mal-npy-object", gen.Case("npy-object", "malicious", "scale_stats.npy", {"scale_stats.npy": gen.npy_object_header() + pl}, L + ["coqui_stats"]))
+    add("mal-npz", gen.Case("npz", "malicious", "x.npz", {"x.npz": gen.zip_bytes([("o.npy", gen.npy_object_header() + pl)])}, L))
+    p0 = P["os-system-p0"]
+    for tail_name, tail in [("binary", bytes(range(256))[128:160]), ("nul", b"\0" * 8), ("zip", gen.torch_bytes(sd()))]:
+        for main in ["model.pth", "scale_stats.npy"]:
+            ld = L + (["coqui_stats"] if main.endswith(".npy") else [])
+            add(f"mal-trailing-after-p0-{tail_name}-{main.split('.')[1]}",
+                gen.Case("trailing-after-p0", "malicious", main, {main: p0 + tail}, ld))
+    add("mal-polyglot-pickle-zip", gen.Case("polyglot-pickle-zip", "malicious", "model.pth", {"model.pth": pl + gen.torch_bytes(sd())}, L))
+    add("mal-polyglot-tar-name", gen.Case("polyglot-tar-name", "malicious", "model.pth", {"model.pth": gen.tar_name_polyglot(rng, p0)}, L))
+    for v in ["good+bad", "bad+good", "good+bad+eocd(good)", "bad+good+eocd(bad)", "bad+eocd(good)-in-comment", "good+bad-commentlen"]:
+        c = None
+        while c is None or f"/{v}/" not in c.family:
+            c = gen.multi_eocd(rng, pl, "os-system-p2")
+        add("mal-zip-multi-eocd-" + v.replace("+", "-").replace("(", "-").replace(")", ""), c)
+    for v in ["pax-path", "gnu-longname", "no-nul-name", "duplicate-pickle", "v7-no-magic", "base256-size"]:
+        c = None
+        while c is None or not c.family.startswith(f"tar-{v}/"):
+            c = gen.tar_oddity(rng, pl, "os-system-p2")
+        add(f"mal-tar-{v}", c)
+    # configs: every path field form
+    for i, (field, target, form) in enumerate([
+            ("speakers", "data:application/json;base64,e30=", "json"),
+            ("speakers", "simplecache::https://example.invalid/x.json", "json"),
+            ("speakers", "local:///etc/hostname", "json"),
+            ("speakers", "memory://x.json", "json"),
+            ("speakers", "dir::/etc/hostname", "json"),
+            ("speakers", "file:/etc/hostname", "json"),
+            ("speakers", "https://example.invalid/x.json", "json"),
+            ("stats", "../../../../etc/hostname", "json"),
+            ("stats", "/etc/hostname", "json-comment"),
+            ("stats", "/etc/hostname", "yaml-merge"),
+            ("stats", "/etc/hostname", "yaml-directive"),
+            ("dvec", "sub/../../../../../etc/hostname", "json"),
+            ("encoder", "data:,x", "json"),
+            ("lang", "memory://l.json", "yaml"),
+            ("speakers", "/etc/hostname", "yaml-tag"),
+            ("stats", "/etc/hostname", "json-bom")]):
+        add(f"mal-config-{i:02d}-{form}-{field}", config_case(rng, field, target, form))
+    return out
+
+
+def config_case(rng, field, target, form):
+    """A VITS config whose `field` is `target`, written as `form`."""
+    return gen.config_attacks(rng, MARKER, field=field, target=target, form=form, cls=gen.CONFIG_CLASSES[1])[0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ttsguard", required=True)
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "internal", "scan", "testdata", "differential"))
+    ap.add_argument("--force", action="store_true")
+    ap.add_argument("--uid", type=int, default=65534)
+    a = ap.parse_args()
+    out = os.path.abspath(a.out)
+    if os.path.exists(out) and not a.force:
+        sys.exit(f"{out} exists (use --force)")
+    os.makedirs(os.path.dirname(MARKER), exist_ok=True)
+    os.chmod(os.path.dirname(MARKER), 0o1777)
+    tmp = tempfile.mkdtemp(prefix="diffcorpus.")
+    os.chmod(tmp, 0o755)
+    w = harness.Worker(sys.executable, tmp, a.uid)
+    entries = []
+    for name, c in cases():
+        d = os.path.join(tmp, "corpus", name)
+        c.write(d)
+        os.chmod(os.path.dirname(d), 0o755)
+        os.chmod(d, 0o755)
+        res = w.load({"dir": d, "file": c.main, "loaders": c.loaders, "timeout": 30, "marker": MARKER})
+        eff = harness.effects(res)
+        accepted = any(r["status"] == "ok" for r in res)
+        must = "not-clean" if eff else ("clean" if c.kind == "benign" and accepted else "any")
+        entries.append({"file": f"{name}/{c.main}", "kind": c.kind, "family": c.family, "note": c.note,
+                        "loaders": {r["loader"]: r["status"] for r in res},
+                        "loader_effects": sorted({(e[0], e[1].replace(tmp, "<corpus>")) for e in eff}),
+                        "loader_accepted": accepted, "must": must, "known_failing": ""})
+    w.close()
+    rep = harness.scan(a.ttsguard, [os.path.join(tmp, "corpus", e["file"]) for e in entries])
+    for e in entries:
+        v = rep.get(os.path.join(tmp, "corpus", e["file"]), {}).get("verdict", "error")
+        if (e["must"] == "not-clean" and v == "clean") or (e["must"] == "clean" and v != "clean"):
+            e["known_failing"] = known_class(e, v)
+        e["scan_verdict_when_recorded"] = v
+    with open(os.path.join(tmp, "corpus", "expected.json"), "w") as f:
+        json.dump(entries, f, indent=1)
+        f.write("\n")
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    shutil.copytree(os.path.join(tmp, "corpus"), out)
+    shutil.rmtree(tmp)
+    for e in entries:
+        print(f"{e['must']:9} {e['scan_verdict_when_recorded']:11} {e['known_failing'] or '-':28} {e['file']}")
+
+
+def known_class(e, verdict):
+    fam = e["family"]
+    if fam.startswith("trailing-after-p0"):
+        return "trailing-after-p0-pickle"
+    if fam.startswith("zip-multi-eocd"):
+        return "zip-multi-eocd"
+    if fam.startswith("config-") and e["kind"] == "benign":
+        return "bark-default-config" if "Bark" in fam else "config-benign"
+    if fam.startswith("config-"):
+        return "fsspec-url" if "://" in e["note"] or "::" in e["note"] or ":" in e["note"].split("/")[0] else "config-path"
+    if fam.startswith("defaultdict-list"):
+        return "defaultdict-list"
+    if "legacy-raw-p" in fam and e["kind"] == "benign":
+        return "legacy-raw-protocol"
+    if fam.startswith("raw-pickle/memo") or fam.startswith("raw-pickle/inst"):
+        return "pickle-text-argument"
+    return "unclassified:" + fam.split("/")[0]
+
+
+if __name__ == "__main__":
+    main()
