@@ -108,6 +108,13 @@ def cases():
             ld = L + (["coqui_stats"] if main.endswith(".npy") else [])
             add(f"mal-trailing-after-p0-{tail_name}-{main.split('.')[1]}",
                 gen.Case("trailing-after-p0", "malicious", main, {main: p0 + tail}, ld))
+    # text-like tails (the long run's misses after the binary-tail fix): a newline, text, a UTF-16 BOM
+    for tail_name, tail in [("newline", b"\n"), ("text", b"trailing text\n"), ("bom", b"\xff\xfe")]:
+        add(f"mal-trailing-after-p0-{tail_name}-pth", gen.Case("trailing-after-p0", "malicious", "model.pth", {"model.pth": p0 + tail}, L))
+    add("mal-trailing-after-p0-open-write-binary", gen.Case("trailing-after-p0", "malicious", "model.pth",
+                                                           {"model.pth": P["builtins-open-write-p0"] + b"o9\x8d>R"}, L))
+    for n in ["memo-overwrite-p0", "memo-zero-p0"]:
+        add(f"mal-raw-{n}", gen.Case(f"raw-pickle/{n}", "malicious", "model.pth", {"model.pth": P[n]}, L))
     add("mal-polyglot-pickle-zip", gen.Case("polyglot-pickle-zip", "malicious", "model.pth", {"model.pth": pl + gen.torch_bytes(sd())}, L))
     add("mal-polyglot-tar-name", gen.Case("polyglot-tar-name", "malicious", "model.pth", {"model.pth": gen.tar_name_polyglot(rng, p0)}, L))
     for v in ["good+bad", "bad+good", "good+bad+eocd(good)", "bad+good+eocd(bad)", "bad+eocd(good)-in-comment", "good+bad-commentlen"]:
@@ -137,7 +144,9 @@ def cases():
             ("encoder", "data:,x", "json"),
             ("lang", "memory://l.json", "yaml"),
             ("speakers", "/etc/hostname", "yaml-tag"),
-            ("stats", "/etc/hostname", "json-bom")]):
+            ("stats", "/etc/hostname", "json-bom"),
+            ("speakers", "data:,{}", "yaml"),
+            ("dvec", " https://example.invalid/x.json", "yaml")]):
         add(f"mal-config-{i:02d}-{form}-{field}", config_case(rng, field, target, form))
     return out
 
