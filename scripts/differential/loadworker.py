@@ -93,6 +93,9 @@ def child(req, loader, wfd):
     tempfile.tempdir = scratch
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    with open("/proc/self/statm") as fh:  # address space: what the worker mapped plus 4 GiB for the load
+        vm = int(fh.read().split()[0]) * resource.getpagesize()
+    resource.setrlimit(resource.RLIMIT_AS, (vm + (4 << 30), vm + (4 << 30)))
     os.chdir(req["dir"])
     os.setgroups([])
     os.setgid(GID)
