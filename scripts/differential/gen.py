@@ -211,6 +211,19 @@ def d_vectors(rng):
             for i in range(rng.randint(1, 4))}
 
 
+def sevenzip_bytes(members):
+    """A 7z archive of (name, data) members written by py7zr (None when py7zr is not installed)."""
+    try:
+        import py7zr
+    except ImportError:
+        return None
+    b = io.BytesIO()
+    with py7zr.SevenZipFile(b, "w") as z:
+        for name, data in members:
+            z.writestr(data, name)
+    return b.getvalue()
+
+
 # ---------------------------------------------------------------- benign
 
 def benign(rng):
@@ -244,6 +257,10 @@ def benign(rng):
     out.append(Case("speakers-json", "benign", "speakers.json", {"speakers.json": speakers_json(rng)}, ["coqui_speakers"]))
     out.append(Case("speakers-pth", "benign", "speakers.pth", {"speakers.pth": torch_bytes(d_vectors(rng), rng.choice([2, 4]))},
                     BIN_LOADERS + ["coqui_dvectors"]))
+    z = sevenzip_bytes([("model.pth", torch_bytes(state_dict(rng), rng.choice([2, 4]))),
+                        ("scale_stats.npy", npy_bytes(np.array(stats_dict(rng), dtype=object)))])
+    if z:
+        out.append(Case("7z", "benign", "model.7z", {"model.7z": z}, ["sevenzip"]))
     cfg = coqui_config(rng)
     files = {}
     if hasattr(cfg, "audio") and rng.random() < 0.5 and hasattr(cfg.audio, "stats_path"):
@@ -289,6 +306,9 @@ def malicious(rng, marker):
     out.append(Case(f"npy-object/{name}", "malicious", "scale_stats.npy", {"scale_stats.npy": npy_object_header() + pl},
                     BIN_LOADERS + ["coqui_stats"]))
     out.append(Case(f"npz/{name}", "malicious", "x.npz", {"x.npz": zip_bytes([("o.npy", npy_object_header() + pl)])}, BIN_LOADERS))
+    z = sevenzip_bytes([("model.pth", pl)])
+    if z:
+        out.append(Case(f"7z/{name}", "malicious", "model.7z", {"model.7z": z}, ["sevenzip"]))
     # trailing bytes after a protocol-0 pickle
     n0, p0 = _payload(rng, marker, only_p0=True)
     tail = rng.choice([b"\n", b"\x00" * rng.randint(1, 64), rng.randbytes(rng.randint(1, 256)), b"\xff\xfe", b"trailing text\n",

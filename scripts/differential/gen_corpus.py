@@ -1,6 +1,6 @@
 """Generate the differential CI corpus: internal/scan/testdata/differential/.
 
-Run with the harness's venv (torch 2.8, numpy, coqui-tts 0.28), as root for the sandbox:
+Run with the harness's venv (torch 2.8, numpy, coqui-tts 0.28; py7zr for the 7z cases), as root for the sandbox:
 
     DIFF_VENV=/opt/e2e-venv $DIFF_VENV/bin/python scripts/differential/gen_corpus.py \
         --ttsguard bin/ttsguard [--out internal/scan/testdata/differential] [--force]
@@ -89,7 +89,14 @@ def cases():
         yfiles["config.yaml"] = gen.config_yaml_bytes(cfg.to_dict())
         add(f"benign-config-yaml-{cls}", gen.Case(f"config-yaml-{cls}", "benign", "config.yaml", yfiles, ["coqui_config"]))
 
+    z = gen.sevenzip_bytes([("model.pth", gen.torch_bytes(sd(), 2)), ("scale_stats.npy", gen.npy_bytes(np.array(gen.stats_dict(rng), dtype=object)))])
+    if z:  # py7zr installed
+        add("benign-7z", gen.Case("7z", "benign", "model.7z", {"model.7z": z}, ["sevenzip"]))
     P = dict(payloads.payloads(MARKER))
+    for n in ["os-system-p2", "memo-space-p0"]:
+        z = gen.sevenzip_bytes([("model.pth", P[n])])
+        if z:
+            add(f"mal-7z-{n}", gen.Case(f"7z/{n}", "malicious", "model.7z", {"model.7z": z}, ["sevenzip"]))
     pl = P["os-system-p2"]
     add("mal-raw-pickle", gen.Case("raw-pickle", "malicious", "model.pth", {"model.pth": pl}, L))
     for n in ["memo-space-p0", "memo-overwrite-sp-p0", "memo-overwrite-us-p0", "memo-plus-p0", "inst-p0"]:
@@ -217,7 +224,7 @@ def known_class(e, verdict):
         return "defaultdict-list"
     if "legacy-raw-p" in fam and e["kind"] == "benign":
         return "legacy-raw-protocol"
-    if fam.startswith("raw-pickle/memo") or fam.startswith("raw-pickle/inst"):
+    if fam.startswith(("raw-pickle/memo", "raw-pickle/inst", "7z/memo")):
         return "pickle-text-argument"
     return "unclassified:" + fam.split("/")[0]
 

@@ -33,7 +33,7 @@ else
     python3 -m venv "$out/venv"
     "$py" -m pip install -q --upgrade pip
     "$py" -m pip install -q --index-url https://download.pytorch.org/whl/cpu 'torch==2.8.*'
-    "$py" -m pip install -q numpy 'coqui-tts==0.28.*' safetensors
+    "$py" -m pip install -q numpy 'coqui-tts==0.28.*' safetensors py7zr
   fi
 fi
 "$py" -c 'import torch, numpy, TTS, safetensors' || { echo "run.sh: $py lacks torch, numpy, coqui-tts or safetensors" >&2; exit 2; }
