@@ -1,0 +1,122 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// Thresholds are the numbers behind the audio and label rules.
+type Thresholds struct {
+	MinSeconds, MaxSeconds float64 // clip duration outside [min, max]: audio/duration
+	SilenceDBFS            float64 // RMS below: audio/near-silent
+	ClipFraction           float64 // share of samples at full scale above: audio/clipping
+	DCOffset               float64 // |mean| above: audio/dc-offset
+	RateZ                  float64 // robust z of letters/s beyond: label/rate-outlier
+	RateMinRows            int     // fewer decoded rows: no rate statistics
+}
+
+// DefaultThresholds give no finding on ordinary clean speech corpora.
+var DefaultThresholds = Thresholds{
+	MinSeconds: 0.3, MaxSeconds: 40, SilenceDBFS: -60, ClipFraction: 0.001, DCOffset: 0.03,
+	RateZ: 6, RateMinRows: 10,
+}
+
+// Options say how to read and judge a dataset.
+type Options struct {
+	Formatter  string // a coqui formatter name (Formatters)
+	MetaFile   string // "" for the formatter's default or discovery
+	SampleRate int    // the config's audio.sample_rate; 0 when unknown
+	Charset    map[rune]bool
+	Cleaner    string // the config's text_cleaner, named in evidence
+	Thresholds Thresholds
+	Workers    int // audio decoders in parallel; <1 means 1
+}
+
+// Audit reads the dataset in fsys (named root in the report) as coqui would
+// and applies every rule. Findings are evidence; the error is only for
+// failures of the audit itself (bad options, I/O on the root, cancellation).
+func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, error) {
+	if opt.Thresholds == (Thresholds{}) {
+		opt.Thresholds = DefaultThresholds
+	}
+	rep := &Report{Root: root, Formatter: opt.Formatter}
+	rows, err := Load(ctx, fsys, opt.Formatter, opt.MetaFile, rep)
+	if err != nil {
+		return nil, err
+	}
+	rep.Rows = len(rows)
+	seenMeta := map[string]bool{}
+	for _, r := range rows {
+		if !seenMeta[r.MetaFile] {
+			seenMeta[r.MetaFile] = true
+			rep.MetaFiles = append(rep.MetaFiles, r.MetaFile)
+		}
+	}
+	emit := rep.add
+	var todo []string
+	queued := map[string]bool{}
+	for _, r := range rows {
+		for _, f := range r.Fields {
+			fieldRules(r, f.Name, f.Value, emit)
+		}
+		mixedScript(r, emit)
+		if opt.Charset != nil {
+			charsetRule(r, opt.Charset, opt.Cleaner, emit)
+		}
+		if pathRules(fsys, r, emit) && !queued[r.Clip.Rel] {
+			queued[r.Clip.Rel] = true
+			todo = append(todo, r.Clip.Rel)
+		}
+	}
+	clips, err := decodeAll(ctx, fsys, todo, opt.Workers)
+	if err != nil {
+		return nil, err
+	}
+	clipRules(rows, clips, opt, rep)
+	labelRules(rows, clips, opt.Thresholds, emit)
+	rep.finish()
+	return rep, nil
+}
+
+// pathRules checks where a row's clip lies and reports whether it is a
+// regular file inside the root that can be decoded.
+func pathRules(fsys fs.FS, r Row, emit func(Finding)) bool {
+	loc := Finding{File: r.MetaFile, Line: r.Line, Clip: r.ID}
+	c := r.Clip
+	bad := func(rule string, sev scan.Severity, format string, a ...any) bool {
+		f := loc
+		f.Rule, f.Severity, f.Message = rule, sev, fmt.Sprintf(format, a...)
+		emit(f)
+		return false
+	}
+	switch {
+	case c.NUL:
+		return bad("meta/path-escape", scan.High, "clip path %q holds a NUL byte: Python refuses it (ValueError) and coqui fails", c.Joined)
+	case c.Absolute:
+		return bad("meta/path-escape", scan.High, "absolute clip path: coqui opens %q, outside the dataset root (not read)", c.Joined)
+	case c.Rel == "":
+		return bad("meta/path-escape", scan.High, "clip path %q leaves the dataset root through \"..\" (not read)", c.Joined)
+	case c.DotDot:
+		bad("meta/path-traversal", scan.Medium, "clip path %q uses \"..\"; it stays inside the root as %q", c.Joined, c.Rel)
+	}
+	fi, err := lstatClip(fsys, c.Rel)
+	switch {
+	case errors.Is(err, errLink):
+		return bad("meta/symlink", scan.High, "clip path passes through a %v: the audio lives outside what the dataset's signature covers (not read)", err)
+	case errors.Is(err, fs.ErrNotExist):
+		what := "coqui fails when it loads this clip"
+		if r.Optional {
+			what = "coqui drops the row silently"
+		}
+		return bad("audio/missing", scan.Medium, "audio %q does not exist: %s", c.Rel, what)
+	case err != nil:
+		return bad("audio/unreadable", scan.Medium, "audio %q: %v", c.Rel, err)
+	case !fi.Mode().IsRegular():
+		return bad("audio/not-regular", scan.High, "audio %q is not a regular file (%v)", c.Rel, fi.Mode().Type())
+	}
+	return true
+}

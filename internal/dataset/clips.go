@@ -1,0 +1,191 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"sync"
+
+	"github.com/ttsguard/ttsguard/internal/dataset/audio"
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// MaxInMemoryClip caps a clip read into memory when the file system gives
+// no random access.
+const MaxInMemoryClip = 256 << 20
+
+// clipResult is what decoding one audio file found.
+type clipResult struct {
+	hdr    *audio.Header
+	stats  *audio.Stats
+	kind   string // "wav", "flac", "mp3", "ogg" or "" for unknown content
+	err    error  // why it could not be decoded
+	format string // "RATE Hz, N ch, ENC"
+}
+
+// decodeAll decodes every clip with workers goroutines; each holds one read
+// buffer, so memory does not grow with the dataset.
+func decodeAll(ctx context.Context, fsys fs.FS, paths []string, workers int) (map[string]*clipResult, error) {
+	out := make(map[string]*clipResult, len(paths))
+	var mu sync.Mutex
+	ch := make(chan string)
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for p := range ch {
+				r := decodeClip(ctx, fsys, p)
+				mu.Lock()
+				out[p] = r
+				mu.Unlock()
+			}
+		})
+	}
+	for _, p := range paths {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- p
+	}
+	close(ch)
+	wg.Wait()
+	return out, ctx.Err()
+}
+
+func decodeClip(ctx context.Context, fsys fs.FS, p string) *clipResult {
+	f, err := fsys.Open(p)
+	if err != nil {
+		return &clipResult{err: err}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return &clipResult{err: err}
+	}
+	ra, ok := f.(io.ReaderAt)
+	if !ok {
+		if fi.Size() > MaxInMemoryClip {
+			return &clipResult{err: fmt.Errorf("%d bytes without random access, more than %d", fi.Size(), MaxInMemoryClip)}
+		}
+		b, err := io.ReadAll(io.LimitReader(f, MaxInMemoryClip))
+		if err != nil {
+			return &clipResult{err: err}
+		}
+		ra = bytes.NewReader(b)
+	}
+	var magic [12]byte
+	n, _ := ra.ReadAt(magic[:], 0)
+	r := &clipResult{kind: sniff(magic[:n])}
+	if r.kind != "wav" {
+		return r
+	}
+	r.hdr, r.err = audio.ReadHeader(ra, fi.Size())
+	if r.err != nil {
+		return r
+	}
+	r.format = fmt.Sprintf("%d Hz, %d ch, %s", r.hdr.SampleRate, r.hdr.Channels, r.hdr.SampleFormat())
+	r.stats, r.err = audio.Analyze(ctx, ra, r.hdr)
+	return r
+}
+
+// sniff names an audio container by its first bytes (never by name).
+func sniff(b []byte) string {
+	switch {
+	case len(b) >= 12 && string(b[0:4]) == "RIFF" && string(b[8:12]) == "WAVE":
+		return "wav"
+	case bytes.HasPrefix(b, []byte("fLaC")):
+		return "flac"
+	case bytes.HasPrefix(b, []byte("OggS")):
+		return "ogg"
+	case bytes.HasPrefix(b, []byte("ID3")), len(b) >= 2 && b[0] == 0xFF && b[1]&0xE0 == 0xE0:
+		return "mp3"
+	}
+	return ""
+}
+
+// clipRules applies the per-clip audio rules and the dataset-wide format
+// rules, once per row that references a decoded clip.
+func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Report) {
+	th := opt.Thresholds
+	votes := map[string]int{}
+	for _, c := range clips {
+		if c.format != "" {
+			votes[c.format]++
+			rep.Clips++
+			rep.Seconds += c.hdr.Duration.Seconds()
+		}
+	}
+	for f, n := range votes { // the majority; ties go to the smaller string, for determinism
+		if m := votes[rep.Majority]; n > m || n == m && f < rep.Majority {
+			rep.Majority = f
+		}
+	}
+	done := map[string]bool{}
+	for _, r := range rows {
+		c := clips[r.Clip.Rel]
+		if c == nil || done[r.Clip.Rel] {
+			continue
+		}
+		done[r.Clip.Rel] = true
+		emit := func(rule string, sev scan.Severity, format string, a ...any) {
+			rep.add(Finding{Rule: rule, Severity: sev, File: r.MetaFile, Line: r.Line, Clip: r.ID, Message: fmt.Sprintf("%q: ", r.Clip.Rel) + fmt.Sprintf(format, a...)})
+		}
+		switch {
+		case c.kind == "":
+			emit("audio/unreadable", scan.Medium, "not audio coqui's loader reads (no RIFF/WAVE, FLAC, Ogg or MP3 signature)")
+			continue
+		case c.kind != "wav":
+			emit("audio/not-decoded", scan.Info, "%s audio is not decoded yet: its samples were not checked", c.kind)
+			continue
+		case c.err != nil:
+			emit("audio/unreadable", scan.Medium, "%v", c.err)
+			continue
+		}
+		h, st := c.hdr, c.stats
+		if len(h.Problems) > 0 {
+			msg := ""
+			for i, p := range h.Problems {
+				if i > 0 {
+					msg += "; "
+				}
+				msg += p.Code + ": " + p.Message
+			}
+			emit("audio/header-lie", scan.Medium, "the header disagrees with itself or the file: %s", msg)
+		}
+		secs := h.Duration.Seconds()
+		switch {
+		case h.Frames == 0:
+			emit("audio/empty", scan.Medium, "no samples")
+			continue
+		case secs < th.MinSeconds || secs > th.MaxSeconds:
+			emit("audio/duration", scan.Low, "%.2f s, outside %.2f-%.0f s", secs, th.MinSeconds, th.MaxSeconds)
+		}
+		if opt.SampleRate > 0 && h.SampleRate != opt.SampleRate {
+			emit("audio/sample-rate", scan.Medium, "%d Hz, the config says %d Hz: without resampling coqui trains on it at the wrong speed and pitch", h.SampleRate, opt.SampleRate)
+		}
+		if c.format != rep.Majority {
+			emit("audio/format-mismatch", scan.Medium, "%s, the rest of the dataset is %s", c.format, rep.Majority)
+		}
+		if st.NonFinite > 0 {
+			emit("audio/non-finite", scan.High, "%d NaN or infinite samples", st.NonFinite)
+		}
+		if st.RMSDBFS < th.SilenceDBFS {
+			emit("audio/near-silent", scan.Medium, "RMS %s dBFS (peak %s dBFS), below %.0f dBFS", db(st.RMSDBFS), db(st.PeakDBFS), th.SilenceDBFS)
+		}
+		if st.ClippedFrac > th.ClipFraction {
+			emit("audio/clipping", scan.Low, "%d of %d samples (%.2f%%) at full scale", st.Clipped, st.Samples, 100*st.ClippedFrac)
+		}
+		if math.Abs(st.DC) > th.DCOffset {
+			emit("audio/dc-offset", scan.Low, "mean sample %.3f of full scale, above %.3f", st.DC, th.DCOffset)
+		}
+	}
+}
+
+func db(x float64) string {
+	if math.IsInf(x, -1) {
+		return "-inf"
+	}
+	return fmt.Sprintf("%.1f", x)
+}

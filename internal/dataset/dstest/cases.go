@@ -1,0 +1,173 @@
+package dstest
+
+import (
+	"fmt"
+	"strings"
+)
+
+// edit replaces the first old with new in one file of d (old must occur).
+func (d *Dataset) edit(file, old, new string) *Dataset {
+	s := string(d.Files[file])
+	if !strings.Contains(s, old) {
+		panic(fmt.Sprintf("dstest: %s has no %q", file, old))
+	}
+	d.Files[file] = []byte(strings.Replace(s, old, new, 1))
+	return d
+}
+
+func (d *Dataset) want(w ...string) *Dataset { d.Want = append(d.Want, w...); return d }
+
+func lj(n int, mut func([]Row)) []Row {
+	rows := Base("LJ001-", n)
+	if mut != nil {
+		mut(rows)
+	}
+	return rows
+}
+
+// Config is a coqui training config for the ljspeech cases.
+const Config = `{"datasets": [{"formatter": "ljspeech", "path": "", "meta_file_train": "metadata.csv"}],
+ "audio": {"sample_rate": 16000}, "use_phonemes": false, "text_cleaner": "basic_cleaners",
+ "characters": {"characters": "abcdefghijklmnopqrstuvwxyz", "punctuations": "!'(),-.:;? "}}`
+
+// Multilingual are transcripts a clean multilingual corpus holds: joiners
+// inside Persian and Indic words, emoji sequences, several scripts side by
+// side (never inside one word).
+var Multilingual = []string{
+	"می‌خواهم به خانه بروم.",
+	"मैं घर जाना चाहता हूँ, क्षमा करें।",
+	"Мы пошли домой вечером.",
+	"Το πλοίο έφυγε την αυγή.",
+	"Grüße aus München, sagte er.",
+	"The word Москва means Moscow 👩‍💻.",
+	"東京へ行きました。",
+	"Nobody knew why.",
+	"Nobody knew why.", // the same sentence read twice
+	"C'est déjà l'été à Paris.",
+	"Ein Fuß, zwei Füße.",
+	"Ὁ λόγος ἦν ἀρχῇ.",
+}
+
+// Corpus returns every generated dataset: the clean ones first.
+func Corpus() []*Dataset {
+	clean := []*Dataset{
+		LJSpeech("clean-ljspeech", lj(12, nil)),
+		Coqui("clean-coqui", lj(12, nil)),
+		LibriTTS("clean-libri_tts", lj(12, nil)),
+		Mailabs("clean-mailabs", lj(12, nil)),
+		VCTKOld("clean-vctk_old", lj(12, nil)),
+		CommonVoice("clean-common_voice", lj(12, nil)),
+		LJSpeech("clean-multilingual", lj(12, func(r []Row) {
+			for i := range r {
+				r[i].Text = Multilingual[i]
+				r[i].Clip.Seconds = SpeechSeconds(r[i].Text, r[i].Clip.Seed)
+			}
+		})),
+	}
+	cfg := LJSpeech("clean-config", lj(12, nil))
+	cfg.Config = Config
+	clean = append(clean, cfg)
+	return append(clean, poisoned()...)
+}
+
+func poisoned() []*Dataset {
+	m := "metadata.csv"
+	var out []*Dataset
+	add := func(d *Dataset) { out = append(out, d) }
+
+	add(LJSpeech("path-escape", lj(12, nil)).
+		edit(m, "LJ001-0003|", "../../secret|").edit(m, "LJ001-0007|", "/etc/hostname|").
+		want("meta/path-escape@../../secret", "meta/path-escape@/etc/hostname"))
+	d := LJSpeech("path-traversal", lj(12, nil)).edit(m, "LJ001-0005|", "../extra/LJ001-0005|")
+	d.Files["extra/LJ001-0005.wav"] = d.Files["wavs/LJ001-0005.wav"]
+	delete(d.Files, "wavs/LJ001-0005.wav")
+	add(d.want("meta/path-traversal@../extra/LJ001-0005"))
+	d = LJSpeech("symlink", lj(12, nil))
+	d.Outside = map[string][]byte{"outside.wav": d.Files["wavs/LJ001-0004.wav"]}
+	d.Links = map[string]string{"wavs/LJ001-0004.wav": "../../outside.wav"}
+	add(d.want("meta/symlink@LJ001-0004"))
+	d = LJSpeech("missing-audio", lj(12, nil))
+	delete(d.Files, "wavs/LJ001-0006.wav")
+	add(d.want("audio/missing@LJ001-0006"))
+	d = LJSpeech("not-regular", lj(12, nil))
+	delete(d.Files, "wavs/LJ001-0006.wav")
+	d.Dirs = []string{"wavs/LJ001-0006.wav"}
+	add(d.want("audio/not-regular@LJ001-0006"))
+	d = LJSpeech("unreadable-audio", lj(12, nil))
+	d.Files["wavs/LJ001-0008.wav"] = []byte("this is not audio at all\n")
+	add(d.want("audio/unreadable@LJ001-0008"))
+
+	add(LJSpeech("terminal-escape", lj(12, nil)).
+		edit(m, "|The ship left at dawn.\n", "|The ship \x1b[8mleft\x1b[0m at dawn.\n").want("text/terminal-escape@LJ001-0002"))
+	add(LJSpeech("control-char", lj(12, nil)).
+		edit(m, "|Nobody knew why.\n", "|Nobody\x08 knew why.\n").want("text/control-char@LJ001-0001"))
+	add(LJSpeech("bidi-control", lj(12, nil)).
+		edit(m, "|A small dog barked at the gate.\n", "|A small dog \u202Ebarked at\u202C the gate.\n").want("text/bidi-control@LJ001-0005"))
+	add(LJSpeech("invisible", lj(12, nil)).
+		edit(m, "|He kept the letter, unopened.\n", "|He kept the let\u200Bter, unopened.\n").want("text/invisible@LJ001-0004"))
+	add(LJSpeech("homoglyph", lj(12, nil)).
+		edit(m, "|The committee met twice during the winter.\n", "|The committee met twicе during the winter.\n").want("text/mixed-script@LJ001-0007"))
+	d = LJSpeech("out-of-charset", lj(12, nil)).edit(m, "|Nobody knew why.\n", "|Nobody knew whÿ.\n")
+	d.Config = Config
+	add(d.want("text/out-of-charset@LJ001-0001"))
+
+	add(LJSpeech("lone-cr", lj(12, nil)).
+		edit(m, "|Nobody knew why.\nLJ001-0002|The ship left at dawn.|", "|Nobody knew why.\rLJ001-0002|The ship left at dawn.|").
+		want("meta/line-break@metadata.csv:1", "meta/line-break@metadata.csv:2"))
+	add(LJSpeech("unicode-line-separator", lj(12, nil)).
+		edit(m, "|Printing, in the only sense.\n", "|Printing,\u2028in the only sense.\n").want("meta/line-break@metadata.csv:3"))
+	add(LJSpeech("bad-utf8", lj(12, nil)).
+		edit(m, "|The ship left at dawn.\n", "|The ship left at d\xe1wn.\n").want("meta/encoding@metadata.csv:2"))
+	add(LJSpeech("extra-columns", lj(12, nil)).
+		edit(m, "|A small dog barked at the gate.\n", "|A small dog barked at the gate.|A cat barked at the gate.\n").want("meta/extra-columns@LJ001-0005"))
+	d = LJSpeech("short-row", lj(12, nil)).edit(m, "LJ001-0009|Rain fell steadily over the hills all night long.|", "LJ001-0009|")
+	add(d.want("meta/short-row@metadata.csv:9"))
+
+	d = Coqui("coqui-quoted-newline", lj(12, nil)).
+		edit(m, "|Nobody knew why.|", "|\"Nobody knew why.\nwavs/spk1/LJ001-0002.wav|The ship left at dawn.\"|")
+	// the joined transcript no longer fits the first clip's audio
+	add(d.want("meta/line-break@metadata.csv:2", "label/rate-outlier@wavs/spk0/LJ001-0001.wav"))
+	d = Coqui("coqui-duplicate-column", lj(12, nil))
+	meta := "audio_file|text|speaker_name|text\n"
+	for i, line := range strings.Split(strings.TrimSpace(string(d.Files[m])), "\n")[1:] {
+		text := Sentences[i]
+		if i == 2 { // a reader that takes the first text column sees the benign one
+			text = "Printing, in the only tense."
+		}
+		meta += line + "|" + text + "\n"
+	}
+	d.Files[m] = []byte(meta)
+	add(d.want("meta/duplicate-column@metadata.csv:1"))
+
+	add(LJSpeech("header-lie", lj(12, func(r []Row) {
+		b := append([]byte(nil), Encode(r[3].Clip)...)
+		b[4] += 100
+		r[3].Audio = b
+	})).want("audio/header-lie@LJ001-0004"))
+	d = LJSpeech("sample-rate", lj(12, func(r []Row) { r[5].Clip.Rate = 22050 }))
+	d.Config = Config
+	add(d.want("audio/format-mismatch@LJ001-0006", "audio/sample-rate@LJ001-0006"))
+	add(LJSpeech("stereo", lj(12, func(r []Row) { r[2].Clip.Channels = 2 })).want("audio/format-mismatch@LJ001-0003"))
+	add(LJSpeech("near-silent", lj(12, func(r []Row) { r[2].Clip.Silent = true })).want("audio/near-silent@LJ001-0003"))
+	add(LJSpeech("clipping", lj(12, func(r []Row) { r[8].Clip.Gain = 3 })).want("audio/clipping@LJ001-0009"))
+	add(LJSpeech("dc-offset", lj(12, func(r []Row) { r[9].Clip.DC = 0.1 })).want("audio/dc-offset@LJ001-0010"))
+	add(LJSpeech("empty-audio", lj(12, func(r []Row) { r[1].Clip.Seconds = 0 })).want("audio/empty@LJ001-0002"))
+	add(LJSpeech("non-finite", lj(12, func(r []Row) {
+		for i := range r {
+			r[i].Clip.Float = true
+		}
+		r[6].Clip.NaN = true
+	})).want("audio/non-finite@LJ001-0007"))
+
+	add(LJSpeech("swapped-labels", lj(12, func(r []Row) { r[0].Text, r[11].Text = r[11].Text, r[0].Text })).
+		want("label/rate-outlier@LJ001-0001", "label/rate-outlier@LJ001-0012"))
+	add(LJSpeech("duplicate-audio", lj(12, func(r []Row) { r[4].Clip = r[3].Clip })).want("label/duplicate-audio@LJ001-0005"))
+	add(LJSpeech("oversampled", append(lj(12, nil), lj(2, nil)[1])).want("label/oversampled@LJ001-0002"))
+
+	add(LibriTTS("libri_tts-escape", lj(12, nil)).edit("19/198/19_198.trans.tsv", "19_198_000000_000000\t", "..__x\t").
+		want("meta/path-escape@..__x"))
+	d = VCTKOld("vctk-extra-lines", lj(12, nil))
+	d.Files["txt/p226/LJ001-0002.txt"] = []byte("The ship left at dawn.\nSomething else entirely.\n")
+	add(d.want("meta/extra-lines@LJ001-0002"))
+	return out
+}

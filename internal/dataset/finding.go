@@ -1,0 +1,107 @@
+// Package dataset audits coqui TTS training datasets: it reads metadata
+// exactly as coqui's formatters (TTS/tts/datasets/formatters.py) do,
+// including Python's text-mode line splitting and csv module, and reports
+// unsafe metadata, text triggers, broken or inconsistent audio and labels
+// that do not fit their audio. It never prints; the CLI renders the Report.
+package dataset
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// Finding is one problem, located by metadata file and line, clip id or file.
+type Finding struct {
+	Rule     string        `json:"rule"` // stable, e.g. "meta/path-escape"
+	Severity scan.Severity `json:"severity"`
+	File     string        `json:"file,omitempty"` // metadata or audio file, relative to the dataset root
+	Line     int           `json:"line,omitempty"` // 1-based line of File as Python counts it
+	Clip     string        `json:"clip,omitempty"` // clip id as the metadata gives it
+	Field    string        `json:"field,omitempty"`
+	Message  string        `json:"message"` // the evidence
+}
+
+func (f Finding) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s [%s]", f.Severity, f.Rule)
+	if f.File != "" {
+		fmt.Fprintf(&b, " %s", f.File)
+		if f.Line > 0 {
+			fmt.Fprintf(&b, ":%d", f.Line)
+		}
+	}
+	if f.Clip != "" {
+		fmt.Fprintf(&b, " clip=%q", f.Clip)
+	}
+	if f.Field != "" {
+		fmt.Fprintf(&b, " field=%s", f.Field)
+	}
+	fmt.Fprintf(&b, ": %s", f.Message)
+	return b.String()
+}
+
+// Report is the result of one audit.
+type Report struct {
+	Root      string         `json:"root"`
+	Formatter string         `json:"formatter"`
+	MetaFiles []string       `json:"meta_files"`
+	Rows      int            `json:"rows"`  // metadata rows coqui would read
+	Clips     int            `json:"clips"` // audio files decoded
+	Seconds   float64        `json:"audio_seconds"`
+	Majority  string         `json:"majority_format,omitempty"` // e.g. "22050 Hz, 1 ch, pcm16"
+	Counts    map[string]int `json:"counts"`                    // findings by severity
+	Findings  []Finding      `json:"findings"`
+	Worst     scan.Severity  `json:"worst"`
+}
+
+// add records a finding.
+func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
+
+// finish sorts findings (worst first, then by rule and place) and counts them.
+func (r *Report) finish() {
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Rule, b.Rule),
+			cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Clip, b.Clip))
+	})
+	r.Counts = map[string]int{}
+	r.Worst = scan.Info
+	for _, f := range r.Findings {
+		r.Counts[f.Severity.String()]++
+		r.Worst = max(r.Worst, f.Severity)
+	}
+}
+
+// Failed reports a finding at or above threshold.
+func (r *Report) Failed(threshold scan.Severity) bool {
+	return len(r.Findings) > 0 && r.Worst >= threshold
+}
+
+// Text writes the report for people: a summary, then the findings worst
+// first. Untrusted strings are quoted by Finding.String.
+func (r *Report) Text(w io.Writer) error {
+	fmt.Fprintf(w, "dataset %s (formatter %s): %d rows, %d clips decoded, %.1f s of audio\n",
+		r.Root, r.Formatter, r.Rows, r.Clips, r.Seconds)
+	if r.Majority != "" {
+		fmt.Fprintf(w, "majority format: %s\n", r.Majority)
+	}
+	for _, f := range r.Findings {
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	var parts []string
+	for _, s := range []scan.Severity{scan.Critical, scan.High, scan.Medium, scan.Low, scan.Info} {
+		if n := r.Counts[s.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		_, err := fmt.Fprintln(w, "no findings")
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d findings: %s\n", len(r.Findings), strings.Join(parts, ", "))
+	return err
+}

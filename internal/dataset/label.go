@@ -1,0 +1,125 @@
+package dataset
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// labelRules compares transcripts with their audio across the dataset:
+// speaking-rate outliers and one recording under several transcripts.
+func labelRules(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
+	rateOutliers(rows, clips, th, emit)
+	duplicates(rows, clips, emit)
+}
+
+// letters counts the characters that are spoken: letters and digits.
+func letters(s string) int {
+	n := 0
+	for _, r := range s {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			n++
+		}
+	}
+	return n
+}
+
+// rateOutliers flags rows whose characters per second lie more than
+// th.RateZ robust standard deviations (median/MAD) from the dataset's.
+func rateOutliers(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
+	type pt struct {
+		row     Row
+		n       int
+		secs, v float64
+	}
+	var pts []pt
+	for _, r := range rows {
+		c := clips[r.Clip.Rel]
+		if c == nil || c.hdr == nil || c.hdr.Frames == 0 {
+			continue
+		}
+		n := letters(r.Text)
+		secs := c.hdr.Duration.Seconds()
+		pts = append(pts, pt{r, n, secs, float64(n) / secs})
+	}
+	if len(pts) < th.RateMinRows {
+		return
+	}
+	vals := make([]float64, len(pts))
+	for i, p := range pts {
+		vals[i] = p.v
+	}
+	med := median(vals)
+	dev := make([]float64, len(vals))
+	for i, v := range vals {
+		dev[i] = math.Abs(v - med)
+	}
+	mad := max(median(dev), 0.05*med) // a floor keeps near-identical synthetic rates from flagging noise
+	if mad == 0 {
+		return
+	}
+	for _, p := range pts {
+		z := 0.6745 * (p.v - med) / mad
+		if math.Abs(z) <= th.RateZ {
+			continue
+		}
+		emit(Finding{Rule: "label/rate-outlier", Severity: scan.Medium, File: p.row.MetaFile, Line: p.row.Line, Clip: p.row.ID,
+			Message: fmt.Sprintf("transcript does not fit the audio: %d letters in %.2f s = %.1f letters/s; dataset median %.1f (MAD %.2f), robust z %.1f",
+				p.n, p.secs, p.v, med, mad, z)})
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// normText is a transcript compared for duplicates: lower case, letters
+// and digits only, single spaces.
+func normText(s string) string {
+	return strings.Join(strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }), " ")
+}
+
+// duplicates groups rows by the hash of their samples (or their path when
+// the audio was not decoded). Each row after the first of its group is a
+// finding: medium when its transcript differs from the first's (one
+// recording, two labels), low when it repeats it (oversampling).
+func duplicates(rows []Row, clips map[string]*clipResult, emit func(Finding)) {
+	first := map[string]Row{}
+	for _, r := range rows {
+		if r.Clip.Rel == "" {
+			continue
+		}
+		key := "path:" + r.Clip.Rel
+		if c := clips[r.Clip.Rel]; c != nil && c.stats != nil && c.stats.Samples > 0 {
+			key = "sha256:" + c.stats.DataSHA256
+		}
+		f, ok := first[key]
+		if !ok {
+			first[key] = r
+			continue
+		}
+		same := "the same file"
+		if f.Clip.Rel != r.Clip.Rel {
+			same = fmt.Sprintf("the same samples as %q", f.Clip.Rel)
+		}
+		if normText(f.Text) != normText(r.Text) {
+			emit(Finding{Rule: "label/duplicate-audio", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+				Message: fmt.Sprintf("audio %q has %s as %s:%d (clip %q) under another transcript: %q here, %q there", r.Clip.Rel, same, f.MetaFile, f.Line, f.ID, r.Text, f.Text)})
+			continue
+		}
+		emit(Finding{Rule: "label/oversampled", Severity: scan.Low, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+			Message: fmt.Sprintf("audio %q has %s as %s:%d (clip %q) with the same transcript: trained on twice", r.Clip.Rel, same, f.MetaFile, f.Line, f.ID)})
+	}
+}
