@@ -19,7 +19,7 @@ var denylist = []denyRule{
 	{"builtins.setattr", Critical, "changes any attribute"}, {"builtins.delattr", Critical, "changes any attribute"},
 	{"builtins.__import__", Critical, "imports any module"}, {"builtins.globals", Critical, "reaches interpreter state"},
 	{"builtins.locals", Critical, "reaches interpreter state"}, {"builtins.vars", Critical, "reaches interpreter state"},
-	{"builtins.breakpoint", Critical, "starts a debugger"}, {"builtins.open", High, "opens files"},
+	{"builtins.breakpoint", Critical, "starts a debugger"}, {"builtins.open", Critical, "reads and writes files"},
 	{"builtins.input", High, "reads the terminal"}, {"builtins.print", Medium, "writes output"},
 	{"os", Critical, "operating-system calls"}, {"posix", Critical, "operating-system calls"}, {"nt", Critical, "operating-system calls"},
 	{"subprocess", Critical, "runs programs"}, {"pty", Critical, "runs programs"}, {"commands", Critical, "runs programs"},
@@ -46,15 +46,51 @@ var denylist = []denyRule{
 	{"asyncio", Critical, "runs programs"}, {"platform", High, "runs programs"}, {"builtins", Medium, "builtin not on the allowlist"},
 	{"picklescan", Critical, "tampers with a scanner"}, {"fickling", Critical, "tampers with a scanner"},
 	{"modelscan", Critical, "tampers with a scanner"}, {"ttsguard", Critical, "tampers with a scanner"},
-	{"socket", High, "network access"}, {"_socket", High, "network access"}, {"ssl", High, "network access"},
-	{"http", High, "network access"}, {"urllib", High, "network access"}, {"urllib2", High, "network access"},
-	{"requests", High, "network access"}, {"httplib", High, "network access"}, {"ftplib", High, "network access"},
-	{"smtplib", High, "network access"}, {"telnetlib", High, "network access"}, {"xmlrpc", High, "network access"},
-	{"webbrowser", High, "opens URLs and runs a browser"}, {"shutil", High, "file system access"},
-	{"io", High, "file access"}, {"_io", High, "file access"}, {"pathlib", High, "file system access"},
-	{"tempfile", High, "file system access"}, {"glob", High, "file system access"}, {"zipfile", High, "file system access"},
-	{"tarfile", High, "file system access"}, {"fileinput", High, "file access"}, {"linecache", High, "file access"},
-	{"mmap", High, "memory-maps files"}, {"sqlite3", High, "file access"}, {"logging", High, "file and network handlers"},
+	// Files and sockets: critical whatever they are reached through (issue 16).
+	{"socket", Critical, "opens sockets"}, {"_socket", Critical, "opens sockets"}, {"ssl", Critical, "opens sockets"},
+	{"http", Critical, "network access"}, {"urllib", Critical, "network access"}, {"urllib2", Critical, "network access"},
+	{"requests", Critical, "network access"}, {"httplib", Critical, "network access"}, {"ftplib", Critical, "network access"},
+	{"smtplib", Critical, "network access"}, {"telnetlib", Critical, "network access"}, {"xmlrpc", Critical, "network access"},
+	{"webbrowser", Critical, "opens URLs and runs a browser"}, {"shutil", Critical, "reads and writes files"},
+	{"io", High, "file access"}, {"_io", High, "file access"}, {"io.open", Critical, "reads and writes files"},
+	{"io.FileIO", Critical, "reads and writes files"}, {"io.open_code", Critical, "reads files"},
+	{"_io.open", Critical, "reads and writes files"}, {"_io.FileIO", Critical, "reads and writes files"},
+	{"codecs.open", Critical, "reads and writes files"}, {"pathlib", Critical, "reads and writes files"},
+	{"tempfile", Critical, "writes files"}, {"glob", Critical, "reads the file system"}, {"zipfile", Critical, "reads and writes files"},
+	{"tarfile", Critical, "reads and writes files"}, {"fileinput", Critical, "reads files"}, {"linecache", Critical, "reads files"},
+	{"mmap", Critical, "memory-maps files"}, {"sqlite3", Critical, "reads and writes files"}, {"logging", Critical, "file and network handlers"},
+	{"fsspec", Critical, "opens files and URLs"}, {"huggingface_hub", Critical, "downloads files"},
+	{"trainer.io", Critical, "loads checkpoints through fsspec"},
+	// coqui classes that read files when they are made, and its name importers.
+	{"TTS.utils.audio", Critical, "AudioProcessor loads a stats file with np.load(allow_pickle=True)"},
+	{"TTS.tts.utils.speakers", Critical, "loads speaker files and encoder checkpoints"},
+	{"TTS.tts.utils.languages", Critical, "loads language files"}, {"TTS.tts.utils.managers", Critical, "loads files through fsspec"},
+	{"TTS.utils.manage", Critical, "downloads models"}, {"TTS.utils.synthesizer", Critical, "loads checkpoints"},
+	{"TTS.api", Critical, "downloads and loads models"},
+	{"TTS.utils.generic_utils", Critical, "imports modules by name"},
+}
+
+// effectNames are names that read or write files, open connections, run code
+// or import by a dotted name in any module that has them (storage.from_file,
+// ndarray.tofile, Coqpit.load_json, hydra's instantiate, import_string ...):
+// a global whose last part is one of them is critical wherever it lives.
+var effectNames = map[string]string{}
+
+func init() {
+	for why, names := range map[string]string{
+		"reads or writes files": `open from_file fromfile tofile memmap open_memmap load load_file load_checkpoint load_config
+			load_json load_yaml load_fsspec load_model save save_file savez savez_compressed savetxt dump loadtxt genfromtxt
+			read_text read_bytes write_text write_bytes unlink remove rmtree rename replace_file copyfile`,
+		"downloads or opens connections": `urlopen urlretrieve download download_url hf_hub_download snapshot_download
+			from_pretrained load_state_dict_from_url create_connection`,
+		"runs code": `system popen spawn exec eval run_path run_module`,
+		"imports by a dotted name": `import_module import_string import_class import_object locate get_class get_method
+			instantiate resolve_name find_module load_class load_object setup_model setup_generator`,
+	} {
+		for _, n := range strings.Fields(names) {
+			effectNames[n] = why
+		}
+	}
 }
 
 // Grade says how dangerous a global that is not allowed is, and why.
@@ -100,8 +136,12 @@ func gradeDotted(full string) (Severity, string) {
 			}
 		}
 	}
+	sev, why := Medium, "not on the allowlist"
 	if best >= 0 {
-		return denylist[best].sev, denylist[best].why
+		sev, why = denylist[best].sev, denylist[best].why
 	}
-	return Medium, "not on the allowlist"
+	if w, ok := effectNames[full[strings.LastIndexByte(full, '.')+1:]]; ok && sev < Critical {
+		sev, why = Critical, w+" (by its name, in any module)"
+	}
+	return sev, why
 }

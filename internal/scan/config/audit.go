@@ -129,9 +129,6 @@ func join(field, k string) string {
 	return field + "." + k
 }
 
-// urlRE matches a URL or an fsspec chain ("simplecache::s3://...").
-var urlRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*://|::|^file:`)
-
 // checkPath grades one path value (docs/scan.md, "Paths in configs"): a URL
 // or an escape is High (Medium in a training-only field); an absolute path
 // is Info when it resolves to a file of the config's folder by its base
@@ -145,7 +142,8 @@ func (a *auditor) checkPath(n *node, field string, training bool) {
 	}
 	switch kind, res := resolve(v, a.model); {
 	case kind == PathURL:
-		a.add(RuleURL, escSev, n, field, "path field is a URL %q: coqui opens it through fsspec, fetching whatever it serves", clip(v))
+		proto, _ := FsspecURL(v)
+		a.add(RuleURL, escSev, n, field, "path field is a URL %q (fsspec protocol %q): coqui opens it through fsspec, fetching whatever it serves", clip(v), proto)
 	case kind == PathEscape:
 		a.add(RulePathEscape, escSev, n, field, "relative path %q leaves the model folder", clip(v))
 	case kind == PathAbsolute && res != "":

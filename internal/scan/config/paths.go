@@ -157,9 +157,10 @@ var driveRE = regexp.MustCompile(`^[A-Za-z]:`)
 // resolve classifies a path value and finds the regular file of model it
 // stands for (see PathField.Resolved).
 func resolve(v string, model fs.FS) (PathKind, string) {
-	switch {
-	case urlRE.MatchString(v):
+	if _, ok := FsspecURL(v); ok {
 		return PathURL, ""
+	}
+	switch {
 	case strings.HasPrefix(v, "/") || strings.HasPrefix(v, `\`) || strings.HasPrefix(v, "~") || driveRE.MatchString(v):
 		s := strings.ReplaceAll(v, `\`, "/")
 		if driveRE.MatchString(s) {

@@ -11,6 +11,11 @@ import "errors"
 // the stream does (as opposed to bytes that are not a valid pickle).
 var ErrTruncated = errors.New("pickle data was truncated")
 
+// ErrLimit is wrapped by errors that come from a scan limit (opcodes, stack,
+// marks, memo entries or reads) rather than from the data: the stream is not
+// shown to end anywhere, so its reader cannot treat it as "not a pickle".
+var ErrLimit = errors.New("pickle scan limit reached")
+
 // Options say how a pickle stream is embedded.
 type Options struct {
 	// Stacked reads pickle after pickle until the end of data (raw pickle
@@ -23,6 +28,10 @@ type Options struct {
 	// KeepStrList records the strings of a list that is the stream's result
 	// (legacy torch files list their storage keys that way).
 	KeepStrList bool
+	// Plain reads the stream as pickle.load does without a persistent_load
+	// function (numpy's pickle fallback, the first pickles of torch's legacy
+	// path): PERSID and BINPERSID stop it with an error, as in CPython.
+	Plain bool
 }
 
 // StorageRef is a torch storage named by a persistent id.
@@ -54,5 +63,12 @@ type Result struct {
 	StrList  []string // with KeepStrList: the result list's strings, in order
 	Result   string   // symbolic type of the last stream's result ("dict", "int", ...)
 	Int      int64    // the last stream's result when it is a small int
-	Globals  []string // every global named, "module.name", in order (first 64)
+	// IntText is the last stream's result in decimal when it is an int of at
+	// most 64 bytes (torch's legacy magic number is one of 77 bits), else "".
+	IntText string
+	Globals []string // every global named, "module.name", in order (first 64)
+	// FirstUnimportable is the offset of the first GLOBAL, INST or
+	// STACK_GLOBAL whose module is not a dotted identifier (CPython's
+	// find_class raises there), -1 when there is none.
+	FirstUnimportable int64
 }

@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
@@ -13,9 +14,49 @@ var containerTypes = map[string]kind{
 	"builtins.dict": kDict, "__builtin__.dict": kDict, "builtins.set": kSet, "builtins.list": kList,
 }
 
+// factories are the defaultdict factories allowed where collections.defaultdict
+// is: builtin types whose call without arguments makes an empty value. A
+// checkpoint holding defaultdict(list) names builtins.list only for that; the
+// same global used any other way (called, patched, kept as data) is reported.
+var factories = map[string]bool{
+	"builtins.list": true, "builtins.dict": true, "builtins.set": true, "builtins.frozenset": true,
+	"builtins.tuple": true, "builtins.int": true, "builtins.float": true, "builtins.complex": true,
+	"builtins.str": true, "builtins.bytes": true, "builtins.bytearray": true, "builtins.bool": true,
+}
+
+// reportGlobal reports a global that is not allowed, once.
+func (m *machine) reportGlobal(n *node) {
+	if n.reported {
+		return
+	}
+	n.reported = true
+	sev, why := scan.Grade(n.module, n.name)
+	m.finding(int(n.off), n.op, sev, "pickle/global-not-allowed", n.module+"."+n.name, why)
+}
+
+// flushPending reports, at the end of a stream, every factory global that
+// was not used as the factory of an allowed defaultdict.
+func (m *machine) flushPending() {
+	for _, n := range m.pending {
+		if !n.factory {
+			m.reportGlobal(n)
+		}
+	}
+	m.pending = m.pending[:0]
+}
+
 // call models REDUCE, NEWOBJ, NEWOBJ_EX, INST and OBJ: callee(*args).
 func (m *machine) call(off int, op byte, callee, args value) value {
 	res := value{k: kCall, n: &node{callee: &callee, off: int64(off)}}
+	if callee.k == kGlobal && callee.n.pending {
+		m.reportGlobal(callee.n) // a factory called directly, not by a defaultdict
+	}
+	if callee.k == kGlobal && callee.n.allowed && callee.globalName() == "collections.defaultdict" && op != opNEWOBJ && op != opNEWOBJ_EX &&
+		args.k == kTuple && len(args.n.items) > 0 && args.n.items[0].k == kGlobal && args.n.items[0].n.pending {
+		// defaultdict(factory, ...) through REDUCE, INST or OBJ: __init__ sets
+		// default_factory. (NEWOBJ calls only __new__, which ignores it.)
+		args.n.items[0].n.factory = true
+	}
 	if callee.k != kGlobal {
 		m.finding(off, op, scan.Critical, "pickle/computed-call", "",
 			fmt.Sprintf("%s calls a %s that is not a named global: the callee is computed at load time", opName(op), callee.k))
@@ -192,4 +233,25 @@ func (m *machine) persistent(off int, op byte, pid value) value {
 	}
 	m.finding(off, op, scan.Medium, "torch/persistent-id", "", "persistent id is not a torch storage reference ('storage', type, key, location, numel)")
 	return v
+}
+
+// errNoPersistentLoad is CPython's error for PERSID/BINPERSID read by
+// pickle.load without a persistent_load function.
+var errNoPersistentLoad = errors.New("a load persistent id instruction was encountered, but no persistent_load function was specified")
+
+// persistentOp reads the persistent id of PERSID (a line) or BINPERSID
+// (the top of the stack) and pushes what persistent_load returns.
+func (m *machine) persistentOp(off int, op byte) error {
+	if op == opPERSID {
+		line, err := m.readLine()
+		if err != nil {
+			return err
+		}
+		return m.push(m.persistent(off, op, m.strValue(line)))
+	}
+	pid, err := m.pop()
+	if err != nil {
+		return err
+	}
+	return m.push(m.persistent(off, op, pid))
 }

@@ -33,7 +33,7 @@ func FuzzScan(f *testing.F) {
 	lim.MaxPickleOps = 1 << 20
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c := &scan.Context{Policy: pol, Limits: lim}
-		for _, opt := range []Options{{Stacked: true}, {Torch: true, KeepStrList: true}} {
+		for _, opt := range []Options{{Stacked: true}, {Torch: true, KeepStrList: true}, {Plain: true}} {
 			var fs scan.Findings
 			res, err := Scan(context.Background(), c, data, &fs, opt)
 			if err != nil && !errors.Is(err, scan.ErrUnscannable) {

@@ -26,6 +26,7 @@ type machine struct {
 	weightsOnly   bool // profile weights-only: report opcodes torch's restricted unpickler refuses
 	opReported    bool // once per stream
 	bombReported  bool
+	pending       []*node // globals whose finding waits for the end of the stream
 
 	// per stream
 	proto     int
@@ -43,14 +44,16 @@ type machine struct {
 // of data; otherwise one stream. An error wraps scan.ErrUnscannable when data
 // could not be fully decoded; findings made before the error are kept.
 func Scan(ctx context.Context, c *scan.Context, data []byte, sink scan.Sink, opt Options) (*Result, error) {
-	m := &machine{c: c, lim: c.Limits, sink: sink, opt: opt, data: data, res: &Result{}, ext: map[int64]name2{},
+	m := &machine{c: c, lim: c.Limits, sink: sink, opt: opt, data: data, res: &Result{FirstUnimportable: -1}, ext: map[int64]name2{},
 		weightsOnly: c.Policy.Profile == scan.ProfileWeightsOnly}
 	for {
 		if err := ctx.Err(); err != nil {
 			return m.res, err
 		}
 		start := m.pos
-		if err := m.stream(); err != nil {
+		err := m.stream()
+		m.flushPending()
+		if err != nil {
 			return m.res, fmt.Errorf("%w: pickle stream at offset %d: %w", scan.ErrUnscannable, start, err)
 		}
 		m.res.Streams++
@@ -70,7 +73,7 @@ func (m *machine) finding(off int, op byte, sev scan.Severity, rule, global, msg
 
 func (m *machine) push(v value) error {
 	if len(m.stack) >= m.lim.MaxStack {
-		return fmt.Errorf("stack deeper than %d entries (expansion bomb?)", m.lim.MaxStack)
+		return fmt.Errorf("stack deeper than %d entries (expansion bomb?): %w", m.lim.MaxStack, ErrLimit)
 	}
 	m.stack = append(m.stack, v)
 	return nil
@@ -107,7 +110,7 @@ func (m *machine) popMark() ([]value, error) {
 // read returns the next n bytes, enforcing the data end and noting frames.
 func (m *machine) read(n int) ([]byte, error) {
 	if n < 0 || n > len(m.data)-m.pos {
-		return nil, fmt.Errorf("%w (need %d bytes at offset %d)", ErrTruncated, n, m.pos)
+		return nil, truncated(m.pos+n, "need %d bytes at offset %d", n, m.pos)
 	}
 	b := m.data[m.pos : m.pos+n]
 	m.pos += n
@@ -122,7 +125,7 @@ func (m *machine) readLine() ([]byte, error) {
 			return b, nil
 		}
 	}
-	return nil, fmt.Errorf("%w (no newline after offset %d)", ErrTruncated, m.pos)
+	return nil, truncated(len(m.data)+1, "no newline after offset %d", m.pos)
 }
 
 // checkFrame notes opcodes that do not respect the current frame. CPython's C
@@ -153,12 +156,12 @@ func (m *machine) stream() error {
 	m.opReported = false
 	for {
 		if m.pos >= len(m.data) {
-			return fmt.Errorf("%w (no STOP opcode)", ErrTruncated)
+			return truncated(len(m.data)+1, "no STOP opcode")
 		}
 		m.ops++
 		m.res.Opcodes++
 		if m.ops > m.lim.MaxPickleOps {
-			return fmt.Errorf("more than %d opcodes", m.lim.MaxPickleOps)
+			return fmt.Errorf("more than %d opcodes: %w", m.lim.MaxPickleOps, ErrLimit)
 		}
 		start := m.pos
 		op := m.data[m.pos]
@@ -250,6 +253,10 @@ func (m *machine) text(v value) string {
 	return v.s
 }
 
+// maxBigInt is the largest integer (in bytes of two's complement) whose
+// value is kept: enough for torch's legacy magic number.
+const maxBigInt = 64
+
 // longValue decodes a little-endian two's-complement integer (LONG1/LONG4).
 func longValue(b []byte) value {
 	if len(b) == 0 {
@@ -263,7 +270,18 @@ func longValue(b []byte) value {
 		shift := 64 - 8*uint(len(b))
 		return value{k: kInt, i: int64(u<<shift) >> shift}
 	}
-	return value{k: kBigInt}
+	if len(b) > maxBigInt {
+		return value{k: kBigInt}
+	}
+	be := make([]byte, len(b))
+	for i := range b {
+		be[len(b)-1-i] = b[i]
+	}
+	v := new(big.Int).SetBytes(be)
+	if b[len(b)-1]&0x80 != 0 {
+		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	return value{k: kBigInt, s: v.String()}
 }
 
 // intText parses the argument of INT/LONG.
@@ -283,8 +301,11 @@ func intText(line []byte, long bool) (value, error) {
 	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
 		return value{k: kInt, i: i}, nil
 	}
-	if _, ok := new(big.Int).SetString(s, 0); ok {
-		return value{k: kBigInt}, nil
+	if v, ok := new(big.Int).SetString(s, 0); ok {
+		if v.BitLen() > 8*maxBigInt {
+			return value{k: kBigInt}, nil
+		}
+		return value{k: kBigInt, s: v.String()}, nil
 	}
 	return value{}, fmt.Errorf("invalid literal for int: %q", s)
 }
@@ -296,13 +317,21 @@ func (m *machine) globalValue(off int, op byte, module, name string) value {
 		module, name = fixImports(module, name)
 	}
 	n := &node{module: module, name: name, off: int64(off)}
+	if m.res.FirstUnimportable < 0 && !importable(module) {
+		m.res.FirstUnimportable = int64(off)
+	}
 	if len(m.res.Globals) < 64 {
 		m.res.Globals = append(m.res.Globals, module+"."+name)
 	}
 	n.allowed = m.c.Policy.Allowed(module, name)
-	if !n.allowed {
-		sev, why := scan.Grade(module, name)
-		m.finding(off, op, sev, "pickle/global-not-allowed", module+"."+name, why)
+	n.op = op
+	switch {
+	case n.allowed:
+	case factories[module+"."+name] && m.c.Policy.Allowed("collections", "defaultdict"):
+		n.pending = true
+		m.pending = append(m.pending, n)
+	default:
+		m.reportGlobal(n)
 	}
 	return value{k: kGlobal, n: n}
 }

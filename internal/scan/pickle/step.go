@@ -2,6 +2,7 @@ package pickle
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
@@ -25,7 +26,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		}
 		if n > int64(len(m.data)-m.pos) {
 			m.finding(off, op, scan.High, "pickle/frame-mismatch", "", fmt.Sprintf("FRAME of %d bytes is longer than the %d bytes left", n, len(m.data)-m.pos))
-			return false, fmt.Errorf("%w (FRAME of %d bytes)", ErrTruncated, n)
+			return false, truncated(m.pos+int(n), "FRAME of %d bytes", n)
 		}
 		if m.frameEnd != 0 && m.pos-9 < m.frameEnd && !m.frameReported {
 			m.frameReported = true
@@ -40,7 +41,13 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		m.res.Result, m.res.Int, m.res.StrList = v.k.String(), v.i, nil
+		m.res.Result, m.res.Int, m.res.StrList, m.res.IntText = v.k.String(), v.i, nil, ""
+		switch v.k {
+		case kInt:
+			m.res.IntText = strconv.FormatInt(v.i, 10)
+		case kBigInt:
+			m.res.IntText = v.s
+		}
 		if v.k == kList && m.opt.KeepStrList {
 			for _, it := range v.n.items {
 				if it.k == kStr {
@@ -51,7 +58,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		return true, nil
 	case opMARK:
 		if len(m.marks) >= m.lim.MaxStack {
-			return false, fmt.Errorf("more than %d marks", m.lim.MaxStack)
+			return false, fmt.Errorf("more than %d marks: %w", m.lim.MaxStack, ErrLimit)
 		}
 		m.marks = append(m.marks, len(m.stack))
 	case opPOP:
@@ -172,7 +179,7 @@ func (m *machine) step(off int, op byte) (bool, error) {
 			return false, err
 		}
 		if n > int64(len(m.data)-m.pos) {
-			return false, fmt.Errorf("%w (%d bytes of data)", ErrTruncated, n)
+			return false, truncated(m.pos+int(n), "%d bytes of data", n)
 		}
 		m.pos += int(n)
 		return false, m.push(value{k: kBytes})
@@ -291,18 +298,11 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		return false, m.push(m.call(off, op, items[0], m.tuple(off, items[1:])))
 	case opBUILD:
 		return false, m.build(off, op)
-	case opPERSID:
-		line, err := m.readLine()
-		if err != nil {
-			return false, err
+	case opPERSID, opBINPERSID:
+		if m.opt.Plain {
+			return false, errNoPersistentLoad
 		}
-		return false, m.push(m.persistent(off, op, m.strValue(line)))
-	case opBINPERSID:
-		pid, err := m.pop()
-		if err != nil {
-			return false, err
-		}
-		return false, m.push(m.persistent(off, op, pid))
+		return false, m.persistentOp(off, op)
 	case opNEXT_BUFFER, opREADONLY_BUFFER:
 		if op == opREADONLY_BUFFER {
 			if _, err := m.top(); err != nil {
@@ -338,7 +338,7 @@ func (m *machine) stringOp(op byte) error {
 		return err
 	}
 	if n > int64(len(m.data)-m.pos) {
-		return fmt.Errorf("%w (string of %d bytes)", ErrTruncated, n)
+		return truncated(m.pos+int(n), "string of %d bytes", n)
 	}
 	start := m.pos
 	b, _ := m.read(int(n))
@@ -389,7 +389,7 @@ func (m *machine) memoGet(op byte) error {
 	}
 	m.memoReads++
 	if m.memoReads > m.lim.MaxMemoReads {
-		return fmt.Errorf("more than %d memo reads (expansion bomb?)", m.lim.MaxMemoReads)
+		return fmt.Errorf("more than %d memo reads (expansion bomb?): %w", m.lim.MaxMemoReads, ErrLimit)
 	}
 	v, ok := m.memo[idx]
 	if !ok {
@@ -411,7 +411,7 @@ func (m *machine) memoPut(op byte) error {
 		return err
 	}
 	if _, exists := m.memo[idx]; !exists && len(m.memo) >= m.lim.MaxMemo {
-		return fmt.Errorf("more than %d memo entries", m.lim.MaxMemo)
+		return fmt.Errorf("more than %d memo entries: %w", m.lim.MaxMemo, ErrLimit)
 	}
 	m.memo[idx] = *t
 	return nil

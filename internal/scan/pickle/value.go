@@ -47,6 +47,13 @@ type node struct {
 	weight       int64   // objects this container stands for when expanded (0: 1)
 	rebuild      *TensorRebuild
 	storage      *StorageRef
+	// A global on the defaultdict factory list (see factories) is not
+	// reported where it is named but when the stream ends, unless it was
+	// only used as the factory of an allowed collections.defaultdict.
+	pending  bool // kGlobal: its finding waits for the end of the stream
+	factory  bool // kGlobal: used as a defaultdict factory
+	reported bool // kGlobal: its finding was made
+	op       byte // kGlobal: the opcode that named it
 }
 
 // calleeName returns "module.name" for a call of a global, else "".

@@ -919,7 +919,7 @@ def gen_malicious(w):
         "pickle", **{"global": "posix.system", "opcode": "STACK_GLOBAL", "offset": base + body.marks["g"]})
 
     p = P().op(P.MARK).u0("calc.exe").inst("nt", "system", "g").op(P.STOP)
-    mal(w, "inst_nt_system.pkl", p.bytes(), "protocol 0 INST nt system (text pickle)", "text",
+    mal(w, "inst_nt_system.pkl", p.bytes(), "protocol 0 INST nt system (text pickle)", "pickle",
         **{"global": "nt.system", "opcode": "INST", "offset": p.marks["g"]})
 
     p = P(2).op(P.MARK).glob("subprocess", "Popen", "g").op(P.EMPTY_LIST).u("/bin/sh").op(P.APPEND) \

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
@@ -24,28 +23,6 @@ var elementSize = map[string]int64{
 var knownRecords = map[string]bool{
 	"version": true, ".data/version": true, "byteorder": true, ".data/serialization_id": true,
 	".format_version": true, ".storage_alignment": true,
-}
-
-// ScanZip scans a zip archive. When it holds data.pkl it is treated as a
-// PyTorch checkpoint: data.pkl is scanned as a torch pickle, its storages and
-// tensor rebuilds are checked against the data/ records, and TorchScript is
-// reported. Every other member is examined by content through c.Examine.
-func ScanZip(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
-	z, err := OpenZip(r, size, c.Limits, sink)
-	if err != nil {
-		return err
-	}
-	prefix := ""
-	for _, e := range z.Entries {
-		if i := strings.IndexByte(e.Name, '/'); i > 0 && strings.HasSuffix(e.Name, "/data.pkl") && strings.Count(e.Name, "/") == 1 {
-			prefix = e.Name[:i+1]
-			break
-		}
-	}
-	if prefix == "" {
-		return scanMembers(ctx, c, z, z.Entries, sink)
-	}
-	return scanCheckpoint(ctx, c, z, prefix, sink)
 }
 
 func scanMembers(ctx context.Context, c *scan.Context, z *Zip, entries []Entry, sink scan.Sink) error {

@@ -12,14 +12,17 @@ import (
 	"github.com/ttsguard/ttsguard/internal/scan/pickle"
 )
 
-// magicPickle is the only acceptable first pickle of a legacy raw file: the
-// literal long 0x1950a86a20f9469cfc6c (torch.serialization.MAGIC_NUMBER).
-var magicPickle = []byte{0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, '.'}
+// MagicNumber is torch.serialization.MAGIC_NUMBER (0x1950a86a20f9469cfc6c)
+// in decimal: the value of the first pickle of a legacy raw checkpoint, in
+// whatever pickle protocol torch.save wrote it.
+const MagicNumber = "119547037146038801333356"
 
 // ScanLegacyRaw scans a legacy raw checkpoint (torch.save with
 // _use_new_zipfile_serialization=False) in step, as torch.load reads it:
 // magic number, protocol version, sys_info, the main pickle, the storage-key
-// list, then each storage as an 8-byte element count and its bytes.
+// list, then each storage as an 8-byte element count and its bytes. Every
+// pickle is scanned for what it runs; the first must have MagicNumber as its
+// value (torch.load raises otherwise, but only after it ran it).
 func ScanLegacyRaw(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
 	if size > c.Limits.MaxMemberSize {
 		// The pickles come first; read only what they need, bounded.
@@ -29,18 +32,14 @@ func ScanLegacyRaw(ctx context.Context, c *scan.Context, r io.ReaderAt, size int
 	if _, err := r.ReadAt(data, 0); err != nil && err != io.EOF {
 		return fmt.Errorf("%w: %v", scan.ErrUnscannable, err)
 	}
-	if !bytes.HasPrefix(data, magicPickle) {
-		sink.Add(scan.Finding{Rule: "torch/legacy-magic", Severity: scan.Critical, Offset: 0,
-			Message: "the magic number is not the literal torch writes: the first pickle can run code before any check"})
-	}
 	pos := int64(0)
 	var main *pickle.Result
 	var keys []string
 	steps := []struct {
 		what string
 		opt  pickle.Options
-	}{{"magic number", pickle.Options{}}, {"protocol version", pickle.Options{}}, {"sys_info", pickle.Options{}},
-		{"main pickle", pickle.Options{Torch: true}}, {"storage keys", pickle.Options{KeepStrList: true}}}
+	}{{"magic number", pickle.Options{Plain: true}}, {"protocol version", pickle.Options{Plain: true}}, {"sys_info", pickle.Options{Plain: true}},
+		{"main pickle", pickle.Options{Torch: true}}, {"storage keys", pickle.Options{KeepStrList: true, Plain: true}}}
 	for i, st := range steps {
 		res, err := pickle.Scan(ctx, c, data[pos:], scan.Shifted(sink, pos), st.opt)
 		if err != nil {
@@ -48,6 +47,11 @@ func ScanLegacyRaw(ctx context.Context, c *scan.Context, r io.ReaderAt, size int
 		}
 		pos += res.End
 		switch i {
+		case 0:
+			if res.IntText != MagicNumber {
+				sink.Add(scan.Finding{Rule: "torch/legacy-magic", Severity: scan.Critical, Offset: 0,
+					Message: "the first pickle is not torch's magic number: torch.load raises only after it has run it"})
+			}
 		case 1:
 			if res.Result != "int" || res.Int != 1001 {
 				sink.Add(scan.Finding{Rule: "torch/legacy-version", Severity: scan.Medium, Offset: pos - res.End, Message: "protocol version is not 1001"})

@@ -28,12 +28,24 @@ type Entry struct {
 	DataOffset   int64 // first byte of the (compressed) data
 }
 
-// Zip is a parsed central directory.
+// Zip is a parsed central directory, as one reader reads it.
 type Zip struct {
 	r       io.ReaderAt
 	size    int64
+	Reader  Reader
 	Entries []Entry
 	Prefix  int64 // bytes before the first local header
+	End     int64 // offset of the end record chosen
+	// Shift is what the reader adds to every recorded offset (zipfile: the
+	// bytes in front of an archive whose offsets do not count them).
+	Shift int64
+	// Spans are the byte ranges the archive accounts for: local headers and
+	// data (and data descriptors), the central directory, the zip64 end
+	// records, the end record and its comment. Sorted, merged.
+	Spans [][2]int64
+	// CommentPastEnd says the end record's comment length runs past the end
+	// of the file (neither reader checks it).
+	CommentPastEnd bool
 }
 
 var errZip = errors.New("zip")
@@ -42,57 +54,68 @@ func zipErr(format string, a ...any) error {
 	return fmt.Errorf("%w: %w: %s", scan.ErrUnscannable, errZip, fmt.Sprintf(format, a...))
 }
 
-// OpenZip reads the end record and the central directory, and checks every
-// local header against it. Anomalies are reported into sink; an error means
-// the archive cannot be read the way PyTorch would.
-func OpenZip(r io.ReaderAt, size int64, lim scan.Limits, sink scan.Sink) (*Zip, error) {
-	eocd, err := findEOCD(r, size)
+// OpenZip reads the archive the reader rd reads in the size bytes at r: the
+// end record it chooses (see Reader), the central directory it points to,
+// and every local header, checked against its central record. Anomalies are
+// reported into sink; an error means rd cannot read the archive (the loader
+// that uses it fails before it unpickles anything).
+func OpenZip(r io.ReaderAt, size int64, lim scan.Limits, rd Reader, sink scan.Sink) (*Zip, error) {
+	var off int64
+	var ok bool
+	if rd == ReaderMiniz {
+		off, ok = minizEOCD(r, size)
+	} else {
+		off, ok = zipfileEOCD(r, size)
+	}
+	if !ok {
+		return nil, zipErr("%s finds no end of central directory record", rd)
+	}
+	end, err := readEnd(r, size, off, rd)
 	if err != nil {
 		return nil, err
 	}
-	count := int64(binary.LittleEndian.Uint16(eocd[10:12]))
-	cdSize := int64(binary.LittleEndian.Uint32(eocd[12:16]))
-	cdOff := int64(binary.LittleEndian.Uint32(eocd[16:20]))
-	eocdOff := size - int64(len(eocd))
-	if count == 0xFFFF || cdSize == 0xFFFFFFFF || cdOff == 0xFFFFFFFF {
-		if count, cdSize, cdOff, err = zip64End(r, eocdOff); err != nil {
-			return nil, err
-		}
-	}
+	count, cdSize, cdOff := end.count, end.cdSize, end.cdOff
 	if count > int64(lim.MaxMembers) {
 		return nil, zipErr("%d entries, more than %d", count, lim.MaxMembers)
 	}
-	// Bytes prepended to an archive without fixing its offsets: the central
-	// directory really ends where the end record starts. Like Info-ZIP and Go's
-	// archive/zip, shift every offset by the difference (and report it below).
-	base := int64(0)
-	if count > 0 && !sigAt(r, cdOff, "PK\x01\x02") {
-		// The directory ends at the end record, or at the zip64 end record
-		// (56 bytes) and its locator (20 bytes) in front of it.
-		for _, end := range []int64{eocdOff, eocdOff - 20 - 56} {
-			if at := end - cdSize; at > cdOff && sigAt(r, at, "PK\x01\x02") {
-				base = at - cdOff
-				cdOff = at
-				break
-			}
+	z := &Zip{r: r, size: size, Reader: rd, Prefix: -1, End: off}
+	if rd == ReaderZipfile {
+		// concat: the end record's place minus where the directory says it ends.
+		z.Shift = off - cdSize - cdOff
+		if end.z64Off >= 0 {
+			z.Shift -= 56 + 20
 		}
+		cdOff += z.Shift
+	} else if cdSize < count*46 {
+		return nil, zipErr("central directory of %d bytes cannot hold %d records", cdSize, count)
 	}
 	if cdOff < 0 || cdSize < 0 || cdOff+cdSize > size {
 		return nil, zipErr("central directory at %d (+%d) lies outside the file", cdOff, cdSize)
+	}
+	if cdSize > lim.MaxHeaderSize {
+		return nil, zipErr("central directory of %d bytes, more than %d", cdSize, lim.MaxHeaderSize)
 	}
 	cd := make([]byte, cdSize)
 	if _, err := r.ReadAt(cd, cdOff); err != nil {
 		return nil, zipErr("reading the central directory: %v", err)
 	}
-	z := &Zip{r: r, size: size, Prefix: -1}
+	z.Spans = append(z.Spans, [2]int64{cdOff, cdOff + cdSize}, [2]int64{off, min(size, off+eocdLen+end.commentLen)})
+	z.CommentPastEnd = off+eocdLen+end.commentLen > size
+	if end.z64Off >= 0 {
+		z.Spans = append(z.Spans, [2]int64{end.z64Off, end.z64Off + end.z64Len}, [2]int64{off - 20, off})
+	}
 	seen := map[string]bool{}
-	for i := int64(0); i < count; i++ {
+	// miniz reads count records; zipfile reads records to the directory's size.
+	for i := int64(0); (rd == ReaderMiniz && i < count) || (rd == ReaderZipfile && len(cd) > 0); i++ {
+		if i >= int64(lim.MaxMembers) {
+			return nil, zipErr("more than %d central records", lim.MaxMembers)
+		}
 		e, n, err := parseCentral(cd)
 		if err != nil {
 			return nil, zipErr("central record %d: %v", i, err)
 		}
 		cd = cd[n:]
-		e.HeaderOffset += base
+		e.HeaderOffset += z.Shift
 		if seen[e.Name] {
 			sink.Add(scan.Finding{Rule: "zip/duplicate-name", Severity: scan.High, Member: e.Name, Offset: e.HeaderOffset,
 				Message: "two entries with the same name: readers disagree on which one is used"})
@@ -104,15 +127,18 @@ func OpenZip(r io.ReaderAt, size int64, lim scan.Limits, sink scan.Sink) (*Zip, 
 		if z.Prefix < 0 || e.HeaderOffset < z.Prefix {
 			z.Prefix = e.HeaderOffset
 		}
+		z.Spans = append(z.Spans, [2]int64{e.HeaderOffset, e.DataOffset + e.CompSize + z.descriptor(e)})
 		z.Entries = append(z.Entries, e)
 	}
 	if len(cd) != 0 {
-		sink.Add(scan.Finding{Rule: "zip/central-directory", Severity: scan.Medium, Offset: cdOff, Message: fmt.Sprintf("%d bytes after the last central record", len(cd))})
+		sink.Add(scan.Finding{Rule: "zip/central-directory", Severity: scan.Medium, Offset: cdOff,
+			Message: fmt.Sprintf("%d bytes after the last of the %d central records the end record counts: zipfile reads them as more records, miniz does not", len(cd), count)})
 	}
 	if z.Prefix > 0 {
 		sink.Add(scan.Finding{Rule: "zip/prefix", Severity: scan.High, Offset: 0,
 			Message: fmt.Sprintf("%d bytes before the first entry: a polyglot (something else that is also a zip)", z.Prefix)})
 	}
+	z.Spans = mergeSpans(z.Spans)
 	return z, nil
 }
 
@@ -123,44 +149,6 @@ func sigAt(r io.ReaderAt, off int64, sig string) bool {
 	}
 	_, err := r.ReadAt(b, off)
 	return err == nil && string(b) == sig
-}
-
-func findEOCD(r io.ReaderAt, size int64) ([]byte, error) {
-	n := min(size, 65535+22)
-	tail := make([]byte, n)
-	if _, err := r.ReadAt(tail, size-n); err != nil && err != io.EOF {
-		return nil, zipErr("reading the end: %v", err)
-	}
-	for i := len(tail) - 22; i >= 0; i-- {
-		if bytes.Equal(tail[i:i+4], []byte("PK\x05\x06")) {
-			clen := int(binary.LittleEndian.Uint16(tail[i+20 : i+22]))
-			if i+22+clen == len(tail) {
-				return tail[i:], nil
-			}
-		}
-	}
-	return nil, zipErr("no end of central directory record")
-}
-
-func zip64End(r io.ReaderAt, eocdOff int64) (count, cdSize, cdOff int64, err error) {
-	// Zip64 archives keep their end records after the central directory.
-	loc := make([]byte, 20)
-	if eocdOff < 20 {
-		return 0, 0, 0, zipErr("no zip64 locator")
-	}
-	if _, err := r.ReadAt(loc, eocdOff-20); err != nil || !bytes.Equal(loc[:4], []byte("PK\x06\x07")) {
-		return 0, 0, 0, zipErr("no zip64 locator")
-	}
-	off := int64(binary.LittleEndian.Uint64(loc[8:16]))
-	rec := make([]byte, 56)
-	if off < 0 || off > eocdOff {
-		return 0, 0, 0, zipErr("zip64 end record offset %d out of range", off)
-	}
-	if _, err := r.ReadAt(rec, off); err != nil || !bytes.Equal(rec[:4], []byte("PK\x06\x06")) {
-		return 0, 0, 0, zipErr("bad zip64 end record")
-	}
-	u := func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b) & (1<<62 - 1)) }
-	return u(rec[32:40]), u(rec[40:48]), u(rec[48:56]), nil
 }
 
 func parseCentral(b []byte) (Entry, int, error) {

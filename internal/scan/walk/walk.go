@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
-	"github.com/ttsguard/ttsguard/internal/scan/config"
 	"github.com/ttsguard/ttsguard/internal/scan/numpy"
-	"github.com/ttsguard/ttsguard/internal/scan/pickle"
 	"github.com/ttsguard/ttsguard/internal/scan/safetensors"
 	"github.com/ttsguard/ttsguard/internal/scan/sevenzip"
 	"github.com/ttsguard/ttsguard/internal/scan/torch"
@@ -116,13 +114,12 @@ func (s *Scanner) File(ctx context.Context, path string) *FileReport {
 	}
 	defer f.Close()
 	fr.Size = st.Size()
-	fr.Format = scan.Detect(f, fr.Size)
 	var fs scan.Findings
 	c := s.context(0)
 	if abs, err := filepath.Abs(path); err == nil {
 		c.Dir = filepath.Dir(abs)
 	}
-	err = s.examine(ctx, c, "", f, fr.Size, &fs)
+	fr.Format, err = s.examine(ctx, c, "", f, fr.Size, &fs)
 	fr.Findings = fs
 	return finish(fr, err)
 }
@@ -131,9 +128,9 @@ func (s *Scanner) File(ctx context.Context, path string) *FileReport {
 func (s *Scanner) Bytes(ctx context.Context, name string, data []byte) *FileReport {
 	fr := &FileReport{Path: name, Size: int64(len(data))}
 	r := bytes.NewReader(data)
-	fr.Format = scan.Detect(r, fr.Size)
 	var fs scan.Findings
-	err := s.examine(ctx, s.context(0), "", r, fr.Size, &fs)
+	var err error
+	fr.Format, err = s.examine(ctx, s.context(0), "", r, fr.Size, &fs)
 	fr.Findings = fs
 	return finish(fr, err)
 }
@@ -165,90 +162,43 @@ func hasRisk(fs []scan.Finding) bool {
 func (s *Scanner) context(depth int) *scan.Context {
 	c := &scan.Context{Policy: s.Policy, Limits: s.Limits, Depth: depth}
 	c.Examine = func(ctx context.Context, member string, r io.ReaderAt, size int64, sink scan.Sink) error {
-		return s.examine(ctx, c, member, r, size, sink)
+		_, err := s.examine(ctx, c, member, r, size, sink)
+		return err
 	}
 	return c
 }
 
-// examine dispatches bytes to the scanner of their format. c is the context
-// of the container the bytes came from; member prefixes the findings.
-func (s *Scanner) examine(ctx context.Context, c *scan.Context, member string, r io.ReaderAt, size int64, sink scan.Sink) error {
+// examine dispatches bytes to the scanner of their format and returns the
+// format it read them as. c is the context of the container the bytes came
+// from; member prefixes the findings.
+//
+// The order is the loaders' (docs/scan.md, "How files are read"): a zip
+// (torch.load and np.load test the first bytes for a local header), a 7z
+// archive (unpacked first), an .npy (np.load tests its magic), safetensors
+// (which probes the same bytes as a pickle), audio; everything else is what
+// torch.load's legacy path (tar, then pickle) and np.load's pickle fallback
+// read: see scanLegacy.
+func (s *Scanner) examine(ctx context.Context, c *scan.Context, member string, r io.ReaderAt, size int64, sink scan.Sink) (scan.Format, error) {
 	if member != "" {
 		nc, err := c.Nested()
 		if err != nil {
-			return err
+			return scan.FormatUnknown, err
 		}
 		c = s.context(nc.Depth)
 		sink = scan.Prefixed(sink, member)
 	}
 	switch f := scan.Detect(r, size); f {
 	case scan.FormatZip:
-		return torch.ScanZip(ctx, c, r, size, sink)
-	case scan.FormatTar:
-		return torch.ScanLegacyTar(ctx, c, r, size, sink)
-	case scan.FormatTorchLegacy:
-		return torch.ScanLegacyRaw(ctx, c, r, size, sink)
-	case scan.FormatPickle:
-		return scanRawPickle(ctx, c, r, size, sink)
+		return f, torch.ScanZip(ctx, c, r, size, sink)
 	case scan.FormatNpy:
-		return numpy.ScanNpy(ctx, c, r, size, sink)
+		return f, numpy.ScanNpy(ctx, c, r, size, sink)
 	case scan.FormatSafetensors:
-		return safetensors.Scan(ctx, c, r, size, sink)
+		return f, safetensors.Scan(ctx, c, r, size, sink)
 	case scan.FormatSevenZip:
-		return sevenzip.Scan(ctx, c, r, size, sink)
-	case scan.FormatText:
-		return scanText(ctx, c, r, size, sink)
+		return f, sevenzip.Scan(ctx, c, r, size, sink)
 	case scan.FormatEmpty, scan.FormatAudio:
-		return nil
+		return f, nil
 	default:
-		if n := tfRecords(ctx, r, size); n > 0 {
-			sink.Add(scan.Finding{Rule: RuleTFRecord, Severity: scan.Info, Offset: 0,
-				Message: fmt.Sprintf("TensorBoard event log (TFRecord: %d records, every length and CRC-32C checked): data no coqui loader reads", n)})
-			return nil
-		}
-		sink.Add(scan.Finding{Rule: "file/unknown-format", Severity: scan.Medium, Offset: 0,
-			Message: "binary content of no known format: not shown to be safe"})
-		return nil
+		return s.scanLegacy(ctx, c, r, size, sink, f)
 	}
-}
-
-func readAll(r io.ReaderAt, size, max int64) ([]byte, error) {
-	if size > max {
-		return nil, scan.Unscannablef("%d bytes, more than the %d-byte limit for a pickle or config", size, max)
-	}
-	b := make([]byte, size)
-	if _, err := r.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
-	}
-	return b, nil
-}
-
-// scanRawPickle reads stacked pickles to the end of the file.
-func scanRawPickle(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
-	b, err := readAll(r, size, c.Limits.MaxMemberSize)
-	if err != nil {
-		return err
-	}
-	_, err = pickle.Scan(ctx, c, b, sink, pickle.Options{Stacked: true})
-	return err
-}
-
-// scanText handles UTF-8 text: a protocol 0/1 pickle when it parses as one
-// to the end, else a config when it is a JSON or YAML mapping, else plain text.
-func scanText(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
-	b, err := readAll(r, size, c.Limits.MaxMemberSize)
-	if err != nil {
-		return err
-	}
-	var fs scan.Findings
-	if res, err := pickle.Scan(ctx, c, b, &fs, pickle.Options{Stacked: true}); err == nil && res.End == int64(len(b)) {
-		for _, f := range fs {
-			sink.Add(f)
-		}
-		return nil
-	}
-	if config.IsConfig(b) {
-		return config.Scan(ctx, c, bytes.NewReader(b), size, sink)
-	}
-	return nil
 }
