@@ -80,6 +80,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g), newScanCmd(g), newPullCmd(g), newCheckCmd(g))
 	root.AddCommand(newStoreCmds(g)...)
 	root.AddCommand(newRunCmd(g), newDoctorCmd(g), newLogCmd(g), newAuditCmd(g))
+	root.AddCommand(newDatasetCmd(g))
 	var wrap func(*cobra.Command)
 	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
@@ -30,7 +32,7 @@ func (f Finding) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s [%s]", f.Severity, f.Rule)
 	if f.File != "" {
-		fmt.Fprintf(&b, " %s", f.File)
+		fmt.Fprintf(&b, " %s", safe(f.File))
 		if f.Line > 0 {
 			fmt.Fprintf(&b, ":%d", f.Line)
 		}
@@ -39,10 +41,22 @@ func (f Finding) String() string {
 		fmt.Fprintf(&b, " clip=%q", f.Clip)
 	}
 	if f.Field != "" {
-		fmt.Fprintf(&b, " field=%s", f.Field)
+		fmt.Fprintf(&b, " field=%s", safe(f.Field))
 	}
 	fmt.Fprintf(&b, ": %s", f.Message)
 	return b.String()
+}
+
+// safe returns s for printing: as it is when every character is visible
+// and harmless, else Go-quoted (escapes, controls, bidi and invisible
+// characters written as \x.., \u....).
+func safe(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || unicode.Is(unicode.Cf, r) || r == '"' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
 }
 
 // Report is the result of one audit.
@@ -85,7 +99,7 @@ func (r *Report) Failed(threshold scan.Severity) bool {
 // first. Untrusted strings are quoted by Finding.String.
 func (r *Report) Text(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s (formatter %s): %d rows, %d clips decoded, %.1f s of audio\n",
-		r.Root, r.Formatter, r.Rows, r.Clips, r.Seconds)
+		safe(r.Root), r.Formatter, r.Rows, r.Clips, r.Seconds)
 	if r.Majority != "" {
 		fmt.Fprintf(w, "majority format: %s\n", r.Majority)
 	}
@@ -102,6 +116,10 @@ func (r *Report) Text(w io.Writer) error {
 		_, err := fmt.Fprintln(w, "no findings")
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d findings: %s\n", len(r.Findings), strings.Join(parts, ", "))
+	noun := "findings"
+	if len(r.Findings) == 1 {
+		noun = "finding"
+	}
+	_, err := fmt.Fprintf(w, "%d %s: %s\n", len(r.Findings), noun, strings.Join(parts, ", "))
 	return err
 }
