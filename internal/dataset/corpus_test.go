@@ -83,7 +83,7 @@ func TestCorpus(t *testing.T) {
 				rep.Text(&sb)
 				t.Errorf("findings %q, want %q\n%s", got, want, sb.String())
 			}
-			if rep.Rows < 10 {
+			if len(want) == 0 && rep.Rows < 10 {
 				t.Errorf("only %d rows read", rep.Rows)
 			}
 			if clean := len(want) == 0; clean && rep.Failed(scan.Medium) {

@@ -20,10 +20,10 @@ func (ld *loader) coqui(metaFile string) error {
 	emit := func(rec *CSVRecord) {
 		if header == nil {
 			header = rec.Fields
-			ld.coquiHeader(metaFile, rec)
+			failed = !ld.coquiHeader(metaFile, rec) // coqui's assertion fails: no rows
 			return
 		}
-		if len(rec.Fields) == 0 {
+		if len(rec.Fields) == 0 || failed {
 			return
 		}
 		ld.coquiRow(metaFile, header, rec, raw)
@@ -56,9 +56,13 @@ func (ld *loader) coqui(metaFile string) error {
 	return err
 }
 
-func (ld *loader) coquiHeader(metaFile string, rec *CSVRecord) {
+// coquiHeader reports what is wrong with the header row, and whether coqui
+// accepts it.
+func (ld *loader) coquiHeader(metaFile string, rec *CSVRecord) bool {
+	ok := true
 	for _, need := range []string{"audio_file", "text"} {
 		if !slices.Contains(rec.Fields, need) {
+			ok = false
 			ld.find(Finding{Rule: "meta/header", Severity: scan.Medium, File: metaFile, Line: rec.First,
 				Message: fmt.Sprintf("header %q has no %s column: coqui's assertion fails and it loads nothing", rec.Fields, need)})
 		}
@@ -71,6 +75,7 @@ func (ld *loader) coquiHeader(metaFile string, rec *CSVRecord) {
 		}
 		seen[name] = i
 	}
+	return ok
 }
 
 func (ld *loader) coquiRow(metaFile string, header []string, rec *CSVRecord, raw []string) {

@@ -138,6 +138,10 @@ func poisoned() []*Dataset {
 	}
 	d.Files[m] = []byte(meta)
 	add(d.want("meta/duplicate-column@metadata.csv:1"))
+	add(Coqui("coqui-split-differs", lj(12, nil)).edit(m, "|Printing, in the only sense.|", "|\"Printing, in the|only sense.\"|").
+		want("meta/split-differs@metadata.csv:4"))
+	add(Coqui("coqui-header", lj(12, nil)).edit(m, "audio_file|text|", "audio_file|transcript|").
+		want("meta/header@metadata.csv:1"))
 
 	add(LJSpeech("header-lie", lj(12, func(r []Row) {
 		b := append([]byte(nil), Encode(r[3].Clip)...)
@@ -169,5 +173,8 @@ func poisoned() []*Dataset {
 	d = VCTKOld("vctk-extra-lines", lj(12, nil))
 	d.Files["txt/p226/LJ001-0002.txt"] = []byte("The ship left at dawn.\nSomething else entirely.\n")
 	add(d.want("meta/extra-lines@LJ001-0002"))
+	d = VCTKOld("vctk-layout", lj(12, nil))
+	d.Files["txt/p225/extra/LJ001-0099.txt"] = []byte("Nobody knew why.\n")
+	add(d.want("meta/layout@txt/p225/extra/LJ001-0099.txt"))
 	return out
 }
