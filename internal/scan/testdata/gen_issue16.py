@@ -336,6 +336,14 @@ def cases():
          {"config.json": vits_config(**{"model_args.speaker_encoder_model_path": "memory"})}, "config.json", [enc],
          "a bare protocol name: load_fsspec opens filecache::memory -> memory://")
     spk = "TTS load_config + SpeakerManager.init_from_config"
+    # base64 with padding: b64decode stops at "=", so the URL can end in ".json" as load_file demands
+    speakers = json.dumps({"ttsguard-inline-speaker": 0})
+    while len(speakers) % 3 == 0:
+        speakers += " "
+    url = "data:application/json;base64," + base64.b64encode(speakers.encode()).decode() + ".json"
+    case("config-speakers-data-url", "fsspec-url", "not-clean",
+         {"config.json": vits_config(**{"model_args.use_speaker_embedding": True, "model_args.speakers_file": url})},
+         "config.json", [spk], "speakers carried inline in a data: URL that ends in .json")
     case("config-speakers-local-escape", "fsspec-url", "not-clean",
          {"config.json": vits_config(**{"model_args.use_speaker_embedding": True,
                                         "model_args.speakers_file": "local:../outside/speakers.json"})},
@@ -371,7 +379,7 @@ def verify(c, d):
         res[loader] = run_loader(d, c["main"], loader)
     ran = [k for k, v in res.items() if v["executed"]]
     opened = [k for k, v in res.items() if any(p not in ("file", "local") for p in v["fsspec_protocols"])
-              or "ttsguard-outside-speaker" in (v.get("value") or "")
+              or "ttsguard-outside-speaker" in (v.get("value") or "") or "ttsguard-inline-speaker" in (v.get("value") or "")
               or "ttsguard-inline-checkpoint" in (v.get("result") + (v.get("value") or ""))]
     if c["must"] == "not-clean" and not (ran or opened):
         raise SystemExit(f"{c['name']}: no loader ran it: {json.dumps(res, indent=1)}")
@@ -409,7 +417,7 @@ def build(tmp, dest):
         res, ran, opened = verify(c, d)
         manifest.append({"case": c["name"], "class": c["cls"], "file": c["name"] + "/" + c["main"], "must": c["must"],
                          "why": c["why"], "executed_by": ran, "fsspec_url_by": opened,
-                         "loaders": {k: {x: v[x] for x in ("result", "executed", "fsspec_protocols", "cache_files")}
+                         "loaders": {k: {x: v.get(x) for x in ("result", "executed", "fsspec_protocols", "cache_files", "value")}
                                      for k, v in res.items()}})
         print(f"{c['must']:9} {c['name']:36} executed by {ran or '-'}; fsspec URL by {opened or '-'}")
     with open(os.path.join(tmp, "manifest.json"), "w") as f:

@@ -42,6 +42,7 @@ var issue16Rules = map[string][]string{
 	"config-encoder-data-url":           {"config/url"},
 	"config-encoder-bare-protocol":      {"config/url"},
 	"config-speakers-local-escape":      {"config/url"},
+	"config-speakers-data-url":          {"config/url"},
 	"config-yaml-speakers-local-escape": {"config/url"},
 	"defaultdict-partial-factory":       {"pickle/global-not-allowed:functools.partial", "pickle/global-not-allowed:posix.system"},
 }
