@@ -65,6 +65,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 	var entry store.LockEntry
 	var requested []string       // a stored model's sources, for its requirements
 	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
+	var scanned []string         // the files to scan; nil: the whole model folder
 	if !storedOnly && isFolderTarget(target, root) {
 		r.Dir = target
 		r.Name = name
@@ -76,6 +77,12 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 		files, err := manifest.Walk(target, manifest.WalkOptions{IgnorePaths: mo.IgnorePaths})
 		if err != nil {
 			return nil, err
+		}
+		// As pull stores it: without what models.NAME.files.exclude leaves
+		// out, so the root matches the pin and the scan sees what is kept.
+		files, scanned = keptFiles(files, pol.ModelPolicy(r.Name))
+		if len(files) == 0 {
+			return nil, fmt.Errorf("%s: models[%q].files.exclude leaves none of its files", target, r.Name)
 		}
 		m, err := manifest.Hash(ctx, files, mo)
 		if err != nil {
@@ -130,7 +137,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 	add(checkPin(pol, lf, r.Name, entry))
 	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"), hashed)
 	add(g, err)
-	g, _, err = scanGate(ctx, pol, r.Dir)
+	g, _, err = scanGate(ctx, pol, r.Dir, scanned...)
 	add(g, err)
 	if requires && r.Stored {
 		rg, results, err := checkRequires(ctx, pol, r.Name, requested) // deps.go
@@ -276,4 +283,25 @@ func badBlobs(ctx context.Context, st *store.Store, v *store.Version, changed []
 		}
 	}
 	return out, b.String()
+}
+
+// keptFiles drops from a folder's files those the model's files.exclude
+// leaves out (as filesGate does at pull) and returns the kept files and,
+// when any was left out, their paths for the scan gate (else nil: the scan
+// takes the whole folder).
+func keptFiles(files []manifest.File, mp policy.Model) ([]manifest.File, []string) {
+	kept := files[:0:0]
+	for _, f := range files {
+		if !excludedBy(mp, f.Name) {
+			kept = append(kept, f)
+		}
+	}
+	if len(kept) == len(files) {
+		return files, nil
+	}
+	paths := make([]string, 0, len(kept))
+	for _, f := range kept {
+		paths = append(paths, f.Path)
+	}
+	return kept, paths
 }

@@ -161,3 +161,34 @@ func TestLeftOutOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckFolderAppliesExclude: check of a trainer's folder against the
+// model's pin hashes and scans what pull kept, so the folder pulled with
+// files.exclude checks clean although it still holds the files left out
+// (here a checkpoint that runs a command); without the exclusion the same
+// folder fails the pin and the scan.
+func TestCheckFolderAppliesExclude(t *testing.T) {
+	files := leftovers(t)
+	files["checkpoint_9.pth"] = []byte("cos\nsystem\n(S'id'\ntR.")
+	src := localModel(t, files)
+	e := newEnv(t, "models:\n  m:\n"+excludeLeftovers)
+	r, err := e.pull(t, Options{Name: "m"}, src)
+	must(t, err)
+	c, err := Check(context.Background(), e.pol, src, "m")
+	if err != nil || !c.OK || c.Root != r.Root {
+		t.Fatalf("check of the pulled folder: %v, root %s (pinned %s) %+v", err, c.Root, r.Root, c)
+	}
+	e.pol.Models["m"] = policy.Model{}
+	c, err = Check(context.Background(), e.pol, src, "m")
+	if err == nil || c.OK {
+		t.Fatalf("check without files.exclude passed: %+v", c)
+	}
+	var pin, scanned bool
+	for _, g := range c.Gates {
+		pin = pin || (g.Name == "pin" && !g.OK)
+		scanned = scanned || (g.Name == "scan" && !g.OK && strings.Contains(g.Detail, "checkpoint_9.pth"))
+	}
+	if !pin || !scanned {
+		t.Fatalf("want the pin and scan gates to fail: %+v", c.Gates)
+	}
+}

@@ -214,14 +214,20 @@ func leftOutOnly(r *oms.Result, err error, mp policy.Model) bool {
 }
 
 // scanGate scans every file of model with the policy's scan profile.
-func scanGate(ctx context.Context, pol *policy.Policy, model string) (Gate, string, error) {
+//
+// Given files, only those are scanned (paths inside model).
+func scanGate(ctx context.Context, pol *policy.Policy, model string, files ...string) (Gate, string, error) {
 	g := Gate{Name: "scan"}
 	sp, err := scan.NewPolicy(pol.Scan.Profile, pol.Scan.AllowGlobals)
 	if err != nil {
 		return g, "", err
 	}
 	s := &walk.Scanner{Policy: sp, Limits: scan.DefaultLimits}
-	rep, err := s.Paths(ctx, []string{model})
+	targets := files
+	if len(targets) == 0 {
+		targets = []string{model}
+	}
+	rep, err := s.Paths(ctx, targets)
 	if err != nil {
 		return g, "", err
 	}
