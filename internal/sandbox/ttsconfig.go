@@ -21,7 +21,9 @@ const ConfigCopy = "ttsguard-config.json"
 // file at the top of the folder (what coqui's downloader rewrites after a
 // download), and a relative path (which coqui would resolve against its
 // working folder, the scratch folder). Everything else is byte for byte the
-// original. It returns nil when nothing needs rewriting, and the fields it
+// original. Fields coqui's downloader fills from the folder's default file
+// names are pointed at those files too (config.DefaultFiles), null and
+// empty ones included. It returns nil when nothing needs rewriting, and the fields it
 // changed. The stored model is never modified: the copy goes into the
 // sandbox's scratch folder.
 func RewriteConfig(model string) ([]byte, []string, error) {
@@ -41,6 +43,9 @@ func RewriteConfig(model string) ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", ErrSpec, p, err)
 	}
+	// Null, empty or dangling fields that coqui's downloader points at the
+	// folder's file of that kind (speakers.pth, scale_stats.npy ...).
+	fields = append(fields, config.DefaultFiles(data, os.DirFS(model))...)
 	type edit struct {
 		from, to int64
 		value    []byte
