@@ -8,6 +8,8 @@
 # With E2E_OFFLINE=1 the model is not downloaded: coqui's own classes build a VITS model with random
 # weights (it speaks noise) that is pulled as a local folder, so only PyPI is needed.
 # Run it as root to exercise the switch to a fresh serving user (the store is created with the group nogroup).
+# Hugging Face steps (hf:// pull with a requirement, a catalog entry by repo_id, the requirement found offline by
+# the real huggingface_hub in the sandbox) use scripts/fakehub, a loopback fake of the Hub: no Hub access needed.
 #
 #   scripts/e2e-tts.sh [MODEL_ID]      default tts_models/en/ljspeech/vits
 # Environment: E2E_OFFLINE=1, E2E_PORT (default 5002), E2E_KEEP=1 (keep the work folder),
@@ -25,8 +27,10 @@ PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d /tmp/ttsguard-e2e-XXXXXX)
 chmod 755 "$WORK" # the serving user must traverse it to the store and the venv
 SERVER_PID=
+HUB_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$HUB_PID" ] && kill "$HUB_PID" 2>/dev/null || true
   if [ "${E2E_KEEP:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -35,6 +39,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "build ttsguard (CGO_ENABLED=0)"
 CGO_ENABLED=0 go build -trimpath -o "$WORK/ttsguard" ./cmd/ttsguard
 TG="$WORK/ttsguard"
+go build -o "$WORK/fakehub" ./scripts/fakehub # a loopback fake of the Hugging Face Hub (the last step)
 "$TG" run --help >/dev/null 2>&1 || { echo "this ttsguard has no run command (is it registered in internal/cli/root.go?)"; exit 1; }
 
 VENV=${E2E_VENV:-$WORK/venv}
@@ -48,6 +53,9 @@ if [ -z "${E2E_VENV:-}" ]; then
 fi
 export PATH="$VENV/bin:$PATH" # tts-server, and the python that finds coqui's catalog
 command -v tts-server
+
+step "tests that compare ttsguard with this coqui-tts (config path rewriting, dataset formatters)"
+TTSGUARD_COQUI_PYTHON="$VENV/bin/python" go test -count=1 -run 'TestRewriteConfigAgreesWithCoqui|TestCoquiDifferential' ./internal/sandbox ./internal/dataset
 
 cat >"$WORK/ttsguard.yaml" <<EOF
 version: 1
@@ -141,4 +149,51 @@ print(a[a.index("--model_path") + 1].rsplit("/", 1)[-1])')
 head -c 4 "$WORK/cli-out/cli.wav" | grep -q RIFF || { echo "--output: not a WAV"; exit 1; }
 [ "$(stat -c %u "$WORK/cli-out/cli.wav")" = "$(id -u)" ] || { echo "--output: the WAV is not the caller's"; exit 1; }
 ls -l "$WORK/cli-out/cli.wav"
+step "a Hugging Face repository (hf://) with a requirement, from a loopback fake of the Hub"
+# The real Hub is out of reach here: scripts/fakehub serves the stored model and a tokenizer-like
+# repository with the Hub's API and resolve shapes over TLS; ttsguard finds it through HF_ENDPOINT and
+# trusts it through SSL_CERT_FILE. In the sandbox, the real huggingface_hub must find the requirement
+# in the read-only cache that run builds, offline.
+mkdir -p "$WORK/hub-tok"
+printf '[PAD]\n[UNK]\nhello\n' >"$WORK/hub-tok/vocab.txt"
+echo '{"model_type": "bert"}' >"$WORK/hub-tok/config.json"
+"$WORK/fakehub" --ca "$WORK/hub-ca.pem" --repo "e2e/vits=$("$TG" path --policy "$WORK/ttsguard.yaml" "$NAME")" \
+  --repo "e2e/tokenizer=$WORK/hub-tok" >"$WORK/hub.url" 2>"$WORK/hub.log" &
+HUB_PID=$!
+for _ in $(seq 1 50); do [ -f "$WORK/hub.url" ] && [ "$(wc -l <"$WORK/hub.url")" = 2 ] && break; sleep 0.2; done
+HUB=$(sed -n 1p "$WORK/hub.url")
+CDN=$(sed -n 2p "$WORK/hub.url")
+mkdir -p "$WORK/hub" # a policy of its own, on the same store; its lock file is $WORK/hub/ttsguard.lock
+cat >"$WORK/hub/ttsguard.yaml" <<EOF
+version: 1
+store: $WORK/store
+sources: ["$HUB/", "$CDN/"]
+models:
+  e2e-hub-vits:
+    requires:
+      - source: hf://e2e/tokenizer
+        load_as: e2e/tokenizer
+EOF
+HF_ENDPOINT=$HUB SSL_CERT_FILE="$WORK/hub-ca.pem" "$TG" pull --policy "$WORK/hub/ttsguard.yaml" --name e2e-hub-vits hf://e2e/vits
+grep -q 'commit' "$WORK/hub/ttsguard.lock" || { echo "the lock file pins no commit"; exit 1; }
+"$TG" check --policy "$WORK/hub/ttsguard.yaml" e2e-hub-vits
+"$TG" run --policy "$WORK/hub/ttsguard.yaml" e2e-hub-vits -- "$VENV/bin/python" -c '
+import os
+from huggingface_hub import snapshot_download
+p = snapshot_download("e2e/tokenizer")  # offline: run sets HF_HUB_OFFLINE and a read-only cache
+assert os.environ["HF_HUB_OFFLINE"] == "1", os.environ.get("HF_HUB_OFFLINE")
+print("requirement from the cache:", p, open(os.path.join(p, "vocab.txt")).read().split())
+' | tee "$WORK/hub-run.log"
+grep -q "requirement from the cache" "$WORK/hub-run.log" || { echo "huggingface_hub did not find the requirement"; exit 1; }
+
+step "a coqui catalog entry that names a Hugging Face repository (repo_id, allow), from the same fake Hub"
+cat >"$WORK/hub/catalog.json" <<EOF
+{"tts_models": {"en": {"e2e": {"hub-vits": {"description": "the e2e model, by repo_id as coqui 0.28 names XTTS v2",
+  "repo_id": "e2e/vits", "allow": ["*.pth", "config.json"], "default_vocoder": null, "license": "apache 2.0"}}}}}
+EOF
+HF_ENDPOINT=$HUB SSL_CERT_FILE="$WORK/hub-ca.pem" "$TG" pull --policy "$WORK/hub/ttsguard.yaml" --catalog "$WORK/hub/catalog.json" tts_models/en/e2e/hub-vits
+"$TG" run --policy "$WORK/hub/ttsguard.yaml" --explain tts_models/en/e2e/hub-vits --tts-server >/dev/null
+kill "$HUB_PID"
+HUB_PID=
+
 echo "e2e OK"

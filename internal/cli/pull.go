@@ -168,8 +168,10 @@ func newPullCmd(g *globals) *cobra.Command {
 				if perr := g.printer().Print(newPullResult(r, "pull")); perr != nil && err == nil {
 					return perr
 				}
-				if lerr := logEventAfter(g, pol, pullEvent("pull", r, err), true, err); lerr != nil {
-					return lerr
+				for _, e := range pullEvents("pull", r, err) {
+					if lerr := logEventAfter(g, pol, e, true, err); lerr != nil {
+						return lerr
+					}
 				}
 			}
 			return pullErr(err)
@@ -182,6 +184,19 @@ func newPullCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&o.Frozen, "frozen", false, "refuse models the lock file does not pin")
 	c.Flags().StringVar(&o.Signature, "signature", "", "OMS signature bundle for the model (instead of its own model.sig)")
 	return c
+}
+
+// pullEvents are the audit log events of a pull or lock update: the
+// model's, then one per requirement pulled with it (models.NAME.requires),
+// each naming the model that requires it.
+func pullEvents(cmd string, r *pull.Result, err error) []audit.Event {
+	events := []audit.Event{pullEvent(cmd, r, err)}
+	for _, d := range r.Requires {
+		e := pullEvent(cmd, d, nil)
+		e.Detail = "requirement of " + r.Name + "; " + e.Detail
+		events = append(events, e)
+	}
+	return events
 }
 
 // pullEvent is the audit log event of a pull or lock update.

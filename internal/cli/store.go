@@ -263,8 +263,10 @@ func newStoreCmds(g *globals) []*cobra.Command {
 				if perr := g.printer().Print(newPullResult(r, "lock update")); perr != nil && err == nil {
 					return perr
 				}
-				if lerr := logEventAfter(g, pol, pullEvent("lock-update", r, err), true, err); lerr != nil {
-					return lerr
+				for _, e := range pullEvents("lock-update", r, err) {
+					if lerr := logEventAfter(g, pol, e, true, err); lerr != nil {
+						return lerr
+					}
 				}
 			}
 			return pullErr(err)

@@ -57,13 +57,25 @@ type repo struct {
 
 // New starts both servers; they stop when the test ends.
 func New(t testing.TB) *Server {
+	s := Start()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start starts both servers on loopback, outside a test (the end-to-end
+// script's fake Hub, scripts/fakehub); Close stops them.
+func Start() *Server {
 	s := &Server{PageSize: 2, repos: map[string]*repo{}, blobs: map[string][]byte{},
 		corrupt: map[string][]byte{}, badETag: map[string]string{}}
 	s.Hub = httptest.NewTLSServer(http.HandlerFunc(s.serveHub))
 	s.CDN = httptest.NewTLSServer(http.HandlerFunc(s.serveCDN))
-	t.Cleanup(s.Hub.Close)
-	t.Cleanup(s.CDN.Close)
 	return s
+}
+
+// Close stops both servers.
+func (s *Server) Close() {
+	s.Hub.Close()
+	s.CDN.Close()
 }
 
 // TLS trusts both servers.
