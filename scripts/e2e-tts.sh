@@ -149,6 +149,32 @@ print(a[a.index("--model_path") + 1].rsplit("/", 1)[-1])')
 head -c 4 "$WORK/cli-out/cli.wav" | grep -q RIFF || { echo "--output: not a WAV"; exit 1; }
 [ "$(stat -c %u "$WORK/cli-out/cli.wav")" = "$(id -u)" ] || { echo "--output: the WAV is not the caller's"; exit 1; }
 ls -l "$WORK/cli-out/cli.wav"
+step "a Python installation outside /usr (a copy of the base under the work folder) and a venv on it"
+# As pyenv, uv, conda or an /opt build leave it: the venv's python links to a base that run must allow
+# (its standard library and binary), read from pyvenv.cfg's home.
+BASEPY="$VENV/bin/python" # its base is one the serving user reaches (the server step ran on it)
+PYBASE=$("$BASEPY" -c 'import sys; print(sys.base_prefix)')
+PYVER=$("$BASEPY" -c 'import sys; print("python%d.%d" % sys.version_info[:2])')
+mkdir -p "$WORK/opt-python/bin" "$WORK/opt-python/lib"
+cp "$(readlink -f "$BASEPY")" "$WORK/opt-python/bin/$PYVER"
+cp -a "$PYBASE/lib/$PYVER" "$WORK/opt-python/lib/"
+cp -a "$PYBASE"/lib/libpython* "$WORK/opt-python/lib/" 2>/dev/null || true # a shared libpython, where the base has one
+chmod -R a+rX "$WORK/opt-python"
+"$WORK/opt-python/bin/$PYVER" -m venv --without-pip "$WORK/opt-venv"
+"$TG" run --policy "$WORK/ttsguard.yaml" "$NAME" -- "$WORK/opt-venv/bin/python" -c \
+  'import sys, json, ssl, decimal; print("base prefix", sys.base_prefix)' | tee "$WORK/opt-run.log"
+grep -qx "base prefix $WORK/opt-python" "$WORK/opt-run.log" || { echo "the venv on a Python outside /usr did not run"; exit 1; }
+step "a base the serving user cannot traverse (/root) is refused, naming the folder and the fix"
+ROOTPY=$(mktemp -d /root/ttsguard-e2e-py-XXXXXX)
+cp -a "$WORK/opt-python" "$ROOTPY/"
+"$ROOTPY/opt-python/bin/$PYVER" -m venv --without-pip "$WORK/root-venv"
+rc=0
+"$TG" run --policy "$WORK/ttsguard.yaml" "$NAME" -- "$WORK/root-venv/bin/python" -c 'print(1)' 2>"$WORK/root-run.log" || rc=$?
+rm -rf "$ROOTPY"
+cat "$WORK/root-run.log"
+[ "$rc" != 0 ] && grep -q "the folder /root on its way is not traversable" "$WORK/root-run.log" ||
+  { echo "want a refusal naming /root (rc $rc)"; exit 1; }
+
 step "a Hugging Face repository (hf://) with a requirement, from a loopback fake of the Hub"
 # The real Hub is out of reach here: scripts/fakehub serves the stored model and a tokenizer-like
 # repository with the Hub's API and resolve shapes over TLS; ttsguard finds it through HF_ENDPOINT and
