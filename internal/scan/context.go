@@ -30,6 +30,8 @@ type Limits struct {
 	MaxHeaderSize   int64 // safetensors / npy header bytes
 	MaxConfigSize   int64 // config file bytes
 	MaxStringInMemo int   // bytes of a constant string kept for analysis
+	MaxTreeItems    int   // container items kept when a pickle's value is materialised (pickle.Options.Tree)
+	MaxTreeDepth    int   // nesting of containers in a materialised pickle value
 }
 
 // DefaultLimits are generous for real checkpoints and stop expansion bombs.
@@ -44,6 +46,8 @@ var DefaultLimits = Limits{
 	MaxHeaderSize:   100 << 20,
 	MaxConfigSize:   16 << 20,
 	MaxStringInMemo: 4096,
+	MaxTreeItems:    4_000_000,
+	MaxTreeDepth:    200,
 }
 
 // Examiner scans bytes by their content (not their name), reporting into

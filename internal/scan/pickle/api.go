@@ -32,6 +32,14 @@ type Options struct {
 	// function (numpy's pickle fallback, the first pickles of torch's legacy
 	// path): PERSID and BINPERSID stop it with an error, as in CPython.
 	Plain bool
+	// Tree keeps what the symbolic machine otherwise forgets: the contents of
+	// dicts, lists, sets and tuples, the arguments of calls and the state BUILD
+	// gives an object, so that Result.Root describes the value of the (last)
+	// stream: a state dict's keys and the tensors they name. Nothing is
+	// imported or called; an object is its callee's name and arguments. The
+	// items kept are bounded by Limits.MaxTreeItems and their nesting by
+	// Limits.MaxTreeDepth (exceeding either is an ErrLimit error).
+	Tree bool
 }
 
 // StorageRef is a torch storage named by a persistent id.
@@ -71,4 +79,6 @@ type Result struct {
 	// STACK_GLOBAL whose module is not a dotted identifier (CPython's
 	// find_class raises there), -1 when there is none.
 	FirstUnimportable int64
+	// Root is the value of the last stream read, with Options.Tree (tree.go).
+	Root *Object
 }

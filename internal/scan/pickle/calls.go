@@ -48,6 +48,9 @@ func (m *machine) flushPending() {
 // call models REDUCE, NEWOBJ, NEWOBJ_EX, INST and OBJ: callee(*args).
 func (m *machine) call(off int, op byte, callee, args value) value {
 	res := value{k: kCall, n: &node{callee: &callee, off: int64(off)}}
+	if m.opt.Tree {
+		res.n.args = &args
+	}
 	if callee.k == kGlobal && callee.n.pending {
 		m.reportGlobal(callee.n) // a factory called directly, not by a defaultdict
 	}
@@ -108,7 +111,8 @@ func (m *machine) rebuild(off int, args value, n *node) {
 }
 
 func intTuple(v value) ([]int64, bool) {
-	if v.k != kTuple || v.n.truncated && len(v.n.items) == maxTupleItems {
+	if v.k != kTuple || v.n.truncated || v.n.long { // the scanner keeps maxTupleItems: the same answer either way
+
 		return nil, false
 	}
 	out := make([]int64, 0, len(v.n.items))
@@ -123,7 +127,8 @@ func intTuple(v value) ([]int64, bool) {
 
 // build models BUILD: obj.__setstate__(state) or obj.__dict__.update(state).
 func (m *machine) build(off int, op byte) error {
-	if _, err := m.pop(); err != nil { // state
+	state, err := m.pop()
+	if err != nil {
 		return err
 	}
 	obj, err := m.top()
@@ -131,6 +136,9 @@ func (m *machine) build(off int, op byte) error {
 		return err
 	}
 	if obj.n != nil && obj.n.callee != nil {
+		if m.opt.Tree && obj.k == kCall {
+			obj.n.state = &state
+		}
 		// An object made by a call: BUILD runs its class's __setstate__. The
 		// class was checked where it was named (an OrderedDict state dict
 		// receives its _metadata this way).
@@ -188,6 +196,9 @@ func (m *machine) fill(off int, op byte) error {
 	want := map[byte]kind{opAPPEND: kList, opAPPENDS: kList, opSETITEM: kDict, opSETITEMS: kDict, opADDITEMS: kSet}[op]
 	switch {
 	case target.k == want:
+		if err := m.keep(*target, added); err != nil {
+			return err
+		}
 		if m.opt.KeepStrList && want == kList && op != opSETITEM {
 			for _, v := range added {
 				if len(target.n.items) < m.lim.MaxMembers {

@@ -27,6 +27,7 @@ type machine struct {
 	opReported    bool // once per stream
 	bombReported  bool
 	pending       []*node // globals whose finding waits for the end of the stream
+	treeItems     int     // container items kept (Options.Tree)
 
 	// per stream
 	proto     int

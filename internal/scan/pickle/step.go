@@ -1,6 +1,7 @@
 package pickle
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strconv"
 
@@ -47,6 +48,13 @@ func (m *machine) step(off int, op byte) (bool, error) {
 			m.res.IntText = strconv.FormatInt(v.i, 10)
 		case kBigInt:
 			m.res.IntText = v.s
+		}
+		if m.opt.Tree {
+			root, err := m.materialise(v)
+			if err != nil {
+				return false, err
+			}
+			m.res.Root = root
 		}
 		if v.k == kList && m.opt.KeepStrList {
 			for _, it := range v.n.items {
@@ -133,15 +141,17 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		}
 		return false, m.push(longValue(b))
 	case opFLOAT:
-		if _, err := m.readLine(); err != nil {
+		line, err := m.readLine()
+		if err != nil {
 			return false, err
 		}
-		return false, m.push(value{k: kFloat})
+		return false, m.push(floatText(line))
 	case opBINFLOAT:
-		if _, err := m.read(8); err != nil {
+		b, err := m.read(8)
+		if err != nil {
 			return false, err
 		}
-		return false, m.push(value{k: kFloat})
+		return false, m.push(value{k: kFloat, i: int64(binary.BigEndian.Uint64(b))})
 	case opSTRING:
 		line, err := m.readLine()
 		if err != nil {
@@ -208,6 +218,9 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		}
 		l := value{k: kList, n: &node{off: int64(off)}}
 		m.grow(off, op, l, items)
+		if err := m.keep(l, items); err != nil {
+			return false, err
+		}
 		return false, m.push(l)
 	case opEMPTY_DICT:
 		return false, m.push(value{k: kDict, n: &node{off: int64(off)}})
@@ -221,14 +234,22 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		}
 		d := value{k: kDict, n: &node{off: int64(off)}}
 		m.grow(off, op, d, items)
+		if err := m.keep(d, items); err != nil {
+			return false, err
+		}
 		return false, m.push(d)
 	case opEMPTY_SET:
 		return false, m.push(value{k: kSet, n: &node{off: int64(off)}})
 	case opFROZENSET:
-		if _, err := m.popMark(); err != nil {
+		items, err := m.popMark()
+		if err != nil {
 			return false, err
 		}
-		return false, m.push(value{k: kFrozenSet, n: &node{off: int64(off)}})
+		fs := value{k: kFrozenSet, n: &node{off: int64(off)}}
+		if err := m.keep(fs, items); err != nil {
+			return false, err
+		}
+		return false, m.push(fs)
 	case opAPPEND, opAPPENDS, opSETITEM, opSETITEMS, opADDITEMS:
 		return false, m.fill(off, op)
 	case opGET, opBINGET, opLONG_BINGET:
@@ -354,7 +375,11 @@ func (m *machine) stringOp(op byte) error {
 func (m *machine) tuple(off int, items []value) value {
 	n := &node{off: int64(off)}
 	m.grow(off, opTUPLE, value{k: kTuple, n: n}, items)
-	if len(items) > maxTupleItems {
+	if m.opt.Tree && m.treeItems+len(items) <= m.lim.MaxTreeItems {
+		m.treeItems += len(items)
+		n.items = append([]value(nil), items...)
+		n.long = len(items) > maxTupleItems
+	} else if len(items) > maxTupleItems {
 		n.items = append([]value(nil), items[:maxTupleItems]...)
 		n.truncated = true
 	} else {

@@ -42,6 +42,7 @@ type node struct {
 	callee       *value  // kCall: what was called
 	items        []value // kTuple (first maxTupleItems), kPersist
 	truncated    bool    // kTuple with more items than kept
+	long         bool    // kTuple with more than maxTupleItems items, all kept (Options.Tree)
 	off          int64   // where the value was made
 	allowed      bool    // kGlobal: on the allowlist
 	weight       int64   // objects this container stands for when expanded (0: 1)
@@ -54,6 +55,10 @@ type node struct {
 	factory  bool // kGlobal: used as a defaultdict factory
 	reported bool // kGlobal: its finding was made
 	op       byte // kGlobal: the opcode that named it
+	// With Options.Tree (tree.go):
+	kept  []value // kList, kSet, kFrozenSet: items; kDict: keys and values, alternating
+	args  *value  // kCall: the arguments (a tuple)
+	state *value  // kCall: what BUILD gave it
 }
 
 // calleeName returns "module.name" for a call of a global, else "".
