@@ -111,8 +111,8 @@ func (m *machine) rebuild(off int, args value, n *node) {
 }
 
 func intTuple(v value) ([]int64, bool) {
-	if v.k != kTuple || v.n.truncated || v.n.long { // the scanner keeps maxTupleItems: the same answer either way
-
+	// More than maxTupleItems sizes: refused with or without Options.Tree.
+	if v.k != kTuple || v.n.truncated || v.n.long {
 		return nil, false
 	}
 	out := make([]int64, 0, len(v.n.items))
