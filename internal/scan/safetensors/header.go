@@ -17,6 +17,8 @@ type tensor struct {
 	name       string
 	begin, end uint64
 	offset     int64 // file offset of the entry's key, for findings
+	dtype      string
+	shape      []uint64 // nil when the shape could not be read
 }
 
 // headerReader walks the header's JSON token by token, so that duplicate
@@ -285,6 +287,12 @@ func (h *headerReader) entry(name string, off int64) (t tensor, ok bool, err err
 		return t, false, nil
 	}
 	t.begin, t.end = offs[0], offs[1]
+	if hasDtype {
+		t.dtype = dtype
+	}
+	if shapeOK {
+		t.shape = append([]uint64{}, shape...)
+	}
 	if t.end < t.begin {
 		h.add(RuleInvalidEntry, scan.Medium, off, name, "tensor %q ends (%d) before it begins (%d)", name, t.end, t.begin)
 		return t, false, nil

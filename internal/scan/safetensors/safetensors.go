@@ -62,26 +62,73 @@ var dtypeBits = map[string]uint64{
 // is not UTF-8 or not a JSON object, or the pickle probe could not finish.
 // Findings made before an error are kept.
 func Scan(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink scan.Sink) error {
+	tensors, dataStart, err := readHeader(r, size, c.Limits.MaxHeaderSize, sink)
+	if err != nil {
+		return err
+	}
+	checkLayout(tensors, dataStart, size, sink)
+	return probe(ctx, c, r, size, sink)
+}
+
+// Tensor is one entry of a safetensors header whose data_offsets could be
+// read. DType is "" and Shape nil when they could not be read (a finding
+// says why).
+type Tensor struct {
+	Name       string
+	DType      string // as the header spells it: "F32", "BF16", ...
+	Shape      []uint64
+	Begin, End uint64 // relative to DataStart
+}
+
+// Header is a safetensors header: its tensors in header order (a name
+// given twice: the last entry, in the first one's place) and where the data
+// begins.
+type Header struct {
+	Tensors   []Tensor
+	DataStart int64
+}
+
+// DTypeBits returns the size in bits of one element of a safetensors dtype,
+// 0 when the dtype is unknown.
+func DTypeBits(dtype string) uint64 { return dtypeBits[dtype] }
+
+// ReadHeader reads and checks the header of the size bytes at r, as Scan
+// does (without the pickle probe), reporting into sink. Its error wraps
+// scan.ErrUnscannable, as Scan's.
+func ReadHeader(r io.ReaderAt, size, maxHeader int64, sink scan.Sink) (*Header, error) {
+	tensors, dataStart, err := readHeader(r, size, maxHeader, sink)
+	if err != nil {
+		return nil, err
+	}
+	checkLayout(tensors, dataStart, size, sink)
+	h := &Header{DataStart: dataStart}
+	for _, t := range tensors {
+		h.Tensors = append(h.Tensors, Tensor{Name: t.name, DType: t.dtype, Shape: t.shape, Begin: t.begin, End: t.end})
+	}
+	return h, nil
+}
+
+func readHeader(r io.ReaderAt, size, maxHeader int64, sink scan.Sink) ([]tensor, int64, error) {
 	if size < 8 {
-		return scan.Unscannablef("safetensors file of %d bytes has no header length", size)
+		return nil, 0, scan.Unscannablef("safetensors file of %d bytes has no header length", size)
 	}
 	var pre [8]byte
 	if err := readFull(r, pre[:], 0); err != nil {
-		return scan.Unscannablef("reading safetensors header length: %v", err)
+		return nil, 0, scan.Unscannablef("reading safetensors header length: %v", err)
 	}
 	n := binary.LittleEndian.Uint64(pre[:])
-	if n > uint64(c.Limits.MaxHeaderSize) {
-		return scan.Unscannablef("safetensors header of %d bytes is larger than the limit of %d", n, c.Limits.MaxHeaderSize)
+	if n > uint64(maxHeader) {
+		return nil, 0, scan.Unscannablef("safetensors header of %d bytes is larger than the limit of %d", n, maxHeader)
 	}
 	if int64(n) > size-8 {
-		return scan.Unscannablef("safetensors header of %d bytes runs past the end of the file (%d bytes)", n, size)
+		return nil, 0, scan.Unscannablef("safetensors header of %d bytes runs past the end of the file (%d bytes)", n, size)
 	}
 	hdr := make([]byte, n)
 	if err := readFull(r, hdr, 8); err != nil {
-		return scan.Unscannablef("reading safetensors header: %v", err)
+		return nil, 0, scan.Unscannablef("reading safetensors header: %v", err)
 	}
 	if !utf8.Valid(hdr) {
-		return scan.Unscannablef("safetensors header is not valid UTF-8")
+		return nil, 0, scan.Unscannablef("safetensors header is not valid UTF-8")
 	}
 	if len(hdr) == 0 || hdr[0] != '{' {
 		sink.Add(scan.Finding{Rule: RuleHeaderStart, Severity: scan.Medium, Offset: 8,
@@ -89,10 +136,9 @@ func Scan(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, sink 
 	}
 	tensors, err := parseHeader(hdr, sink)
 	if err != nil {
-		return err
+		return nil, 0, err
 	}
-	checkLayout(tensors, 8+int64(n), size, sink)
-	return probe(ctx, c, r, size, sink)
+	return tensors, 8 + int64(n), nil
 }
 
 // readFull fills buf from r at off; io.EOF with a full buffer is no error.
