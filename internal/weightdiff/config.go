@@ -1,0 +1,134 @@
+package weightdiff
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+
+	"github.com/ttsguard/ttsguard/internal/manifest"
+)
+
+// ConfigChange is a key of a JSON config (a file that is a JSON object)
+// added, removed or changed; Key is the path of object keys and array
+// indexes joined with ".".
+type ConfigChange struct {
+	File   string `json:"file"`
+	Key    string `json:"key"`
+	Change string `json:"change"`
+	Old    string `json:"old,omitempty"` // JSON text
+	New    string `json:"new,omitempty"`
+}
+
+// maxConfigKeys bounds the leaves a config contributes.
+const maxConfigKeys = 100_000
+
+// configDiff compares two JSON files key by key. A file that is not a JSON
+// object (or is too large) is compared as a whole: one change with key "".
+func configDiff(a, b manifest.File, maxSize int64) []ConfigChange {
+	ka, erra := configKeys(a.Path, maxSize)
+	kb, errb := configKeys(b.Path, maxSize)
+	if erra != nil || errb != nil {
+		return []ConfigChange{{File: b.Name, Change: Changed, Old: errText(erra), New: errText(errb)}}
+	}
+	var keys []string
+	for k := range ka {
+		keys = append(keys, k)
+	}
+	for k := range kb {
+		if _, ok := ka[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var out []ConfigChange
+	for _, k := range keys {
+		va, ina := ka[k]
+		vb, inb := kb[k]
+		switch {
+		case !inb:
+			out = append(out, ConfigChange{File: b.Name, Key: k, Change: Removed, Old: va})
+		case !ina:
+			out = append(out, ConfigChange{File: b.Name, Key: k, Change: Added, New: vb})
+		case va != vb:
+			out = append(out, ConfigChange{File: b.Name, Key: k, Change: Changed, Old: va, New: vb})
+		}
+	}
+	return out
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return "(" + err.Error() + ")"
+}
+
+// configKeys flattens a JSON object to its leaves (scalars, empty objects
+// and arrays), as compact JSON text by key path.
+func configKeys(path string, maxSize int64) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not JSON: %v", err)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	out := map[string]string{}
+	var flat func(prefix string, v any, depth int) error
+	flat = func(prefix string, v any, depth int) error {
+		if len(out) >= maxConfigKeys || depth > 64 {
+			return fmt.Errorf("more than %d keys or nested deeper than 64 levels", maxConfigKeys)
+		}
+		join := func(k string) string {
+			if prefix == "" {
+				return k
+			}
+			return prefix + "." + k
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			if len(x) > 0 {
+				for k, e := range x {
+					if err := flat(join(k), e, depth+1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		case []any:
+			if len(x) > 0 {
+				for i, e := range x {
+					if err := flat(join(strconv.Itoa(i)), e, depth+1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		b, _ := json.Marshal(v)
+		out[prefix] = string(b)
+		return nil
+	}
+	if err := flat("", v, 0); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
