@@ -39,6 +39,7 @@ type yamlModel struct {
 	TOSAccepted bool               `yaml:"tos_accepted" json:"tos_accepted"`
 	Files       *yamlFiles         `yaml:"files,omitempty" json:"files,omitempty"`
 	Requires    *[]yamlRequirement `yaml:"requires,omitempty" json:"requires,omitempty"` // nil: not given
+	Update      *yamlUpdate        `yaml:"update,omitempty" json:"update,omitempty"`
 }
 
 type yamlFiles struct {
@@ -125,6 +126,9 @@ func (p *Policy) MarshalYAML() (any, error) {
 		ym := yamlModel{Source: m.Source, URLs: m.URLs, Digest: m.Digest, Signature: m.Signature, Signers: m.Signers, TOSAccepted: m.TOSAccepted}
 		if len(m.Files.Exclude) > 0 {
 			ym.Files = &yamlFiles{Exclude: m.Files.Exclude}
+		}
+		if !m.Update.Empty() {
+			ym.Update = &yamlUpdate{Frozen: m.Update.Frozen, MaxRelativeChange: m.Update.MaxRelativeChange}
 		}
 		if m.RequiresSet {
 			rs := marshalRequires(m.Requires)

@@ -138,6 +138,8 @@ type Model struct {
 	// coqui's catalog models (internal/pull/deps_builtin.go).
 	Requires    []Requirement
 	RequiresSet bool
+	// Update says what a new version may change (update.go).
+	Update ModelUpdate
 }
 
 // ModelFiles says which of a model's files a pull stores.

@@ -17,6 +17,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
+	"github.com/ttsguard/ttsguard/internal/weightdiff"
 )
 
 // ErrUsage is wrapped by errors in what the caller asked for (sources, name,
@@ -55,6 +56,7 @@ type Result struct {
 	Changes   string               `json:"changes,omitempty"`
 	Revision  *store.LockRevision  `json:"revision,omitempty"` // the Hugging Face commit pulled (hub.go)
 	Requires  []*Result            `json:"requires,omitempty"` // the pulls of its requirements (deps.go)
+	Diff      *weightdiff.Result   `json:"diff,omitempty"`     // against the version it replaces (update.go)
 	TOS       string               `json:"tos,omitempty"`
 	ElapsedMS float64              `json:"elapsed_ms"`
 	OK        bool                 `json:"ok"`
@@ -314,6 +316,16 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		// Gate 3: scan (checkpoints and coqui configs).
 		g, summary, err := scanGate(ctx, o.Policy, model)
 		r.Gates = append(r.Gates, g)
+		if err != nil {
+			return err
+		}
+		// Gate 4: what the new version changes, against the version it
+		// replaces (update.go).
+		ug, diff, err := updateGate(ctx, o, st, lf, p.name, model, entry.Root, m.Items)
+		r.Diff = diff
+		if ug != nil {
+			r.Gates = append(r.Gates, *ug)
+		}
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,147 @@
+package pull
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/store"
+)
+
+// fixture reads a checkpoint that internal/tensors/testdata/gen.py saved
+// with torch: the "new" one changes decoder.* tensors only (text_encoder.*
+// is unchanged), decoder.conv.bias by a relative 0.5.
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "tensors", "testdata", "ckpt", name))
+	must(t, err)
+	return b
+}
+
+// updateEnv pulls the old checkpoint as model "m", then puts the new one in
+// the source folder.
+func updateEnv(t *testing.T, tag, rules string) (*env, string) {
+	t.Helper()
+	e := newEnv(t, "models:\n  m:\n    update:\n"+rules)
+	src := localModel(t, map[string][]byte{"model_file.pth": fixture(t, tag+"-old-zip.pth")})
+	r, err := e.pull(t, Options{Name: "m"}, src)
+	if err != nil || r.Pinned != "added" {
+		t.Fatalf("first pull: %v %+v", err, r)
+	}
+	if r.Diff != nil {
+		t.Errorf("a first pull has nothing to compare with: %+v", r.Diff)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "model_file.pth"), fixture(t, tag+"-new-zip.pth"), 0o644))
+	return e, src
+}
+
+func (e *env) pinned(t *testing.T) string {
+	lf, err := store.LoadLock(filepath.Join(e.dir, "ttsguard.lock"))
+	must(t, err)
+	return lf.Entries["m"].Root
+}
+
+func gateOf(r *Result, name string) *Gate {
+	for i := range r.Gates {
+		if r.Gates[i].Name == name {
+			return &r.Gates[i]
+		}
+	}
+	return nil
+}
+
+func TestLockUpdateFrozen(t *testing.T) {
+	for _, tag := range []string{"fp32", "bf16"} {
+		t.Run(tag, func(t *testing.T) {
+			e, src := updateEnv(t, tag, "      frozen: [\"decoder.conv.*\"]\n")
+			before := e.pinned(t)
+			r, err := e.pull(t, Options{Name: "m", Update: true}, src)
+			if !errors.Is(err, ErrGate) {
+				t.Fatalf("frozen tensors changed, and the update passed: %v", err)
+			}
+			for _, want := range []string{"decoder.conv.weight", "decoder.conv.bias", `frozen pattern "decoder.conv.*"`, "relative change 0.5"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("refusal does not say %q: %v", want, err)
+				}
+			}
+			if g := gateOf(r, "update"); g == nil || g.OK {
+				t.Errorf("update gate %+v", g)
+			}
+			if r.Diff == nil || len(r.Diff.Checkpoints) != 1 {
+				t.Errorf("the refused update's diff is not reported: %+v", r.Diff)
+			}
+			if e.pinned(t) != before {
+				t.Errorf("the refused update changed the pin")
+			}
+			// Freezing what the new version leaves alone lets it through.
+			e.pol.Models["m"] = policy.Model{Signature: policy.SignatureOptional, Update: policy.ModelUpdate{Frozen: []string{"text_encoder.*"}}}
+			r, err = e.pull(t, Options{Name: "m", Update: true}, src)
+			if err != nil || r.Pinned != "updated" {
+				t.Fatalf("%v %+v", err, r)
+			}
+			if g := gateOf(r, "update"); g == nil || !g.OK || !strings.Contains(g.Detail, "frozen text_encoder.* hold") {
+				t.Errorf("update gate %+v", g)
+			}
+			if e.pinned(t) == before {
+				t.Errorf("the accepted update did not move the pin")
+			}
+		})
+	}
+}
+
+func TestLockUpdateMaxRelativeChange(t *testing.T) {
+	e, src := updateEnv(t, "fp32", "      max_relative_change: 0.05\n")
+	_, err := e.pull(t, Options{Name: "m", Update: true}, src)
+	if !errors.Is(err, ErrGate) {
+		t.Fatalf("changes above the limit passed: %v", err)
+	}
+	for _, want := range []string{"decoder.conv.bias", "relative change 0.5", "exceeds 0.05", "decoder.zero.weight", "decoder.reshaped.weight", "decoder.added.weight", "decoder.removed.weight"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal does not say %q: %v", want, err)
+		}
+	}
+	// decoder.conv.weight changes by about 0.011: under the limit, not named.
+	if strings.Contains(err.Error(), "decoder.conv.weight") || strings.Contains(err.Error(), "text_encoder") {
+		t.Errorf("refusal names a tensor within the limit: %v", err)
+	}
+}
+
+// TestPullReplacingStoredVersion: a pull that replaces the stored version
+// of a model (here through a second lock file that pins nothing) is held to
+// the same rules.
+func TestPullReplacingStoredVersion(t *testing.T) {
+	e, src := updateEnv(t, "bf16", "      frozen: [\"decoder.*\"]\n")
+	other := t.TempDir()
+	yaml := fmt.Sprintf("version: 1\nstore: %s\nmodels:\n  m:\n    update:\n      frozen: [\"decoder.*\"]\n", filepath.Join(e.dir, "store"))
+	must(t, os.WriteFile(filepath.Join(other, "ttsguard.yaml"), []byte(yaml), 0o600))
+	pol, err := policy.Load(filepath.Join(other, "ttsguard.yaml"))
+	must(t, err)
+	r, err := Pull(t.Context(), Options{Policy: pol, Name: "m"}, []string{src})
+	if !errors.Is(err, ErrGate) || !strings.Contains(err.Error(), "decoder.conv.bias") {
+		t.Fatalf("a pull replacing the stored version changed frozen tensors: %v %+v", err, r)
+	}
+	if _, err := os.Stat(filepath.Join(other, "ttsguard.lock")); err == nil {
+		t.Errorf("the refused pull wrote a lock file")
+	}
+	// Without rules the same pull replaces it.
+	pol.Models["m"] = policy.Model{Signature: policy.SignatureOptional}
+	if r, err := Pull(t.Context(), Options{Policy: pol, Name: "m"}, []string{src}); err != nil || r.Diff != nil {
+		t.Fatalf("%v %+v", err, r)
+	}
+}
+
+// TestUpdatePinnedVersionGone: rules that cannot be checked refuse.
+func TestUpdatePinnedVersionGone(t *testing.T) {
+	e, src := updateEnv(t, "fp32", "      frozen: [\"text_encoder.*\"]\n")
+	st, err := store.Open(filepath.Join(e.dir, "store"))
+	must(t, err)
+	must(t, st.Remove("m"))
+	_, err = e.pull(t, Options{Name: "m", Update: true}, src)
+	if !errors.Is(err, ErrGate) || !strings.Contains(err.Error(), "is not in the store") {
+		t.Fatalf("update rules passed without the pinned version: %v", err)
+	}
+}
