@@ -1,15 +1,16 @@
 package weightdiff
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strconv"
 
 	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/scan/config"
 )
 
 // ConfigChange is a key of a JSON config (a file that is a JSON object)
@@ -82,14 +83,9 @@ func configKeys(path string, maxSize int64) (map[string]string, error) {
 	if int64(len(data)) > maxSize {
 		return nil, fmt.Errorf("larger than %d bytes", maxSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("not JSON: %v", err)
-	}
-	if _, ok := v.(map[string]any); !ok {
-		return nil, fmt.Errorf("not a JSON object")
+	v, err := config.Decode(data)
+	if err != nil {
+		return nil, err
 	}
 	out := map[string]string{}
 	var flat func(prefix string, v any, depth int) error
@@ -123,12 +119,28 @@ func configKeys(path string, maxSize int64) (map[string]string, error) {
 				return nil
 			}
 		}
-		b, _ := json.Marshal(v)
-		out[prefix] = string(b)
+		out[prefix] = leafText(v)
 		return nil
 	}
-	if err := flat("", v, 0); err != nil {
+	if err := flat("", any(v), 0); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// leafText is a config leaf as JSON text (Python's spelling for NaN and the
+// infinities).
+func leafText(v any) string {
+	if f, ok := v.(float64); ok {
+		switch {
+		case math.IsNaN(f):
+			return "NaN"
+		case math.IsInf(f, 1):
+			return "Infinity"
+		case math.IsInf(f, -1):
+			return "-Infinity"
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
