@@ -38,6 +38,10 @@ func TestScripts(t *testing.T) {
 			e.Setenv("CORPUS", corpus)
 			examples, _ := filepath.Abs("../../examples")
 			e.Setenv("EXAMPLES", examples)
+			ckpt, _ := filepath.Abs("../tensors/testdata/ckpt")
+			e.Setenv("CKPT", ckpt)
+			vits, _ := filepath.Abs("../inspect/testdata")
+			e.Setenv("VITS", vits)
 			e.Setenv("TTSGUARD_HOME", filepath.Join(e.WorkDir, "store"))
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, "xdg"))
 			return nil

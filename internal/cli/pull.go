@@ -66,6 +66,10 @@ func (r pullResult) Text(w io.Writer) error {
 		fmt.Fprintf(&b, "  gate %-9s %s: %s\n", g.Name, mark, g.Detail)
 		writeFindings(&b, g.Findings)
 	}
+	if r.Diff != nil {
+		fmt.Fprintf(&b, "  diff:     %s -> %s\n", r.Diff.Old, r.Diff.New)
+		writeDiff(&b, r.Diff, "    ")
+	}
 	if r.Root != "" {
 		fmt.Fprintf(&b, "  root:     %s (%d files, %d bytes)\n", r.Root, r.Files, r.Bytes)
 	}

@@ -131,6 +131,14 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 	if err != nil {
 		return nil, err
 	}
+	// A single-file model is named "." by the walk: it is shown by its file name.
+	for _, m := range []map[string]manifest.File{of, nf} {
+		if f, ok := m["."]; ok {
+			delete(m, ".")
+			f.Name = filepath.Base(f.Path)
+			m[""] = f
+		}
+	}
 	r := &Result{Old: oldPath, New: newPath, Files: []FileChange{}, Config: []ConfigChange{}, Checkpoints: []Checkpoint{}}
 	var onlyOld, onlyNew []manifest.File
 	for _, name := range union(of, nf) {
@@ -138,10 +146,10 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 		b, inNew := nf[name]
 		switch {
 		case !inNew:
-			r.Files = append(r.Files, FileChange{Path: name, Change: Removed, OldSize: a.Size})
+			r.Files = append(r.Files, FileChange{Path: a.Name, Change: Removed, OldSize: a.Size})
 			onlyOld = append(onlyOld, a)
 		case !inOld:
-			r.Files = append(r.Files, FileChange{Path: name, Change: Added, NewSize: b.Size})
+			r.Files = append(r.Files, FileChange{Path: b.Name, Change: Added, NewSize: b.Size})
 			onlyNew = append(onlyNew, b)
 		default:
 			same, err := sameFile(a, b, o)
@@ -151,8 +159,8 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 			if same {
 				continue
 			}
-			r.Files = append(r.Files, FileChange{Path: name, Change: Changed, OldSize: a.Size, NewSize: b.Size})
-			if err := r.compare(ctx, a, b, o); err != nil {
+			r.Files = append(r.Files, FileChange{Path: b.Name, Change: Changed, OldSize: a.Size, NewSize: b.Size})
+			if err := r.compare(ctx, a, b, name == "", o); err != nil {
 				return nil, err
 			}
 		}
@@ -160,7 +168,7 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 	// A checkpoint that moved: one left on each side is compared as renamed.
 	oc, nc := checkpointsOf(ctx, onlyOld, o), checkpointsOf(ctx, onlyNew, o)
 	if len(oc) == 1 && len(nc) == 1 {
-		if err := r.compare(ctx, oc[0], nc[0], o); err != nil {
+		if err := r.compare(ctx, oc[0], nc[0], false, o); err != nil {
 			return nil, err
 		}
 		return r, nil
@@ -263,7 +271,8 @@ func isCheckpointName(name string) bool {
 
 // compare adds what differs between two versions of one file: config keys
 // for JSON files, tensors for checkpoints.
-func (r *Result) compare(ctx context.Context, a, b manifest.File, o Options) error {
+// single says both are single-file models (whose names may differ).
+func (r *Result) compare(ctx context.Context, a, b manifest.File, single bool, o Options) error {
 	if strings.HasSuffix(a.Name, ".json") && strings.HasSuffix(b.Name, ".json") {
 		r.Config = append(r.Config, configDiff(a, b, o.Limits.MaxConfigSize)...)
 		return nil
@@ -280,7 +289,7 @@ func (r *Result) compare(ctx context.Context, a, b manifest.File, o Options) err
 		return nil // neither is a checkpoint: the file change says it all
 	}
 	ck := Checkpoint{Old: a.Name, New: b.Name, Tensors: []TensorChange{}, Groups: []Group{}}
-	if a.Name != b.Name {
+	if a.Name != b.Name && !single {
 		r.Files = append(r.Files, FileChange{Path: a.Name + " -> " + b.Name, Change: Renamed, OldSize: a.Size, NewSize: b.Size})
 	}
 	switch {
