@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run e2e fuzz clean
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run e2e fuzz clean wheel test-python e2e-python
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -28,8 +28,20 @@ conformance: build
 	scripts/conformance.sh
 
 # The one test command: vet + gofmt, all Go tests under the race detector,
-# the product build without cgo, and the live round trip with the reference model_signing.
-test: vet race build interop
+# the product build without cgo, the live round trip with the reference model_signing,
+# and the light tests of the Python wheel (no torch: scripts/test-python.sh).
+test: vet race build interop test-python
+
+# The Python package's platform wheels (linux x86_64 and aarch64, the static binary inside) into dist/ (docs/python.md).
+wheel:
+	scripts/build-wheel.sh
+
+test-python:
+	scripts/test-python.sh
+
+# Outside CI: the wheel with the real coqui-tts and torch (pytest; see scripts/e2e-python.sh).
+e2e-python:
+	scripts/e2e-python.sh
 
 # Re-sign and re-pin the bundled example with the bundled example key (after scripts/gen-example.py).
 example: build
@@ -66,4 +78,4 @@ fuzz:
 	done
 
 clean:
-	rm -rf bin
+	rm -rf bin build dist
