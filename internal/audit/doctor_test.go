@@ -87,6 +87,17 @@ func TestDoctorBreakages(t *testing.T) {
 			}
 			return []exp{{fx.root, RuleMode, Low, true, "less than expected"}}, nil, map[string]uint32{fx.root: 0o750}
 		}},
+		{"stat record 0666", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
+			rec := filepath.Join(fx.model, fx.id+store.RecordSuffix)
+			must(t, os.Chmod(rec, 0o666))
+			return []exp{{rec, RuleMode, High, true, "writable by group and others"}}, nil, map[string]uint32{rec: 0o444}
+		}},
+		{"stat record without metadata", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
+			rec := filepath.Join(fx.model, "0123456789abcdef"+store.RecordSuffix)
+			write(t, rec, "{}", 0o444)
+			e := exp{rec, RuleGarbage, Low, false, "stat record of a version that has no metadata"}
+			return []exp{e}, []exp{e}, nil
+		}},
 		{"stray file in a version folder", func(t *testing.T, fx *fixture) ([]exp, []exp, map[string]uint32) {
 			writeInto(t, fx.file("sub/evil.pth"), "x", 0o644)
 			stray := fx.file("sub/evil.pth")

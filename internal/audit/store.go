@@ -220,7 +220,7 @@ func (c *checker) checkModels(models string) {
 }
 
 // checkModel checks one model folder: <id>/ version folders, <id>.json
-// metadata and the current link.
+// metadata, <id>.stat records and the current link.
 func (c *checker) checkModel(md, name string) {
 	ents := c.readDir(md)
 	dirs, metas := map[string]bool{}, map[string]bool{}
@@ -245,9 +245,16 @@ func (c *checker) checkModel(md, name string) {
 			continue
 		}
 		id, isMeta := strings.CutSuffix(e.Name(), ".json")
+		rid, isRecord := strings.CutSuffix(e.Name(), store.RecordSuffix)
+		isRecord = isRecord && isHex(rid, 16) && in.isRegular()
 		switch {
 		case isMeta && metas[id]:
 			c.storeItem(in, modeBlob)
+		case isRecord && metas[rid]:
+			c.storeItem(in, modeBlob) // the version's stat record (fast re-verification)
+		case isRecord:
+			c.add(Finding{Path: p, Rule: RuleGarbage, Severity: Low,
+				Problem: "stat record of a version that has no metadata", Fix: c.tg("gc")})
 		case dirs[e.Name()] && metas[e.Name()]:
 			c.checkVersion(md, name, e.Name(), in)
 		case dirs[e.Name()]:

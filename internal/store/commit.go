@@ -32,6 +32,13 @@ type commit struct {
 	undo   []func() // run in reverse order when the commit fails
 	synced map[string]bool
 	placed map[string]bool // blobs (hex SHA-256) placed or replaced
+	// For the stat records (record.go): each placed blob as placed, when its
+	// content was hashed, whether fs-verity is on, and the versions (escaped
+	// model name -> ids) whose files relinkPlaced linked to a placed blob.
+	blobs    map[string]placedBlob
+	hashedAt time.Time
+	verity   string
+	relinked map[string]map[string]bool
 }
 
 // Commit moves the verified model staged in folder staged into the store as
@@ -123,6 +130,7 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		}
 	}
 
+	hashedAt := time.Now()
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
@@ -171,11 +179,11 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		if err != nil {
 			return nil, fmt.Errorf("commit %q: signature: %w", name, err)
 		}
-		sums, _, err := digest.Run(ctx, digest.SHA256, []digest.Task{{Path: p, Length: id.size, Size: id.size, NoFollow: true}}, 1)
+		sum, err := hashOne(ctx, p, id.size)
 		if err != nil {
 			return nil, fmt.Errorf("commit %q: signature: %w", name, err)
 		}
-		sig = &MetaFile{Path: prov.SignatureFile, SHA256: hex.EncodeToString(sums[0]), Size: id.size}
+		sig = &MetaFile{Path: prov.SignatureFile, SHA256: sum, Size: id.size}
 		ids[sig.Path] = id
 		byName[sig.Path] = manifest.File{Name: sig.Path, Path: p, Size: id.size}
 	}
@@ -196,7 +204,8 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		return nil, err
 	}
 	defer release()
-	c := &commit{s: s, work: work, synced: map[string]bool{}, placed: map[string]bool{}}
+	c := &commit{s: s, work: work, synced: map[string]bool{}, placed: map[string]bool{},
+		blobs: map[string]placedBlob{}, hashedAt: hashedAt}
 	defer func() {
 		if err != nil {
 			for i := len(c.undo) - 1; i >= 0; i-- {
@@ -250,6 +259,7 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		if err := s.setCurrent(md, id); err != nil {
 			return nil, fmt.Errorf("commit %q: %w", name, err)
 		}
+		c.writeRecords(esc, old)
 		return existing, nil
 	}
 
@@ -320,7 +330,39 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	if err := s.setCurrent(md, id); err != nil {
 		return nil, fmt.Errorf("commit %q: %w", name, err)
 	}
+	c.writeRecords(esc, meta)
 	return meta.version(dir), nil
+}
+
+// writeRecords writes, best effort, the stat records of the version m just
+// made current in the model folder esc and of the other versions whose
+// files were linked again to blobs this commit placed: an entry for each
+// file that is a placed blob as placed (its content hashed at this commit),
+// entries of the old record for the others that did not change. A failure
+// costs the next check of that version a full hash, nothing more.
+func (c *commit) writeRecords(esc string, m *Meta) {
+	vouch := func(path, sum string, now inodeStat) (time.Time, string, bool) {
+		b, ok := c.blobs[sum]
+		if !ok || now.dev != b.id.dev || now.ino != b.id.ino || now.size != b.id.size || now.mtime != b.id.mtime {
+			return time.Time{}, "", false
+		}
+		return c.hashedAt, b.verity, true
+	}
+	state := c.verity
+	if state == "" {
+		state = "not tried"
+	}
+	_ = c.s.writeRecord(c.work, esc, m, vouch, state)
+	for e, ids := range c.relinked {
+		for id := range ids {
+			if e == esc && id == m.ID {
+				continue
+			}
+			if _, om, err := c.s.load(e, id); err == nil {
+				_ = c.s.writeRecord(c.work, e, om, vouch, state)
+			}
+		}
+	}
 }
 
 // knownManifest builds the manifest of files from items the caller hashed,

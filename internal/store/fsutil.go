@@ -142,7 +142,8 @@ func (s *Store) recoverAll() error {
 }
 
 // recoverModel removes version folders without metadata (a commit killed
-// between its two renames) and a model folder left empty. The caller holds
+// between its two renames), stat records without metadata, and a model
+// folder left empty. The caller holds
 // the store lock.
 func (s *Store) recoverModel(esc string) error {
 	md := s.modelDir(esc)
@@ -169,7 +170,7 @@ func (s *Store) recoverModel(esc string) error {
 			}
 		}
 	}
-	return nil
+	return removeOrphanRecords(md, ents)
 }
 
 // removeTree deletes p and everything below it, making read-only folders

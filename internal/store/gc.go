@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"syscall"
 
 	"github.com/ttsguard/ttsguard/internal/digest"
@@ -107,48 +106,27 @@ func (s *Store) VerifyHashed(ctx context.Context, v *Version) (manifest.Diff, []
 	if err != nil {
 		return manifest.Diff{}, nil, err
 	}
-	want, err := m.Items()
+	diff, hashed, _, err := s.hashVersion(ctx, v, esc, m)
+	return diff, hashed, err
+}
+
+const digestSHA256 = digest.SHA256
+
+// hashOne returns the hex SHA-256 of the file at p, which must have size
+// bytes and not change while it is read (no symbolic link).
+func hashOne(ctx context.Context, p string, size int64) (string, error) {
+	sums, _, err := digest.Run(ctx, digest.SHA256, []digest.Task{{Path: p, Length: size, Size: size, NoFollow: true}}, 1)
 	if err != nil {
-		return manifest.Diff{}, nil, err
+		return "", err
 	}
-	dir := filepath.Join(s.modelDir(esc), m.ID)
-	var ignore []string
-	if m.Signature != nil {
-		if !cleanRel(m.Signature.Path) {
-			return manifest.Diff{}, nil, fmt.Errorf("version %q of %q: %w: signature path %q", m.ID, m.Name, ErrCorrupt, m.Signature.Path)
-		}
-		ignore = []string{m.Signature.Path}
+	return hex.EncodeToString(sums[0]), nil
+}
+
+// hexSum decodes a hex SHA-256.
+func hexSum(s string) ([]byte, error) {
+	d, err := hex.DecodeString(s)
+	if err != nil || len(d) != 32 {
+		return nil, fmt.Errorf("%w: SHA-256 %q", ErrCorrupt, s)
 	}
-	files, err := manifest.Walk(dir, manifest.WalkOptions{IgnorePaths: ignore})
-	if err != nil {
-		return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
-	}
-	got, err := manifest.Hash(ctx, files, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256})
-	if err != nil {
-		return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
-	}
-	diff := manifest.Compare(want, got.Items)
-	if sig := m.Signature; sig != nil {
-		p := filepath.Join(dir, filepath.FromSlash(sig.Path))
-		st, err := os.Lstat(p)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			diff.Missing = append(diff.Missing, sig.Path)
-		case err != nil:
-			return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
-		case !st.Mode().IsRegular():
-			return manifest.Diff{}, nil, fmt.Errorf("verify %q: %q: %w", v.Name, p, manifest.ErrSpecialFile)
-		default:
-			sums, _, err := digest.Run(ctx, digest.SHA256, []digest.Task{{Path: p, Length: st.Size(), Size: st.Size(), NoFollow: true}}, 1)
-			if err != nil {
-				return manifest.Diff{}, nil, fmt.Errorf("verify %q: %w", v.Name, err)
-			}
-			if hex.EncodeToString(sums[0]) != sig.SHA256 {
-				diff.Changed = append(diff.Changed, sig.Path)
-			}
-		}
-	}
-	sort.Strings(diff.Missing)
-	sort.Strings(diff.Changed)
-	return diff, manifest.Pair(files, got.Items), nil
+	return d, nil
 }

@@ -279,6 +279,11 @@ func checkConsistent(t testing.TB, s *Store) {
 			if err != nil || !diff.Empty() {
 				t.Errorf("verify %s %s: %+v %v", v.Name, v.ID, diff, err)
 			}
+			// The fast path never fails an intact version (a stale or
+			// missing stat record is a full hash).
+			if vr, err := s.VerifyVersion(context.Background(), v, true); err != nil || !vr.Diff.Empty() {
+				t.Errorf("fast verify %s %s: %+v %v", v.Name, v.ID, vr, err)
+			}
 			// Sealed: folders 0555, files 0444 (a killed relink must not leave
 			// a version folder writable).
 			filepath.WalkDir(v.Dir, func(p string, d fs.DirEntry, err error) error {

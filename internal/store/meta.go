@@ -1,9 +1,7 @@
 package store
 
 import (
-	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,13 +132,8 @@ func (s *Store) load(esc, id string) (*Version, *Meta, error) {
 		return nil, nil, fmt.Errorf("version %q: %w: metadata over %d bytes", p, ErrCorrupt, maxMetaSize)
 	}
 	var m Meta
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
+	if err := decodeStrict(data, &m); err != nil {
 		return nil, nil, fmt.Errorf("version %q: %w: %w", p, ErrCorrupt, err)
-	}
-	if dec.More() {
-		return nil, nil, fmt.Errorf("version %q: %w: data after the JSON object", p, ErrCorrupt)
 	}
 	if m.Format != MetaFormat || m.ID != id || len(m.Root) != len("sha256:")+64 || m.Root[len("sha256:"):][:idLen] != id {
 		return nil, nil, fmt.Errorf("version %q: %w: format %q, id %q, root %q", p, ErrCorrupt, m.Format, m.ID, m.Root)
@@ -157,3 +150,4 @@ func (s *Store) load(esc, id string) (*Version, *Meta, error) {
 	}
 	return m.version(dir), &m, nil
 }
+

@@ -77,12 +77,43 @@ func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum 
 		return err
 	}
 	c.placed[sum] = true
+	c.notePlaced(sum, bp)
 	if replacing {
 		step("blob replaced")
 	} else {
 		step("blob moved")
 	}
 	return nil
+}
+
+// placedBlob is a blob as this commit placed it: the inode its verified
+// content is in (stat after placing), and its fs-verity digest or "".
+type placedBlob struct {
+	id     fileID
+	verity string
+}
+
+// notePlaced turns fs-verity on for the blob just placed at bp where the
+// filesystem supports it (the first blob that it fails on for lack of
+// support ends the tries of this commit) and notes the blob's inode for the
+// stat records. Neither is needed for the commit to succeed.
+func (c *commit) notePlaced(sum, bp string) {
+	var b placedBlob
+	if c.verity == "" || c.verity == "enabled" {
+		d, err := enableVerity(bp)
+		switch {
+		case err == nil:
+			b.verity, c.verity = d, "enabled"
+		case errors.Is(err, errVerityUnsupported):
+			c.verity = "not available: " + err.Error()
+		}
+	}
+	id, err := statID(bp)
+	if err != nil {
+		return
+	}
+	b.id = id
+	c.blobs[sum] = b
 }
 
 // moveBlob renames f over bp, or copies it when it has other hard links or
@@ -171,7 +202,18 @@ func (c *commit) relinkPlaced() error {
 	sort.Strings(sums)
 	r := &relinker{s: c.s, work: c.work}
 	for _, sum := range sums {
-		if _, err := r.relinkUsers(c.s.blobPath(sum), refs[sum]); err != nil {
+		done, err := r.relinkUsers(c.s.blobPath(sum), refs[sum])
+		for _, u := range done {
+			esc, _ := EscapeName(u.Name)
+			if c.relinked == nil {
+				c.relinked = map[string]map[string]bool{}
+			}
+			if c.relinked[esc] == nil {
+				c.relinked[esc] = map[string]bool{}
+			}
+			c.relinked[esc][u.ID] = true
+		}
+		if err != nil {
 			return fmt.Errorf("blob %s: %w", sum, err)
 		}
 	}

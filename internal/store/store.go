@@ -13,6 +13,9 @@
 //	                                 hard links to blobs; files 0444, folders 0555. This is the
 //	                                 folder to hand to `tts --model_path` / `tts-server`.
 //	    <id>.json                    its metadata (see Meta), 0444
+//	    <id>.stat                    its stat record: device, inode, size, times (and
+//	                                 fs-verity digest) of each file when its content
+//	                                 was last hashed, for fast re-verification (record.go), 0444
 //	    current                      symbolic link whose target is the current <id>
 //	  tmp/                           0700; private staging and work folders (same filesystem,
 //	                                 so rename is atomic)
