@@ -150,4 +150,3 @@ func (s *Store) load(esc, id string) (*Version, *Meta, error) {
 	}
 	return m.version(dir), &m, nil
 }
-
