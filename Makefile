@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run e2e fuzz clean wheel test-python e2e-python
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e fuzz clean wheel test-python e2e-python
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -60,6 +60,10 @@ bench-pull: build
 
 bench-run: build
 	BENCH_OLD_REV=$(BENCH_OLD_REV) scripts/bench-run.sh
+
+# diff of two 2 GiB checkpoints against reading both (torch makes them once: BENCH_DIFF_PYTHON).
+bench-diff: build
+	BENCH_DIFF_NO_BUILD=1 scripts/bench-diff.sh
 
 # Outside CI: the real coqui-tts from PyPI served under `ttsguard run --tts-server` (needs PyPI; see the script).
 e2e: build

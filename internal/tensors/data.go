@@ -21,6 +21,8 @@ type Elements struct {
 	done  int64
 	flat  bool    // the elements are one run of the storage
 	idx   []int64 // strided: the index of the next element
+	data  []byte  // the file's mapping, when it is mapped: read in place
+	kept  int64   // mapped: start of the bytes not yet released, -1 before the first chunk
 }
 
 // Elements returns a reader of t's elements; an error when t has a Problem.
@@ -28,8 +30,9 @@ func (c *Checkpoint) Elements(t *Tensor) (*Elements, error) {
 	if t.Problem != "" {
 		return nil, fmt.Errorf("tensor %q: %s", t.Name, t.Problem)
 	}
-	e := &Elements{t: t, ra: c.r, base: t.st.off, es: t.DType.Size(), total: t.Params}
+	e := &Elements{t: t, ra: c.r, base: t.st.off, es: t.DType.Size(), total: t.Params, data: c.data, kept: -1}
 	if t.st.open != nil {
+		e.data = nil
 		b, err := t.st.open()
 		if err != nil {
 			return nil, fmt.Errorf("tensor %q: %w", t.Name, err)
@@ -65,10 +68,17 @@ func contiguous(shape, stride []int64) bool {
 // Len is the number of elements.
 func (e *Elements) Len() int64 { return e.total }
 
-// Next fills buf with the bytes of the next elements (as many whole
-// elements as fit) and returns them; io.EOF after the last element.
+// Next returns the bytes of the next elements, as many whole elements as
+// buf holds; io.EOF after the last element. The bytes are in buf, or, for a
+// file Open mapped, may be the mapping itself: they must not be written and
+// are valid until the next call of Next on e. Reading a mapping faults when
+// the file is truncated meanwhile: run readers with debug.SetPanicOnFault
+// and recover.
 func (e *Elements) Next(buf []byte) ([]byte, error) {
 	if e.done >= e.total {
+		if e.data != nil && e.flat && e.kept >= 0 {
+			e.releaseTo(e.base+(e.t.Offset+e.total)*e.es, true) // the caller is done with the last chunk
+		}
 		return nil, io.EOF
 	}
 	n := min(int64(len(buf))/e.es, e.total-e.done)
@@ -77,6 +87,19 @@ func (e *Elements) Next(buf []byte) ([]byte, error) {
 	}
 	out := buf[:n*e.es]
 	if e.flat {
+		if e.data != nil {
+			at := e.base + (e.t.Offset+e.done)*e.es
+			if at < 0 || at > int64(len(e.data))-n*e.es {
+				return nil, fmt.Errorf("tensor %q: %w", e.t.Name, io.ErrUnexpectedEOF)
+			}
+			e.done += n
+			if e.kept < 0 {
+				e.kept = at
+			} else {
+				e.releaseTo(at, false) // the caller is done with the chunks before
+			}
+			return e.data[at : at+n*e.es : at+n*e.es], nil
+		}
 		if err := e.readAt(out, (e.t.Offset+e.done)*e.es); err != nil {
 			return nil, err
 		}
@@ -110,7 +133,28 @@ func (e *Elements) Next(buf []byte) ([]byte, error) {
 	return out, nil
 }
 
+// releaseEvery is how many bytes a mapped stream reads between releases.
+const releaseEvery = 8 << 20
+
+// releaseTo gives back the mapped pages from kept up to to, once there are
+// releaseEvery bytes of them (or now, with force).
+func (e *Elements) releaseTo(to int64, force bool) {
+	start, end := (e.kept+4095)&^4095, to&^4095
+	if end > start && (force || end-start >= releaseEvery) {
+		release(e.data[start:end])
+		e.kept = end
+	}
+}
+
 func (e *Elements) readAt(b []byte, off int64) error {
+	if e.data != nil {
+		at := e.base + off
+		if at < 0 || at > int64(len(e.data))-int64(len(b)) {
+			return fmt.Errorf("tensor %q: %w", e.t.Name, io.ErrUnexpectedEOF)
+		}
+		copy(b, e.data[at:])
+		return nil
+	}
 	k, err := e.ra.ReadAt(b, e.base+off)
 	if k == len(b) {
 		return nil

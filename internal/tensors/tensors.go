@@ -84,8 +84,9 @@ type Checkpoint struct {
 	// Root is the checkpoint's unpickled structure (torch formats).
 	Root *pickle.Object `json:"-"`
 
-	r io.ReaderAt
-	f *os.File
+	r    io.ReaderAt
+	f    *os.File
+	data []byte // the file mapped read-only (Open on Linux), else nil
 }
 
 // Params is the number of elements of its weights (all tensors when none
@@ -122,13 +123,19 @@ func Open(ctx context.Context, path string, lim scan.Limits) (*Checkpoint, error
 		return nil, fmt.Errorf("%q: %w", path, err)
 	}
 	c.f = f
+	c.data = mapFile(f, fi.Size())
 	return c, nil
 }
 
-// Close closes the file Open opened.
+// Close closes the file Open opened. Bytes Elements returned are invalid
+// after it.
 func (c *Checkpoint) Close() error {
 	if c.f == nil {
 		return nil
+	}
+	if c.data != nil {
+		unmapFile(c.data) //nolint:errcheck // the file is closed either way
+		c.data = nil
 	}
 	return c.f.Close()
 }

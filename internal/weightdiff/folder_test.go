@@ -4,7 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
+	"github.com/ttsguard/ttsguard/internal/tensors"
 )
 
 func copyFile(t *testing.T, from, to string) {
@@ -115,5 +119,31 @@ func TestDiffRenamedAndUnpaired(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("unreadable checkpoint passed the rules")
+	}
+}
+
+// TestDiffFileShrinks: a checkpoint truncated while it is compared (mapped
+// into memory) is an error, not a crash.
+func TestDiffFileShrinks(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "new.pth")
+	copyFile(t, filepath.Join(fixtures, "fp32-new-zip.pth"), big)
+	oc, err := tensors.Open(context.Background(), filepath.Join(fixtures, "fp32-old-zip.pth"), scan.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	nc, err := tensors.Open(context.Background(), big, scan.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := os.Truncate(big, 0); err != nil {
+		t.Fatal(err)
+	}
+	var ck Checkpoint
+	err = ck.diff(context.Background(), oc, nc, Options{Workers: 1, Depth: 2})
+	if err == nil || !strings.Contains(err.Error(), "changed while it was read") && !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Fatalf("%v", err)
 	}
 }

@@ -3,38 +3,56 @@ package weightdiff
 import (
 	"encoding/binary"
 	"math"
+	"unsafe"
 )
 
+// nativeLittle: the host stores float32 as the checkpoints do, so their
+// bytes can be read as []float32 in place.
+var nativeLittle = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 // diff32 returns Σ(b-a)² and Σa² over the little-endian float32 elements of
-// a and b (of the same length), in float64, with four accumulators.
+// a and b (of the same length), in float64.
 func diff32(a, b []byte) (d, o float64) {
 	n := len(a) / 4
-	b = b[:n*4]
+	if n == 0 {
+		return 0, 0
+	}
+	if !nativeLittle || uintptr(unsafe.Pointer(&a[0]))%4 != 0 || uintptr(unsafe.Pointer(&b[0]))%4 != 0 {
+		return diff32Portable(a, b)
+	}
+	x := unsafe.Slice((*float32)(unsafe.Pointer(&a[0])), n)
+	y := unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)[:len(x)]
 	var d0, d1, d2, d3, o0, o1, o2, o3 float64
 	i := 0
-	for ; i+4 <= n; i += 4 {
-		x0 := float64(math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:])))
-		x1 := float64(math.Float32frombits(binary.LittleEndian.Uint32(a[4*i+4:])))
-		x2 := float64(math.Float32frombits(binary.LittleEndian.Uint32(a[4*i+8:])))
-		x3 := float64(math.Float32frombits(binary.LittleEndian.Uint32(a[4*i+12:])))
-		y0 := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))) - x0
-		y1 := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i+4:]))) - x1
-		y2 := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i+8:]))) - x2
-		y3 := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i+12:]))) - x3
-		d0 += y0 * y0
-		d1 += y1 * y1
-		d2 += y2 * y2
-		d3 += y3 * y3
+	for ; i+4 <= len(x); i += 4 {
+		x0, x1, x2, x3 := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
+		e0, e1, e2, e3 := float64(y[i])-x0, float64(y[i+1])-x1, float64(y[i+2])-x2, float64(y[i+3])-x3
+		d0 += e0 * e0
+		d1 += e1 * e1
+		d2 += e2 * e2
+		d3 += e3 * e3
 		o0 += x0 * x0
 		o1 += x1 * x1
 		o2 += x2 * x2
 		o3 += x3 * x3
 	}
-	for ; i < n; i++ {
-		x := float64(math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:])))
-		y := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))) - x
-		d0 += y * y
-		o0 += x * x
+	for ; i < len(x); i++ {
+		x0 := float64(x[i])
+		e0 := float64(y[i]) - x0
+		d0 += e0 * e0
+		o0 += x0 * x0
 	}
 	return d0 + d1 + d2 + d3, o0 + o1 + o2 + o3
+}
+
+// diff32Portable is diff32 for any host and alignment.
+func diff32Portable(a, b []byte) (d, o float64) {
+	n := len(a) / 4
+	for i := 0; i < n; i++ {
+		x := float64(math.Float32frombits(binary.LittleEndian.Uint32(a[4*i:])))
+		e := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))) - x
+		d += e * e
+		o += x * x
+	}
+	return d, o
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -197,6 +199,8 @@ func measureAll(ctx context.Context, oc, nc *tensors.Checkpoint, jobs []*TensorC
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			// Mapped checkpoints fault when their file shrinks under us: an error, not a crash.
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 			m := newMeter()
 			for c := range ch {
 				s, err := m.measure(ctx, oc, nc, c.old, c.new)
@@ -234,7 +238,25 @@ func newMeter() *meter {
 }
 
 // measure streams both tensors (same shape) chunk by chunk.
-func (m *meter) measure(ctx context.Context, oc, nc *tensors.Checkpoint, a, b *tensors.Tensor) (sums, error) {
+func (m *meter) measure(ctx context.Context, oc, nc *tensors.Checkpoint, a, b *tensors.Tensor) (s sums, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// A memory fault (debug.SetPanicOnFault) has an Addr method; a
+			// nil dereference (an address in the first page) stays a crash.
+			re, ok := r.(interface {
+				runtime.Error
+				Addr() uintptr
+			})
+			if !ok || re.Addr() < 4096 {
+				panic(r)
+			}
+			s, err = sums{}, fmt.Errorf("tensor %q: a checkpoint changed while it was read (%v)", a.Name, re)
+		}
+	}()
+	return m.stream(ctx, oc, nc, a, b)
+}
+
+func (m *meter) stream(ctx context.Context, oc, nc *tensors.Checkpoint, a, b *tensors.Tensor) (sums, error) {
 	ea, err := oc.Elements(a)
 	if err != nil {
 		return sums{}, err
