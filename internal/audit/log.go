@@ -56,14 +56,17 @@ var (
 // Event is what one command did. Model and Root are empty for commands that
 // concern no single model (gc, doctor --fix).
 type Event struct {
-	Time     time.Time `json:"time"`
-	Command  string    `json:"command"`
-	Model    string    `json:"model,omitempty"`
-	Root     string    `json:"root,omitempty"`
-	OK       bool      `json:"ok"`
-	Detail   string    `json:"detail,omitempty"`
-	User     string    `json:"user"`
-	TTSGuard string    `json:"ttsguard"`
+	Time    time.Time `json:"time"`
+	Command string    `json:"command"`
+	Model   string    `json:"model,omitempty"`
+	Root    string    `json:"root,omitempty"`
+	OK      bool      `json:"ok"`
+	Detail  string    `json:"detail,omitempty"`
+	// Verify says how a stored model's files were verified: "fast: ..."
+	// (the store's stat record matched) or "full: <why>" (every file hashed).
+	Verify   string `json:"verify,omitempty"`
+	User     string `json:"user"`
+	TTSGuard string `json:"ttsguard"`
 }
 
 // Record is an event at its place in the log (Index counts from 0).

@@ -140,6 +140,9 @@ func (r logRecords) Text(w io.Writer) error {
 		if e.Detail != "" {
 			fmt.Fprintf(&b, "\t%s", e.Detail)
 		}
+		if e.Verify != "" {
+			fmt.Fprintf(&b, "\tverify %s", e.Verify)
+		}
 		b.WriteByte('\n')
 	}
 	if len(r) == 0 {

@@ -46,6 +46,13 @@ func TestScripts(t *testing.T) {
 			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, "xdg"))
 			return nil
 		},
+		// [root]: the tests run as root (a root-owned store: the fast path's stat records count).
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// mkfile SIZE PATH: a file of SIZE bytes.
 			"mkfile": func(ts *testscript.TestScript, neg bool, args []string) {

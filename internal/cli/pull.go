@@ -89,6 +89,9 @@ func (r checkResult) Text(w io.Writer) error {
 	fmt.Fprintf(&b, "check %s: %s\n", r.Summary(), r.Target)
 	fmt.Fprintf(&b, "  model:    %s (%s)\n", r.Name, r.Dir)
 	fmt.Fprintf(&b, "  root:     %s\n", r.Root)
+	if v := r.Verification; v != nil {
+		fmt.Fprintf(&b, "  verify:   %s (%.1f ms)\n", v, v.ElapsedMS)
+	}
 	for _, g := range r.Gates {
 		mark := "ok"
 		if !g.OK {
@@ -238,6 +241,9 @@ func checkEvent(cmd string, r *pull.CheckResult, err error) audit.Event {
 	}
 	if err != nil && e.Detail == "" {
 		e.Detail = firstLine(err.Error())
+	}
+	if r.Verification != nil {
+		e.Verify = firstLine(r.Verification.String())
 	}
 	return e
 }

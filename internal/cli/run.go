@@ -121,12 +121,17 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 		return err
 	}
 	spec.HFCache = hfCache(deps)
+	var verified []string // how each checked model was verified, for the start event
 	checkAll := func() error {
-		if err := checkStored(ctx, g, pol, v, deps); err != nil {
+		how, err := checkStored(ctx, g, pol, v, deps)
+		if err != nil {
 			return err
 		}
+		verified = append(verified[:0], how)
 		if vocoder != nil {
-			return checkStored(ctx, g, pol, vocoder, nil)
+			how, err := checkStored(ctx, g, pol, vocoder, nil)
+			verified = append(verified, "vocoder "+how)
+			return err
 		}
 		return nil
 	}
@@ -156,7 +161,8 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if err := checkAll(); err != nil {
 		return err
 	}
-	started := audit.Event{Command: "run", Model: v.Name, Root: v.Root, OK: true, Detail: "starting " + firstLine(strings.Join(plan.Command, " "))}
+	started := audit.Event{Command: "run", Model: v.Name, Root: v.Root, OK: true, Detail: "starting " + firstLine(strings.Join(plan.Command, " ")),
+		Verify: firstLine(strings.Join(verified, "; "))}
 	if err := logEvent(g, pol, started, false); err != nil {
 		return fmt.Errorf("refusing to start: %w", err)
 	}
@@ -294,9 +300,20 @@ func hfCache(deps []pull.Dependency) []sandbox.HFRepo {
 // checkStored runs every gate of the policy on a stored model; a failure is
 // printed like `ttsguard check` prints it and refuses the start. deps are
 // the model's requirements the sandbox gives: the check must have checked
-// those versions.
-func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version, deps []pull.Dependency) error {
+// those versions. It returns how the model's files were verified (fast or
+// full, and why).
+func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.Version, deps []pull.Dependency) (string, error) {
 	r, err := pull.CheckStored(ctx, pol, v.Name)
+	how := ""
+	if r != nil && r.Verification != nil {
+		how = r.Verification.String()
+	}
+	return how, checkedStart(g, pol, v, deps, r, err)
+}
+
+// checkedStart refuses the start unless the check r of the stored model v
+// (and of its requirements deps) passed on the version the sandbox gets.
+func checkedStart(g *globals, pol *policy.Policy, v *store.Version, deps []pull.Dependency, r *pull.CheckResult, err error) error {
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
 		return fmt.Errorf("refusing to start: the current version of %q changed while it was being checked (a concurrent pull or lock update?): start it again", v.Name)
 	}

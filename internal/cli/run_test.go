@@ -247,7 +247,8 @@ func TestRunRefusesTampered(t *testing.T) {
 	// The refused start is in the audit log.
 	if l, err := audit.OpenLog(filepath.Join(e.dir, "store"), false); err != nil {
 		t.Fatal(err)
-	} else if recs, _, err := l.Records(); err != nil || len(recs) != 1 || recs[0].Command != "run" || recs[0].OK || !strings.HasPrefix(recs[0].Detail, "integrity: ") {
+	} else if recs, _, err := l.Records(); err != nil || len(recs) != 1 || recs[0].Command != "run" || recs[0].OK || !strings.HasPrefix(recs[0].Detail, "integrity: ") ||
+		!strings.HasPrefix(recs[0].Verify, "full: ") {
 		t.Errorf("audit log: %+v %v", recs, err)
 	}
 	// A config tts-server's arguments cannot be built from: still a failed
@@ -290,8 +291,17 @@ func TestRunExitStatus(t *testing.T) {
 		t.Fatalf("%d records, %d signed: %v", len(recs), signed, err)
 	}
 	var got []string
+	// Each start says how the model was verified: through the stat record
+	// in a root-owned store, else in full and why.
+	how := "fast: stat record matched"
+	if os.Geteuid() != 0 {
+		how = "full: the stat record does not count"
+	}
 	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%s %v %s", r.Command, r.OK, r.Detail))
+		if r.Command == "run" && !strings.HasPrefix(r.Verify, how) {
+			t.Errorf("start event verify %q, want %q...", r.Verify, how)
+		}
 	}
 	want := []string{
 		"run true starting /bin/sh -c exit 3", "run-exit false exit status 3",

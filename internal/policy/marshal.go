@@ -58,6 +58,7 @@ type yamlRun struct {
 	Env       []string    `yaml:"env,omitempty" json:"env,omitempty"`
 	Limits    *yamlLimits `yaml:"limits,omitempty" json:"limits,omitempty"`
 	GPU       bool        `yaml:"gpu,omitempty" json:"gpu,omitempty"`
+	Verify    string      `yaml:"verify,omitempty" json:"verify,omitempty"`
 }
 
 type yamlLimits struct {
@@ -71,7 +72,7 @@ type yamlLimits struct {
 // marshalRun writes the run section; limits left at their defaults are
 // left out.
 func marshalRun(r Run) yamlRun {
-	y := yamlRun{User: r.User, Group: r.Group, AllowRead: r.AllowRead, Env: r.Env, GPU: r.GPU}
+	y := yamlRun{User: r.User, Group: r.Group, AllowRead: r.AllowRead, Env: r.Env, GPU: r.GPU, Verify: r.Verify}
 	if r.Limits != (RunLimits{}) {
 		l := r.Limits
 		y.Limits = &yamlLimits{Memory: formatLimit(l.Memory, true), Processes: formatLimit(l.Processes, false),

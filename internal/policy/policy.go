@@ -207,7 +207,15 @@ type Run struct {
 	Limits RunLimits
 	// GPU allows the NVIDIA device files to the command (as `run --gpu`).
 	GPU bool
+	// Verify is how `check`, `run` and `audit --quick` verify a stored
+	// model's files: VerifyFast (also "") or VerifyFull. `audit` without
+	// --quick always re-hashes.
+	Verify string
 }
+
+// FastVerify reports whether stored models may be verified through the
+// store's stat record (run.verify is fast or unset).
+func (r Run) FastVerify() bool { return r.Verify != VerifyFull }
 
 //go:embed default.yaml
 var defaultYAML []byte

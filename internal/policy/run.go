@@ -25,7 +25,17 @@ var RunEnvAlways = []string{"PATH", "LANG", "LC_*"}
 // RunEnvSet are the environment variables `ttsguard run` sets itself.
 var RunEnvSet = []string{"HOME", "TMPDIR", "TTSGUARD_MODEL", "TTSGUARD_VOCODER", "TTSGUARD_OUTPUT", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "USER", "LOGNAME"}
 
-var runKeys = []string{"user", "group", "allow_read", "env", "limits", "gpu"}
+var runKeys = []string{"user", "group", "allow_read", "env", "limits", "gpu", "verify"}
+
+// Values of run.verify: how `check`, `run` and `audit --quick` verify a
+// stored model's files.
+const (
+	// VerifyFast skips re-hashing files that the store's stat record proves
+	// unchanged since they were hashed (the default).
+	VerifyFast = "fast"
+	// VerifyFull re-hashes every file every time.
+	VerifyFull = "full"
+)
 
 // Unlimited is a RunLimits value that lifts a limit ("unlimited" in YAML).
 const Unlimited = -1
@@ -124,6 +134,10 @@ func (ps *parser) run(p *Policy, n *yaml.Node) error {
 			err = ps.limits(p, vn)
 		case "gpu":
 			p.Run.GPU, err = ps.boolean(vn, fk)
+		case "verify":
+			if p.Run.Verify, err = ps.str(vn, fk); err == nil && p.Run.Verify != VerifyFast && p.Run.Verify != VerifyFull {
+				err = ps.errf(vn, fk, "%q: want fast or full", p.Run.Verify)
+			}
 		}
 		return err
 	})

@@ -60,6 +60,9 @@ func TestParseRunErrors(t *testing.T) {
 		{"env path", v + "run:\n  env: [PATH]\n", `policy "p.yaml": line 3: run.env[0]: PATH is always passed`},
 		{"env lc", v + "run:\n  env: [LC_ALL]\n", `policy "p.yaml": line 3: run.env[0]: LC_ALL is always passed`},
 		{"env twice", v + "run:\n  env: [A, A]\n", `policy "p.yaml": line 3: run.env[1]: "A" is listed twice`},
+		{"verify other", v + "run:\n  verify: quick\n", `policy "p.yaml": line 3: run.verify: "quick": want fast or full`},
+		{"verify empty", v + "run:\n  verify: \"\"\n", `policy "p.yaml": line 3: run.verify: "": want fast or full`},
+		{"verify bool", v + "run:\n  verify: true\n", `policy "p.yaml": line 3: run.verify: want a string, got a boolean`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,6 +145,29 @@ func TestParseRunLimits(t *testing.T) {
 	} {
 		if _, err := Parse("p.yaml", []byte(in)); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%q: got %v, want %s", in, err, msg)
+		}
+	}
+}
+
+func TestParseRunVerify(t *testing.T) {
+	for in, want := range map[string]struct {
+		verify string
+		fast   bool
+	}{
+		"version: 1\n":                       {"", true},
+		"version: 1\nrun:\n  verify: fast\n": {VerifyFast, true},
+		"version: 1\nrun:\n  verify: full\n": {VerifyFull, false},
+	} {
+		p, err := Parse("p.yaml", []byte(in))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if p.Run.Verify != want.verify || p.Run.FastVerify() != want.fast {
+			t.Errorf("%q: verify %q, fast %v", in, p.Run.Verify, p.Run.FastVerify())
+		}
+		q, err := Parse("out.yaml", []byte(p.String()))
+		if err != nil || !reflect.DeepEqual(p.Run, q.Run) {
+			t.Errorf("%q: round trip: %v\n%s", in, err, p)
 		}
 	}
 }

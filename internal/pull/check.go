@@ -27,28 +27,78 @@ type CheckResult struct {
 	// longer matches, every stored model and version that shares it, and
 	// whether it was repaired.
 	BadBlobs []BadBlob `json:"bad_blobs,omitempty"`
+	// Verification: for a stored model, how its files were verified.
+	Verification *Verification `json:"verification,omitempty"`
 	// Requires: for a stored model, the checks of its requirements (deps.go).
 	Requires  []*CheckResult `json:"requires,omitempty"`
 	OK        bool           `json:"ok"`
 	ElapsedMS float64        `json:"elapsed_ms"`
 }
 
+// Verification says how a stored model's files were verified: Path "fast"
+// (the store's stat record proved them unchanged since they were hashed,
+// nothing was read) or "full" (every file hashed), and Reason: what matched,
+// or why the fast path was not taken.
+type Verification struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	// LastHashed: when the files' content was last hashed and matched (now
+	// for a full hash); absent when it did not match.
+	LastHashed *time.Time `json:"last_hashed,omitempty"`
+	// Recorded: after a full hash, the stat record was written again, so
+	// the next check can take the fast path.
+	Recorded  bool    `json:"recorded,omitempty"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// String is "fast: <reason>" or "full: <reason>".
+func (v *Verification) String() string { return v.Path + ": " + v.Reason }
+
+// Verify says how a check verifies a stored model's files.
+type Verify struct {
+	Fast bool   // take the fast path where the store's stat record holds
+	Why  string // when !Fast: why every file is hashed (shown in the result)
+}
+
+// PolicyVerify is how the policy's run.verify has check and run verify a
+// stored model: fast unless it says full.
+func PolicyVerify(pol *policy.Policy) Verify {
+	if pol.Run.FastVerify() {
+		return Verify{Fast: true}
+	}
+	return Verify{Why: "the policy's run.verify is full"}
+}
+
 // Check runs every gate of the policy on a folder, or on a stored model by
-// name (re-hashing it against its stored manifest first). name overrides the
-// model name used for a folder's pins and signers ("" = the folder's name).
-// A target that names a stored model is that model unless it is written as a
-// path ("./x", "../x", "/x"); any other existing folder is a folder.
+// name (verified against its stored manifest first, as the policy's
+// run.verify says). name overrides the model name used for a folder's pins
+// and signers ("" = the folder's name). A target that names a stored model
+// is that model unless it is written as a path ("./x", "../x", "/x"); any
+// other existing folder is a folder.
 func Check(ctx context.Context, pol *policy.Policy, target, name string) (*CheckResult, error) {
-	return check(ctx, pol, target, name, false, true)
+	return check(ctx, pol, target, name, checkOpts{requires: true, verify: PolicyVerify(pol)})
 }
 
 // CheckStored is Check of the stored model name, whatever the working
 // folder holds.
 func CheckStored(ctx context.Context, pol *policy.Policy, name string) (*CheckResult, error) {
-	return check(ctx, pol, name, "", true, true)
+	return CheckStoredVerify(ctx, pol, name, PolicyVerify(pol))
 }
 
-func check(ctx context.Context, pol *policy.Policy, target, name string, storedOnly, requires bool) (*CheckResult, error) {
+// CheckStoredVerify is CheckStored that verifies the model's files (and its
+// requirements') as vf says, whatever the policy's run.verify.
+func CheckStoredVerify(ctx context.Context, pol *policy.Policy, name string, vf Verify) (*CheckResult, error) {
+	return check(ctx, pol, name, "", checkOpts{storedOnly: true, requires: true, verify: vf})
+}
+
+// checkOpts: storedOnly, the target is a stored model whatever the working
+// folder holds; requires, check its requirements too; verify, how.
+type checkOpts struct {
+	storedOnly, requires bool
+	verify               Verify
+}
+
+func check(ctx context.Context, pol *policy.Policy, target, name string, o checkOpts) (*CheckResult, error) {
 	t0 := time.Now()
 	r := &CheckResult{Target: target}
 	var firstErr error
@@ -66,7 +116,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 	var requested []string       // a stored model's sources, for its requirements
 	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
 	var scanned []string         // the files to scan; nil: the whole model folder
-	if !storedOnly && isFolderTarget(target, root) {
+	if !o.storedOnly && isFolderTarget(target, root) {
 		r.Dir = target
 		r.Name = name
 		if r.Name == "" {
@@ -99,8 +149,12 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 			return nil, fmt.Errorf("%q is neither a folder nor a stored model: %w", target, err)
 		}
 		r.Stored, r.Name, r.Dir = true, v.Name, v.Dir
-		diff, items, err := st.VerifyHashed(ctx, v)
-		hashed = items
+		vr, err := st.VerifyVersion(ctx, v, o.verify.Fast)
+		var diff manifest.Diff
+		if vr != nil {
+			diff, hashed = vr.Diff, vr.Hashed
+			r.Verification = verification(vr, o.verify)
+		}
 		g := Gate{Name: "integrity"}
 		switch {
 		case err != nil:
@@ -115,7 +169,10 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 			}
 			err = fmt.Errorf("%w: integrity: %s", ErrGate, g.Detail)
 		default:
-			g.OK, g.Detail = true, "every file matches the manifest stored at commit"
+			g.OK, g.Detail = true, "every file matches the manifest stored at commit (hashed in full)"
+			if r.Verification.Path == "fast" {
+				g.Detail = "every file matches the manifest stored at commit (fast path: the store's stat record proves them unchanged)"
+			}
 		}
 		add(g, err)
 		meta, err := st.Meta(v)
@@ -139,8 +196,8 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 	add(g, err)
 	g, _, err = scanGate(ctx, pol, r.Dir, scanned...)
 	add(g, err)
-	if requires && r.Stored {
-		rg, results, err := checkRequires(ctx, pol, r.Name, requested) // deps.go
+	if o.requires && r.Stored {
+		rg, results, err := checkRequires(ctx, pol, r.Name, requested, o.verify) // deps.go
 		if rg != nil {
 			r.Requires = results
 			add(*rg, err)
@@ -149,6 +206,21 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, storedO
 	r.OK = firstErr == nil
 	r.ElapsedMS = float64(time.Since(t0).Microseconds()) / 1000
 	return r, firstErr
+}
+
+// verification is the evidence of how a stored model was verified.
+func verification(vr *store.Verification, vf Verify) *Verification {
+	out := &Verification{Path: "full", Reason: vr.Reason, Recorded: vr.Recorded, ElapsedMS: float64(vr.Elapsed.Microseconds()) / 1000}
+	if vr.Fast {
+		out.Path = "fast"
+	} else if !vf.Fast && vf.Why != "" {
+		out.Reason = vf.Why
+	}
+	if !vr.LastHashed.IsZero() {
+		t := vr.LastHashed
+		out.LastHashed = &t
+	}
+	return out
 }
 
 // checkPin compares with the policy pin and the lock file, without changing either.

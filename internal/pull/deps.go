@@ -144,7 +144,7 @@ func StoredRequirements(pol *policy.Policy, st *store.Store, v *store.Version) (
 // checkRequires checks every requirement of the stored model name (pulled
 // as requested) as CheckStored checks a model, and sums them up in a
 // "requires" gate; their results are returned for CheckResult.Requires.
-func checkRequires(ctx context.Context, pol *policy.Policy, name string, requested []string) (*Gate, []*CheckResult, error) {
+func checkRequires(ctx context.Context, pol *policy.Policy, name string, requested []string, vf Verify) (*Gate, []*CheckResult, error) {
 	reqs := Requirements(pol, name, requested)
 	if len(reqs) == 0 {
 		return nil, nil, nil
@@ -154,7 +154,7 @@ func checkRequires(ctx context.Context, pol *policy.Policy, name string, request
 	var results []*CheckResult
 	var firstErr error
 	for _, q := range reqs {
-		cr, err := check(ctx, pol, q.Name, "", true, false)
+		cr, err := check(ctx, pol, q.Name, "", checkOpts{storedOnly: true, verify: vf})
 		if cr != nil {
 			results = append(results, cr)
 		}

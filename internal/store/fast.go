@@ -34,6 +34,8 @@ type Verification struct {
 	// Recorded: after a full hash that found the version intact, its stat
 	// record was written again (the next check can take the fast path).
 	Recorded bool
+	// Elapsed is how long VerifyVersion took.
+	Elapsed time.Duration
 }
 
 // VerifyVersion is VerifyHashed that, when fast is true, first tries the
@@ -51,7 +53,13 @@ type Verification struct {
 // effort, only when the store lock is free): for each file whose change
 // time was earlier than a clock taken before the hash started and that
 // did not change while it was hashed.
-func (s *Store) VerifyVersion(ctx context.Context, v *Version, fast bool) (*Verification, error) {
+func (s *Store) VerifyVersion(ctx context.Context, v *Version, fast bool) (vr *Verification, err error) {
+	t0 := time.Now()
+	defer func() {
+		if vr != nil {
+			vr.Elapsed = time.Since(t0)
+		}
+	}()
 	esc, err := EscapeName(v.Name)
 	if err != nil {
 		return nil, err
@@ -62,9 +70,9 @@ func (s *Store) VerifyVersion(ctx context.Context, v *Version, fast bool) (*Veri
 	}
 	reason := "full hash requested"
 	if fast {
-		vr, why := s.fastVerify(esc, m)
-		if vr != nil {
-			return vr, nil
+		fv, why := s.fastVerify(esc, m)
+		if fv != nil {
+			return fv, nil
 		}
 		reason = why
 	}
@@ -86,7 +94,7 @@ func (s *Store) VerifyVersion(ctx context.Context, v *Version, fast bool) (*Veri
 	if err != nil {
 		return nil, err
 	}
-	vr := &Verification{Diff: diff, Hashed: hashed, Reason: reason}
+	vr = &Verification{Diff: diff, Hashed: hashed, Reason: reason}
 	if diff.Empty() {
 		vr.LastHashed = start.UTC()
 		if clock != 0 {

@@ -21,7 +21,7 @@ import (
 // content has just been hashed, and compared later.
 
 // errVerityUnsupported: the kernel or filesystem offers no fs-verity.
-var errVerityUnsupported = errors.New("fs-verity is not supported here")
+var errVerityUnsupported = errors.New("the filesystem or kernel has no fs-verity")
 
 // errVerityNotEnabled: the filesystem has fs-verity, the file has it off.
 var errVerityNotEnabled = errors.New("fs-verity is not enabled on the file")

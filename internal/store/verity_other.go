@@ -5,7 +5,7 @@ package store
 import "errors"
 
 var (
-	errVerityUnsupported = errors.New("fs-verity is not supported here")
+	errVerityUnsupported = errors.New("the filesystem or kernel has no fs-verity")
 	errVerityNotEnabled  = errors.New("fs-verity is not enabled on the file")
 )
 
