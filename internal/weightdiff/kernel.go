@@ -23,10 +23,9 @@ func diff32(a, b []byte) (d, o float64) {
 	x := unsafe.Slice((*float32)(unsafe.Pointer(&a[0])), n)
 	y := unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), n)[:len(x)]
 	var d0, d1, d2, d3, o0, o1, o2, o3 float64
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		x0, x1, x2, x3 := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
-		e0, e1, e2, e3 := float64(y[i])-x0, float64(y[i+1])-x1, float64(y[i+2])-x2, float64(y[i+3])-x3
+	for len(x) >= 4 && len(y) >= 4 {
+		x0, x1, x2, x3 := float64(x[0]), float64(x[1]), float64(x[2]), float64(x[3])
+		e0, e1, e2, e3 := float64(y[0])-x0, float64(y[1])-x1, float64(y[2])-x2, float64(y[3])-x3
 		d0 += e0 * e0
 		d1 += e1 * e1
 		d2 += e2 * e2
@@ -35,8 +34,9 @@ func diff32(a, b []byte) (d, o float64) {
 		o1 += x1 * x1
 		o2 += x2 * x2
 		o3 += x3 * x3
+		x, y = x[4:], y[4:]
 	}
-	for ; i < len(x); i++ {
+	for i := range x {
 		x0 := float64(x[i])
 		e0 := float64(y[i]) - x0
 		d0 += e0 * e0
