@@ -18,6 +18,7 @@ import (
 func FuzzRead(f *testing.F) {
 	paths, _ := filepath.Glob("testdata/ckpt/*-old-*.pth")
 	more, _ := filepath.Glob("testdata/ckpt/*-old.safetensors")
+	paths = append(paths, "testdata/ckpt/legacy-tar.pth")
 	for _, p := range append(paths, more...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

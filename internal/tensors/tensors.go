@@ -1,7 +1,7 @@
 // Package tensors lists every tensor of a checkpoint without executing
 // anything, and streams their elements: PyTorch zip checkpoints (torch.save
-// since 1.6), legacy raw checkpoints (_use_new_zipfile_serialization=False)
-// and safetensors files.
+// since 1.6), legacy raw checkpoints (_use_new_zipfile_serialization=False),
+// legacy tar checkpoints (torch.save before 0.4) and safetensors files.
 //
 // A torch checkpoint's pickle is read by the scanner's symbolic machine
 // (scan/pickle with Options.Tree): dicts, lists, tuples, strings and numbers
@@ -155,6 +155,9 @@ func Read(ctx context.Context, r io.ReaderAt, size int64, lim scan.Limits) (*Che
 	case scan.FormatSafetensors:
 		c.Format = FormatSafetensors
 		err = c.readSafetensors(lim)
+	case scan.FormatTar:
+		c.Format = FormatTorchTar
+		err = c.readTar(ctx, lim)
 	default:
 		return nil, fmt.Errorf("%w: content is %s", ErrFormat, f)
 	}

@@ -162,3 +162,48 @@ func b2i(b bool) int64 {
 	}
 	return 0
 }
+
+// TestLegacyTar: a tar checkpoint (the format before torch 0.4, written by
+// testdata/gen_tar.py and loaded by torch 2.8): views of a storage, strides,
+// offsets and a double tensor read as torch reads them.
+func TestLegacyTar(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "ckpt", "expected-tar.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exp struct {
+		Tensors []struct {
+			Name          string   `json:"name"`
+			Key           []string `json:"key"`
+			Weight        bool     `json:"weight"`
+			DType         DType    `json:"dtype"`
+			Shape         []int64  `json:"shape"`
+			Stride        []int64  `json:"stride"`
+			StorageOffset int64    `json:"storage_offset"`
+			Sum           float64  `json:"sum"`
+			First         float64  `json:"first"`
+		}
+	}
+	if err := json.Unmarshal(b, &exp); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(context.Background(), filepath.Join("testdata", "ckpt", "legacy-tar.pth"), scan.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Format != FormatTorchTar || len(c.Tensors) != len(exp.Tensors) || len(c.Findings) > 0 {
+		t.Fatalf("%s: %d tensors, want %d; findings %v", c.Format, len(c.Tensors), len(exp.Tensors), c.Findings)
+	}
+	for i, w := range exp.Tensors {
+		g := c.Tensors[i]
+		if g.Name != w.Name || !slices.Equal(g.Key, w.Key) || g.Weight != w.Weight || g.DType != w.DType ||
+			!slices.Equal(g.Shape, w.Shape) || !slices.Equal(g.Stride, w.Stride) || g.Offset != w.StorageOffset || g.Problem != "" {
+			t.Errorf("got %+v, want %+v", *g, w)
+			continue
+		}
+		if s, first := sum(t, c, g); s != w.Sum || first != w.First {
+			t.Errorf("%s: sum %v first %v, torch says %v and %v", g.Name, s, first, w.Sum, w.First)
+		}
+	}
+}

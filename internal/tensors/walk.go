@@ -22,6 +22,19 @@ type walker struct {
 	visited  map[*pickle.Object]bool // containers already walked (first path wins)
 	reached  map[int64]bool          // rebuild calls listed, by offset
 	model    *pickle.Object          // the model's state dict, or nil
+	// legacy makes the tensor a legacy tar checkpoint's persistent id names
+	// (tar.go); nil for other formats.
+	legacy func(key string) *Tensor
+}
+
+// isTensor reports whether o is a tensor: a rebuild call, or a legacy tar
+// checkpoint's tensor key.
+func (w *walker) isTensor(o *pickle.Object) bool {
+	if tensorOf(o) != nil {
+		return true
+	}
+	_, ok := legacyKey(o)
+	return ok && w.legacy != nil
 }
 
 // tensorsOf lists every tensor reachable from the pickle's root through
@@ -35,7 +48,7 @@ func tensorsOf(res *pickle.Result, storages map[string]*storage) []*Tensor {
 			w.refs[s.Key] = s
 		}
 	}
-	w.model = stateDict(res.Root)
+	w.model = stateDict(res.Root, w.isTensor)
 	w.walk(res.Root, nil)
 	for _, rb := range res.Rebuilds {
 		if w.reached[rb.Offset] {
@@ -53,13 +66,13 @@ func tensorsOf(res *pickle.Result, storages map[string]*storage) []*Tensor {
 
 // stateDict returns the model's state dict: root["model"] when it is a dict
 // holding tensors (coqui's checkpoints), else root when it holds tensors.
-func stateDict(root *pickle.Object) *pickle.Object {
+func stateDict(root *pickle.Object, isTensor func(*pickle.Object) bool) *pickle.Object {
 	holds := func(d *pickle.Object) bool {
 		if d == nil || d.Kind != pickle.KindDict {
 			return false
 		}
 		for _, v := range d.Items {
-			if tensorOf(v) != nil {
+			if isTensor(v) {
 				return true
 			}
 		}
@@ -89,6 +102,12 @@ func tensorOf(o *pickle.Object) *pickle.Object {
 }
 
 func (w *walker) walk(o *pickle.Object, key []string) {
+	if k, ok := legacyKey(o); ok && w.legacy != nil {
+		t := w.legacy(k)
+		t.Key, t.Name = append([]string(nil), key...), strings.Join(key, "/")
+		w.out = append(w.out, t)
+		return
+	}
 	if t := tensorOf(o); t != nil {
 		w.reached[t.Tensor.Offset] = true
 		var ref *pickle.StorageRef
@@ -124,7 +143,7 @@ func (w *walker) walk(o *pickle.Object, key []string) {
 		}
 		n := len(w.out)
 		w.walk(it, append(key, seg))
-		if o == w.model && tensorOf(it) != nil && len(w.out) == n+1 {
+		if o == w.model && w.isTensor(it) && len(w.out) == n+1 {
 			w.out[n].Weight, w.out[n].Name = true, seg
 		}
 	}

@@ -231,6 +231,9 @@ func (m *machine) persistent(off int, op byte, pid value) value {
 	}
 	if pid.k == kInt || pid.k == kStr {
 		// Legacy tar checkpoints name their storages and tensors by key.
+		if m.opt.Tree {
+			v.n.items = []value{pid}
+		}
 		return v
 	}
 	if pid.k == kTuple && len(pid.n.items) >= 5 && len(pid.n.items) <= 6 {

@@ -24,7 +24,7 @@ const (
 	KindFrozenSet  Kind = "frozenset"
 	KindGlobal     Kind = "global"     // Str: "module.name"
 	KindObject     Kind = "object"     // the result of a call: Str names the callee ("" when it is not a named global)
-	KindPersistent Kind = "persistent" // what persistent_load returns: Storage when it is a torch storage
+	KindPersistent Kind = "persistent" // what persistent_load returns: Storage when it is a torch storage, the key (Items[0]) when it is a legacy tar checkpoint's
 	KindOther      Kind = "other"      // a mark, a buffer, a value the machine does not track
 )
 
@@ -155,6 +155,9 @@ func (t *treeBuilder) object(v value, depth int) (*Object, error) {
 		o.Kind, o.Str = KindGlobal, v.globalName()
 	case kPersist:
 		o.Kind, o.Storage = KindPersistent, v.n.storage
+		if len(v.n.items) == 1 { // a legacy tar checkpoint's key: Items[0]
+			return o, t.items(o, v.n.items, depth)
+		}
 	case kTuple:
 		o.Kind, o.Truncated = KindTuple, v.n.truncated
 		return o, t.items(o, v.n.items, depth)
