@@ -201,6 +201,36 @@ func newInspectCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// diffFailed is a diff that could not compare everything: a checkpoint or
+// a tensor that does not read (exit 1: never reported as complete).
+type diffFailed struct{ what []string }
+
+func (e diffFailed) Error() string {
+	return "diff incomplete: " + strings.Join(e.what, "; ")
+}
+
+func (e diffFailed) Unwrap() error { return errUnsafe }
+
+// diffIncomplete returns a diffFailed naming what was not compared, nil
+// when everything was.
+func diffIncomplete(r *weightdiff.Result) error {
+	var what []string
+	for _, ck := range r.Checkpoints {
+		if ck.Error != "" {
+			what = append(what, ck.Error)
+		}
+		for _, t := range ck.Tensors {
+			if t.Change == weightdiff.Unreadable {
+				what = append(what, fmt.Sprintf("%s: tensor %s: %s", ck.New, t.Name, t.Note))
+			}
+		}
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	return diffFailed{what}
+}
+
 type diffResult struct{ *weightdiff.Result }
 
 func (r diffResult) Text(w io.Writer) error {
@@ -316,7 +346,10 @@ func newDiffCmd(g *globals) *cobra.Command {
 				return err
 			}
 			r.Old, r.New = old.Label, nw.Label
-			return g.printer().Print(diffResult{r})
+			if err := g.printer().Print(diffResult{r}); err != nil {
+				return err
+			}
+			return diffIncomplete(r)
 		},
 	}
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (for the store)")
