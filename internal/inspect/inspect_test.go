@@ -178,3 +178,18 @@ func FuzzArch(f *testing.F) {
 		}
 	})
 }
+
+// TestInspectFileWithConfig: a single checkpoint is checked against the
+// config given with it.
+func TestInspectFileWithConfig(t *testing.T) {
+	for dir, fail := range map[string]bool{"tiny-vits": false, "tampered-shape": true} {
+		r, err := Inspect(context.Background(), filepath.Join("testdata", dir, "model.pth"),
+			Options{Config: filepath.Join("testdata", "tiny-vits", "config.json")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Arch == nil || !r.Arch.Checked || r.Failed() != fail || r.Model != "model.pth" {
+			t.Errorf("%s: %+v %v", dir, r.Arch, r.Findings)
+		}
+	}
+}
