@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-PYTHON=${PYTHON:-/usr/bin/python3}
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 WORK=$(mktemp -d /tmp/ttsguard-e2e-python-XXXXXX)
 trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 step() { printf '\n== %s\n' "$*"; }

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-PYTHON=${PYTHON:-/usr/bin/python3}
+PYTHON=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 WORK=$(mktemp -d /tmp/ttsguard-pytest-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 case $(uname -m) in

@@ -7,6 +7,7 @@ Needs TTSGUARD_REPO (the repository: README.md's Python example is run exactly a
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import shutil
@@ -224,3 +225,25 @@ def test_coqui_tts_pulls_a_missing_catalog_model_under_the_policy(home):
         TTS("tts_models/en/ljspeech/vits", policy=policy)  # coqui's release host is not an allowed source
     assert "not in the policy's sources" in str(e.value)
     assert e.value.evidence.requested == ["tts_models/en/ljspeech/vits"]
+
+
+def test_coqui_config_paths_point_into_the_store_through_a_private_copy(vits, home):
+    folder = os.path.join(home, "spk-vits")
+    shutil.copytree(vits, folder)
+    with open(os.path.join(folder, "config.json")) as f:
+        cfg = json.load(f)
+    cfg["speakers_file"] = "speaker_ids.json"  # relative: coqui's downloader makes it the folder's file
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=4)
+    with open(os.path.join(folder, "speaker_ids.json"), "w") as f:
+        json.dump({"anna": 0}, f)
+    stored = ttsguard.pull(folder, name="spk-vits").path
+    original = open(os.path.join(stored, "config.json"), "rb").read()
+    tts = TTS("spk-vits")
+    given = tts.synthesizer.tts_config_path
+    assert not str(given).startswith(stored), "coqui was given the store's config, not the rewritten copy"
+    assert json.load(open(given))["speakers_file"] == os.path.join(stored, "speaker_ids.json")
+    assert tts.synthesizer.tts_config.speakers_file == os.path.join(stored, "speaker_ids.json")
+    assert open(os.path.join(stored, "config.json"), "rb").read() == original
+    assert ttsguard.check("spk-vits").ok
+    assert len(tts.tts("Hi.")) > 100
