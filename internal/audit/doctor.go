@@ -63,6 +63,8 @@ type env struct {
 	// groupFixes are the repairs of the serving-group findings of the last
 	// audit pass, by path (a chgrp, which action does not do).
 	groupFixes map[string]*groupFix
+	// aclFixes are the ACL repairs of the last audit pass, by path.
+	aclFixes map[string]*aclFix
 }
 
 // Doctor checks the store, the policy, the lock file and the key files, and
@@ -85,7 +87,8 @@ func Doctor(ctx context.Context, o Options) (*Report, error) {
 	if o.Fix {
 		gfixed, gerrs, gskipped := e.fixGroups(rep.Findings)
 		fixed, fixErrs, skipped := e.fix(rep.Findings)
-		fixed, fixErrs, skipped = append(gfixed, fixed...), append(gerrs, fixErrs...), skipped+gskipped
+		afixed, aerrs, askipped := e.fixACLs(rep.Findings)
+		fixed, fixErrs, skipped = append(append(gfixed, fixed...), afixed...), append(append(gerrs, fixErrs...), aerrs...), skipped+gskipped+askipped
 		if len(fixed)+len(fixErrs) > 0 {
 			if rep, err = e.audit(ctx); err != nil {
 				return nil, err
@@ -221,11 +224,13 @@ func loadUntrusted(path string) (*policy.Policy, error) {
 func (e *env) audit(ctx context.Context) (*Report, error) {
 	c := &checker{ctx: ctx, env: e}
 	e.groupFixes = map[string]*groupFix{}
+	e.aclFixes = map[string]*aclFix{}
 	rep := &Report{Policy: e.policyPath, ServingUser: e.serving, Notes: append([]string(nil), e.notes...)}
 	c.servingUser()
 	rep.Lock = c.checkTrusted()
 	rep.Store = c.checkStore(e.storeDir)
 	c.checkServingGroup(rep.Store)
+	rep.Access = c.checkAccess(rep.Store)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

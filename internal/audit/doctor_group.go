@@ -233,16 +233,22 @@ type groupFix struct {
 // folders. With an untrusted policy (which named the group) it applies none
 // and counts them as skipped.
 func (e *env) fixGroups(findings []Finding) (fixed []Finding, errs []string, skipped int) {
+	return applyFixes(e, findings, RuleServingGroup, e.groupFixes, (*groupFix).apply)
+}
+
+// applyFixes applies the repairs (by path) of the fixable findings of one
+// rule. With an untrusted policy it applies none and counts them as skipped.
+func applyFixes[T any](e *env, findings []Finding, rule string, repairs map[string]T, apply func(T) error) (fixed []Finding, errs []string, skipped int) {
 	for _, f := range findings {
-		g := e.groupFixes[f.Path]
-		if f.Rule != RuleServingGroup || !f.Fixable || g == nil {
+		r, ok := repairs[f.Path]
+		if f.Rule != rule || !f.Fixable || !ok {
 			continue
 		}
 		if e.untrusted {
 			skipped++
 			continue
 		}
-		if err := g.apply(); err != nil {
+		if err := apply(r); err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %s: %v", f.Path, f.Fix, err))
 			continue
 		}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/ttsguard/ttsguard/internal/access"
 )
 
 // Severity grades a doctor finding.
@@ -86,6 +88,9 @@ type Report struct {
 	FixErrors   []string   `json:"fix_errors,omitempty"`
 	Notes       []string   `json:"notes,omitempty"`
 	Errors      []string   `json:"errors,omitempty"` // paths that could not be checked (I/O errors)
+	// Access is the effective access report: who can read and write each
+	// model and the policy.
+	Access *AccessReport `json:"access,omitempty"`
 }
 
 // Count returns how many findings of each severity remain, and how many of
@@ -124,6 +129,11 @@ func (r *Report) Text(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "%-7s %s: %s; fix: %s%s\n", f.Severity, f.Path, f.Problem, f.Fix, mark)
 	}
+	if r.Access != nil {
+		for _, t := range r.Access.Targets {
+			fmt.Fprintf(&b, "access  %s: read by %s; written by %s\n", t.What, subjects(t.Readers()), subjects(t.Writers()))
+		}
+	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
@@ -150,6 +160,17 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func subjects(ss []access.Subject) string {
+	if len(ss) == 0 {
+		return "nobody"
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = s.String()
+	}
+	return strings.Join(out, ", ")
 }
 
 func plural(n int, what string) string {

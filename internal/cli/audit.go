@@ -91,7 +91,7 @@ func newAuditCmd(g *globals) *cobra.Command {
 			"without it every file is hashed.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			pol, st, err := openStore(policyPath)
+			pol, st, err := openStore(policyPath, "audit")
 			if err != nil {
 				return err
 			}

@@ -100,7 +100,7 @@ func firstLine(s string) string {
 // openLog opens the store's audit log for reading; nil (and no error) when
 // the store has none yet.
 func openLog(policyPath string) (*audit.Log, error) {
-	_, st, err := openStoreToRead(policyPath)
+	_, st, err := openStoreToRead(policyPath, "log")
 	if err != nil || st == nil {
 		return nil, err
 	}

@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/access"
 	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/policy"
 )
 
 // doctorFailed is the error of a doctor run that leaves findings: exit 1.
@@ -35,6 +37,18 @@ func newDoctorCmd(g *globals) *cobra.Command {
 			"Exit 0: no findings; 1: findings remain; 2: unreadable policy; 3: some paths could not be checked.",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
+			// The roles are checked when the policy loads; a policy that
+			// does not load is what doctor reports on (and --fix then
+			// repairs only the policy and lock files).
+			if pol, err := policy.Find(o.PolicyFile); err == nil {
+				cmd := "doctor"
+				if o.Fix {
+					cmd = "doctor --fix"
+				}
+				if err := access.Check(pol.Access, cmd); err != nil {
+					return err
+				}
+			}
 			rep, err := audit.Doctor(c.Context(), o)
 			if errors.Is(err, audit.ErrPolicy) {
 				return usageError{err}

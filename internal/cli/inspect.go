@@ -37,7 +37,7 @@ func resolveModel(policyPath, arg string) (modelRef, error) {
 	if pathLike {
 		return modelRef{Path: arg, Label: arg}, statErr
 	}
-	_, st, err := openStoreToRead(policyPath)
+	_, st, err := openStoreToRead(policyPath, "inspect")
 	if err != nil {
 		return modelRef{}, err
 	}

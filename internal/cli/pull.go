@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/access"
 	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -136,6 +137,20 @@ func loadPolicy(path string) (*policy.Policy, error) {
 	return p, nil
 }
 
+// loadPolicyFor is loadPolicy for the command cmd: its caller must hold a
+// role the command needs under the policy's access section
+// (access.CommandRoles); the refusal names the role.
+func loadPolicyFor(path, cmd string) (*policy.Policy, error) {
+	p, err := loadPolicy(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := access.Check(p.Access, cmd); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // progressBar draws bytes, rate and ETA on a terminal, and nothing otherwise.
 func progressBar(w io.Writer) func(fetch.Progress) {
 	f, ok := w.(*os.File)
@@ -165,7 +180,7 @@ func newPullCmd(g *globals) *cobra.Command {
 		Short: "Fetch a model (coqui id, https URL(s), local folder or archive) through every gate into the store",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			pol, err := loadPolicy(policyPath)
+			pol, err := loadPolicyFor(policyPath, "pull")
 			if err != nil {
 				return err
 			}
@@ -266,7 +281,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 		Short: "Run every gate of the policy on a model folder or a stored model (what a deployment runs before starting tts-server)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			pol, err := loadPolicy(policyPath)
+			pol, err := loadPolicyFor(policyPath, "check")
 			if err != nil {
 				return err
 			}

@@ -83,7 +83,7 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if err != nil {
 		return err
 	}
-	pol, st, err := openStore(f.policy)
+	pol, st, err := openStore(f.policy, "run")
 	if err != nil {
 		return err
 	}

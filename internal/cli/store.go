@@ -19,19 +19,20 @@ import (
 )
 
 // openStore opens (creating it when missing, for the policy's serving
-// group) the store the policy names.
-func openStore(policyPath string) (*policy.Policy, *store.Store, error) {
-	return openStoreIf(policyPath, true)
+// group) the store the policy names, for the command cmd: its caller must
+// hold a role the command needs (access.CommandRoles).
+func openStore(policyPath, cmd string) (*policy.Policy, *store.Store, error) {
+	return openStoreIf(policyPath, cmd, true)
 }
 
 // openStoreToRead is openStore for commands that only read: a store that
 // does not exist yet is not created (the returned store is nil).
-func openStoreToRead(policyPath string) (*policy.Policy, *store.Store, error) {
-	return openStoreIf(policyPath, false)
+func openStoreToRead(policyPath, cmd string) (*policy.Policy, *store.Store, error) {
+	return openStoreIf(policyPath, cmd, false)
 }
 
-func openStoreIf(policyPath string, create bool) (*policy.Policy, *store.Store, error) {
-	pol, err := loadPolicy(policyPath)
+func openStoreIf(policyPath, cmd string, create bool) (*policy.Policy, *store.Store, error) {
+	pol, err := loadPolicyFor(policyPath, cmd)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -42,7 +43,11 @@ func openStoreIf(policyPath string, create bool) (*policy.Policy, *store.Store, 
 	if _, err := os.Lstat(root); !create && errors.Is(err, fs.ErrNotExist) {
 		return pol, nil, nil
 	}
-	st, err := store.Open(root, store.ServingGroup(pol.Run.Group))
+	open := store.Open
+	if !create {
+		open = store.OpenRead // a root store opened by a role holder
+	}
+	st, err := open(root, store.ServingGroup(pol.Run.Group))
 	return pol, st, err
 }
 
@@ -151,7 +156,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "List the models in the store",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			_, st, err := openStoreToRead(policyPath)
+			_, st, err := openStoreToRead(policyPath, "ls")
 			if err != nil {
 				return err
 			}
@@ -175,7 +180,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Print the read-only folder of a stored model (for tts --model_path / tts-server)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			_, st, err := openStoreToRead(policyPath)
+			_, st, err := openStoreToRead(policyPath, "path")
 			if err != nil {
 				return err
 			}
@@ -198,7 +203,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Remove a model from the store (its blobs go at the next gc)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			pol, st, err := openStore(policyPath)
+			pol, st, err := openStore(policyPath, "rm")
 			if err != nil {
 				return err
 			}
@@ -220,7 +225,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Delete blobs no model uses and leftovers of interrupted pulls",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
-			pol, st, err := openStore(policyPath)
+			pol, st, err := openStore(policyPath, "gc")
 			if err != nil {
 				return err
 			}
@@ -241,7 +246,7 @@ func newStoreCmds(g *globals) []*cobra.Command {
 		Short: "Accept a new upstream version of a pinned model: pull it again and show which files changed",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			pol, err := loadPolicy(policyPath)
+			pol, err := loadPolicyFor(policyPath, "lock update")
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ type yamlPolicy struct {
 	Models   map[string]yamlModel `yaml:"models,omitempty" json:"models,omitempty"`
 	Scan     yamlScan             `yaml:"scan" json:"scan"`
 	Run      yamlRun              `yaml:"run,omitempty" json:"run,omitempty"`
+	Access   *yamlAccess          `yaml:"access,omitempty" json:"access,omitempty"`
 }
 
 type yamlSigner struct {
@@ -110,6 +111,7 @@ func (p *Policy) MarshalYAML() (any, error) {
 		CABundle: p.CABundle,
 		Scan:     yamlScan{Profile: p.Scan.Profile, AllowGlobals: p.Scan.AllowGlobals},
 		Run:      marshalRun(p.Run),
+		Access:   marshalAccess(p.Access),
 	}
 	if y.Scan.Profile == "" {
 		y.Scan.Profile = ProfileCoqui

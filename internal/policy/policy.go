@@ -64,6 +64,8 @@ type Policy struct {
 	// Run is how `ttsguard run` confines the command it starts (see
 	// docs/sandbox.md); its zero value means the defaults.
 	Run Run
+	// Access says which users and groups hold which role (access.go).
+	Access Access
 	// Path is the absolute path of the file the policy was loaded from; ""
 	// for the embedded default and for Parse.
 	Path string

@@ -140,7 +140,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		}
 		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), manifest.Pair(files, m.Items)
 	} else {
-		st, err := store.Open(root, store.ServingGroup(pol.Run.Group))
+		st, err := store.OpenRead(root, store.ServingGroup(pol.Run.Group))
 		if err != nil {
 			return nil, err
 		}

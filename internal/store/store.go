@@ -394,3 +394,51 @@ func (s *Store) discard(p string) error {
 	}
 	return removeTree(work)
 }
+
+// OpenRead opens the store at root for reading. A store the caller owns is
+// opened as Open does. A store owned by root, opened by another user (an
+// auditor or a server of the policy's access section, who reaches the models
+// through the ACLs doctor --fix sets), is opened as it is: nothing is
+// created, recovered or locked, and its folder and models/ must be root's and
+// writable by nobody else. A store that does not exist is an error wrapping
+// fs.ErrNotExist.
+func OpenRead(root string, opts ...Option) (*Store, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("store %q: %w", root, err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return nil, fmt.Errorf("store %q: %w", root, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(abs, &st); err != nil {
+		return nil, fmt.Errorf("store %q: %w", root, err)
+	}
+	if int(st.Uid) == os.Geteuid() || st.Uid != 0 {
+		return Open(root, opts...)
+	}
+	for _, p := range []string{abs, filepath.Join(abs, dirModels)} {
+		if err := checkRootOwned(p); err != nil {
+			return nil, fmt.Errorf("store %q: %w", root, err)
+		}
+	}
+	return &Store{Root: abs}, nil
+}
+
+// checkRootOwned refuses p unless it is a folder owned by root and not
+// writable by group or others.
+func checkRootOwned(p string) error {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: p, Err: err}
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT != syscall.S_IFDIR:
+		return fmt.Errorf("%w: %s is not a folder", ErrUnsafeRoot, p)
+	case st.Uid != 0:
+		return fmt.Errorf("%w: %s is owned by uid %d, not root", ErrUnsafeRoot, p, st.Uid)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%w: %s has mode %04o, writable by group or others", ErrUnsafeRoot, p, st.Mode&0o7777)
+	}
+	return nil
+}
