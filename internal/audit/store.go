@@ -319,8 +319,8 @@ func (c *checker) checkVersion(md, name, id string, in *info) {
 		for _, f := range meta.Files {
 			listed[f.Path] = f.SHA256
 		}
-		if meta.Signature != nil {
-			listed[meta.Signature.Path] = meta.Signature.SHA256
+		for _, f := range meta.SideFiles() { // the signature, the training provenance
+			listed[f.Path] = f.SHA256
 		}
 	}
 	seen := map[string]bool{}

@@ -47,6 +47,28 @@ func (k *keyFlags) load() (*oms.KeySigner, error) {
 	return &oms.KeySigner{Key: key}, nil
 }
 
+// loadWith loads the private key and, given a signing certificate, makes a
+// certificate signer of it with the chain's certificates (sign certificate).
+func (k *keyFlags) loadWith(leafPath string, chainPaths []string) (oms.SignerMaterial, error) {
+	s, err := k.load()
+	if err != nil || leafPath == "" {
+		return s, err
+	}
+	leaf, err := readCertificates(leafPath)
+	if err != nil {
+		return nil, err
+	}
+	var chain []*x509.Certificate
+	for _, p := range chainPaths {
+		cs, err := readCertificates(p)
+		if err != nil {
+			return nil, err
+		}
+		chain = append(chain, cs...)
+	}
+	return oms.CertificateSigner{Key: s.Key, Leaf: leaf[0], Chain: append(leaf[1:], chain...)}, nil
+}
+
 // addGitPathsFlag adds --no-ignore-git-paths, the reference's option of the same name.
 func addGitPathsFlag(c *cobra.Command, v *bool) {
 	c.Flags().BoolVar(v, "no-ignore-git-paths", false, "also hash the top-level .git/, .github/, .gitattributes and .gitignore (left out by default)")
@@ -113,23 +135,11 @@ func newSignCertCmd(g *globals) *cobra.Command {
 				return err
 			}
 			o.NoIgnoreGitPaths = noGit
-			s, err := k.load()
+			s, err := k.loadWith(leafPath, chainPaths)
 			if err != nil {
 				return err
 			}
-			leaf, err := readCertificates(leafPath)
-			if err != nil {
-				return err
-			}
-			var chain []*x509.Certificate
-			for _, p := range chainPaths {
-				cs, err := readCertificates(p)
-				if err != nil {
-					return err
-				}
-				chain = append(chain, cs...)
-			}
-			r, err := oms.Sign(c.Context(), args[0], oms.CertificateSigner{Key: s.Key, Leaf: leaf[0], Chain: append(leaf[1:], chain...)}, o)
+			r, err := oms.Sign(c.Context(), args[0], s, o)
 			if err != nil {
 				return err
 			}

@@ -32,6 +32,11 @@ type ModelOptions struct {
 	NoIgnoreGitPaths bool
 }
 
+// ProvenanceFile is the training provenance bundle (ttsguard train) at the
+// top of a model folder: signed separately and, like model.sig, never
+// hashed into the model.
+const ProvenanceFile = "provenance.sig"
+
 // ErrEmptyModel is returned when a model has nothing to sign: OMS v1.0 §6.1
 // says a model contains at least one file.
 var ErrEmptyModel = errors.New("nothing to sign")
@@ -83,6 +88,11 @@ func (o ModelOptions) resolveParts(model string) (sig string, git, rest []string
 	}
 	if n, err := manifest.NormalizeIgnorePath(model, absOrRel(sig)); err == nil {
 		rest = append(rest, n)
+	}
+	// The training provenance bundle sits next to model.sig and, like it,
+	// is never part of the model.
+	if _, err := os.Lstat(filepath.Join(model, ProvenanceFile)); err == nil && !slices.Contains(rest, ProvenanceFile) {
+		rest = append(rest, ProvenanceFile)
 	}
 	return sig, git, rest, nil
 }
@@ -157,31 +167,42 @@ func Sign(ctx context.Context, model string, s SignerMaterial, o ModelOptions) (
 	if err != nil {
 		return nil, err
 	}
-	vm, signer, err := s.material()
+	bundle, signer, err := SignPayload(payload, s)
 	if err != nil {
 		return nil, err
 	}
-	key := s.private()
-	h, err := hashFor(&key.PublicKey)
-	if err != nil {
-		return nil, err
-	}
-	hh := h.New()
-	hh.Write(PAE(PayloadType, payload))
-	sig, err := ecdsa.SignASN1(rand.Reader, key, hh.Sum(nil))
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
-	}
-	bundle, err := newBundle(payload, sig, vm)
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFileAtomic(sigPath, bundle, 0o644); err != nil {
+	if err := WriteFileAtomic(sigPath, bundle, 0o644); err != nil {
 		return nil, err
 	}
 	r := &Result{Operation: "sign", Model: model, Signature: sigPath, OK: true, Signer: signer, Root: m.Root().String(), Serialization: infoOf(m.Options)}
 	r.fill(m, time.Since(t0))
 	return r, nil
+}
+
+// SignPayload signs an in-toto statement (payload type PayloadType) into a
+// Sigstore bundle as Sign does a model's statement: DSSE over the payload,
+// the signer's key hint or certificate chain as verification material.
+func SignPayload(payload []byte, s SignerMaterial) ([]byte, *Signer, error) {
+	vm, signer, err := s.material()
+	if err != nil {
+		return nil, nil, err
+	}
+	key := s.private()
+	h, err := hashFor(&key.PublicKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	hh := h.New()
+	hh.Write(PAE(PayloadType, payload))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, hh.Sum(nil))
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign: %w", err)
+	}
+	bundle, err := newBundle(payload, sig, vm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return bundle, signer, nil
 }
 
 // nonEmpty refuses a manifest without items: a model with no file left after
@@ -212,9 +233,9 @@ func Digest(ctx context.Context, model string, o ModelOptions) (*Result, error) 
 	return r, nil
 }
 
-// writeFileAtomic writes data to a temporary file beside path, syncs it and
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it into place, so a reader sees the old file or the new one, never part.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

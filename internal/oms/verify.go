@@ -41,19 +41,30 @@ type VerifyOptions struct {
 // VerifyBundle checks a bundle's signature and statement without a model
 // (for bundles that travel alone, such as the OMS spec vectors).
 func VerifyBundle(raw []byte, v SignatureVerifier) (*Signed, *Signer, error) {
-	b, err := parseBundle(raw)
+	payload, who, err := VerifyPayload(raw, v)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrVerification, err)
-	}
-	payload, who, err := v.verifySignature(raw, b)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", ErrVerification, err)
+		return nil, nil, err
 	}
 	s, err := ParseStatement(payload)
 	if err != nil {
 		return nil, who, fmt.Errorf("%w: %w", ErrVerification, err)
 	}
 	return s, who, nil
+}
+
+// VerifyPayload checks a bundle's shape, signature and signer and returns
+// the signed payload (an in-toto statement of any predicate, unparsed).
+// Errors wrap ErrVerification.
+func VerifyPayload(raw []byte, v SignatureVerifier) ([]byte, *Signer, error) {
+	b, err := parseBundle(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", ErrVerification, err)
+	}
+	payload, who, err := v.verifySignature(raw, b)
+	if err != nil {
+		return nil, who, fmt.Errorf("%w: %w", ErrVerification, err)
+	}
+	return payload, who, nil
 }
 
 // Verify checks the signature of model: the bundle's signature and signer,
@@ -95,8 +106,13 @@ func Verify(ctx context.Context, model string, v SignatureVerifier, o VerifyOpti
 	mo := signed.Options
 	mo.Workers = o.Workers
 	// Leave out: the default git paths that the signer left out too, the
-	// caller's, the signature, and what the signer left out.
+	// caller's, the signature, the provenance bundle (unless signed: a
+	// model that has a file of that name of its own), and what the signer
+	// left out.
 	ignore = append(ignore, gitPathsLeftOut(git, signed)...)
+	if slices.ContainsFunc(signed.Items, func(it manifest.Item) bool { return it.File == ProvenanceFile }) {
+		ignore = slices.DeleteFunc(ignore, func(p string) bool { return p == ProvenanceFile })
+	}
 	mo.IgnorePaths = slices.Compact(slices.Sorted(slices.Values(append(ignore, signed.Options.IgnorePaths...))))
 	r.Serialization = infoOf(signed.Options)
 	files, err := manifest.Walk(model, manifest.WalkOptions{AllowSymlinks: mo.AllowSymlinks, IgnorePaths: mo.IgnorePaths})

@@ -22,6 +22,7 @@ type CheckResult struct {
 	Dir    string `json:"path"`
 	Stored bool   `json:"stored"`
 	Root   string `json:"root_digest"`
+	Files  int    `json:"files"` // how many files the root covers
 	Gates  []Gate `json:"gates"`
 	// BadBlobs: for a stored model whose files changed, each blob that no
 	// longer matches, every stored model and version that shares it, and
@@ -79,6 +80,15 @@ func Check(ctx context.Context, pol *policy.Policy, target, name string) (*Check
 	return check(ctx, pol, target, name, checkOpts{requires: true, verify: PolicyVerify(pol)})
 }
 
+// CheckDataset checks a training dataset folder by the policy's rules for
+// name, as Check checks a model folder but without the scan (a dataset
+// holds audio and transcripts, not checkpoints): the pin (the policy's
+// digest, the lock file's entry) and the signature (model.sig, when there
+// is one or the policy requires one). Root is its OMS root either way.
+func CheckDataset(ctx context.Context, pol *policy.Policy, dir, name string) (*CheckResult, error) {
+	return check(ctx, pol, dir, name, checkOpts{folderOnly: true, noScan: true})
+}
+
 // CheckStored is Check of the stored model name, whatever the working
 // folder holds.
 func CheckStored(ctx context.Context, pol *policy.Policy, name string) (*CheckResult, error) {
@@ -92,10 +102,12 @@ func CheckStoredVerify(ctx context.Context, pol *policy.Policy, name string, vf 
 }
 
 // checkOpts: storedOnly, the target is a stored model whatever the working
-// folder holds; requires, check its requirements too; verify, how.
+// folder holds; folderOnly, a folder whatever the store holds; requires,
+// check its requirements too; noScan, leave the scan out (a dataset);
+// verify, how.
 type checkOpts struct {
-	storedOnly, requires bool
-	verify               Verify
+	storedOnly, folderOnly, requires, noScan bool
+	verify                                   Verify
 }
 
 func check(ctx context.Context, pol *policy.Policy, target, name string, o checkOpts) (*CheckResult, error) {
@@ -116,14 +128,14 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 	var requested []string       // a stored model's sources, for its requirements
 	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
 	var scanned []string         // the files to scan; nil: the whole model folder
-	if !o.storedOnly && isFolderTarget(target, root) {
+	if o.folderOnly || (!o.storedOnly && isFolderTarget(target, root)) {
 		r.Dir = target
 		r.Name = name
 		if r.Name == "" {
 			r.Name = filepath.Base(filepath.Clean(target))
 		}
 		mo := manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
-			IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")}
+			IgnorePaths: notModel()}
 		files, err := manifest.Walk(target, manifest.WalkOptions{IgnorePaths: mo.IgnorePaths})
 		if err != nil {
 			return nil, err
@@ -139,6 +151,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 			return nil, err
 		}
 		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), manifest.Pair(files, m.Items)
+		r.Files = len(m.Items)
 	} else {
 		st, err := store.OpenRead(root, store.ServingGroup(pol.Run.Group))
 		if err != nil {
@@ -148,7 +161,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		if err != nil {
 			return nil, fmt.Errorf("%q is neither a folder nor a stored model: %w", target, err)
 		}
-		r.Stored, r.Name, r.Dir = true, v.Name, v.Dir
+		r.Stored, r.Name, r.Dir, r.Files = true, v.Name, v.Dir, v.Files
 		vr, err := st.VerifyVersion(ctx, v, o.verify.Fast)
 		var diff manifest.Diff
 		if vr != nil {
@@ -194,8 +207,10 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 	add(checkPin(pol, lf, r.Name, entry))
 	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"), hashed)
 	add(g, err)
-	g, _, err = scanGate(ctx, pol, r.Dir, scanned...)
-	add(g, err)
+	if !o.noScan {
+		g, _, err = scanGate(ctx, pol, r.Dir, scanned...)
+		add(g, err)
+	}
 	if o.requires && r.Stored {
 		rg, results, err := checkRequires(ctx, pol, r.Name, requested, o.verify) // deps.go
 		if rg != nil {
@@ -310,8 +325,8 @@ func badBlobs(ctx context.Context, st *store.Store, v *store.Version, changed []
 	for _, f := range meta.Files {
 		sums[f.Path] = f.SHA256
 	}
-	if meta.Signature != nil {
-		sums[meta.Signature.Path] = meta.Signature.SHA256
+	for _, f := range meta.SideFiles() {
+		sums[f.Path] = f.SHA256
 	}
 	var out []BadBlob
 	idx := map[string]int{}

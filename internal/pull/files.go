@@ -11,18 +11,26 @@ import (
 	"syscall"
 
 	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 )
 
 // keptAlways are never left out by files.exclude: the signature (which
-// vouches for the files kept) and the terms-of-service marker.
-var keptAlways = map[string]bool{"model.sig": true, TOSFile: true}
+// vouches for the files kept), the provenance and the terms-of-service
+// marker.
+var keptAlways = map[string]bool{"model.sig": true, oms.ProvenanceFile: true, TOSFile: true}
+
+// notModel are the paths that are never part of a model: the default git
+// paths, the signature and the training provenance bundle.
+func notModel() []string {
+	return append(slices.Clone(manifest.DefaultIgnorePaths), "model.sig", oms.ProvenanceFile)
+}
 
 // stagedFiles lists the files of a staged model as the manifest will: every
-// file but the default git paths and the signature.
+// file but the default git paths, the signature and the provenance.
 func stagedFiles(model string) ([]string, error) {
 	files, err := manifest.Walk(model, manifest.WalkOptions{
-		IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")})
+		IgnorePaths: notModel()})
 	if err != nil {
 		return nil, err
 	}

@@ -213,6 +213,13 @@ func leftOutOnly(r *oms.Result, err error, mp policy.Model) bool {
 	return true
 }
 
+// ScanFolder is the scan gate of pull for a folder: every file with the
+// policy's scan profile; a file that is not clean fails it (ErrGate).
+func ScanFolder(ctx context.Context, pol *policy.Policy, dir string) (Gate, error) {
+	g, _, err := scanGate(ctx, pol, dir)
+	return g, err
+}
+
 // scanGate scans every file of model with the policy's scan profile.
 //
 // Given files, only those are scanned (paths inside model).

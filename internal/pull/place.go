@@ -147,7 +147,7 @@ func (lc localCopy) place(ctx context.Context, src, model, dl string, hashed map
 // signature gate (oms.VerifyOptions.Known).
 func buildManifest(ctx context.Context, model string, hashed map[string]known) (*manifest.Manifest, []manifest.Hashed, error) {
 	o := manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
-		IgnorePaths: append(append([]string(nil), manifest.DefaultIgnorePaths...), "model.sig")}
+		IgnorePaths: notModel()}
 	if err := o.Validate(); err != nil {
 		return nil, nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/hub"
 	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
 	"github.com/ttsguard/ttsguard/internal/weightdiff"
@@ -267,6 +268,10 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	if _, err := os.Lstat(filepath.Join(model, "model.sig")); err == nil {
 		sigFile = "model.sig"
 	}
+	attFile := "" // the training provenance, stored beside the signature
+	if _, err := os.Lstat(filepath.Join(model, oms.ProvenanceFile)); err == nil {
+		attFile = oms.ProvenanceFile
+	}
 	if p.tosReq {
 		if err := os.WriteFile(filepath.Join(model, coqui.TOSAgreedFile), []byte(coqui.TOSAgreedContent()), 0o600); err != nil {
 			return fail(err)
@@ -330,7 +335,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return err
 		}
 		prov := store.Provenance{Name: p.name, Requested: strings.Join(p.requested, " "), Sources: r.Sources, Time: t0.UTC(),
-			Root: entry.Root, Signer: signer, SignatureFile: sigFile, ScanSummary: summary, TTSGuardVersion: o.Version}
+			Root: entry.Root, Signer: signer, SignatureFile: sigFile, AttestationFile: attFile, ScanSummary: summary, TTSGuardVersion: o.Version}
 		if v, err = st.CommitHashed(ctx, p.name, model, m.Items, prov); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
 	"unsafe"
@@ -52,6 +53,8 @@ type childSpec struct {
 	// Reach are the files the serving user must reach to start the
 	// command (the program, its #! interpreter, their link targets).
 	Reach []string `json:"reach"`
+	// Inputs are the declared inputs the serving user must read.
+	Inputs []string `json:"inputs"`
 }
 
 type childRule struct {
@@ -99,10 +102,19 @@ func childMain() {
 		fail("scratch folder", fmt.Errorf("chdir %q: %w", cs.Dir, err))
 	}
 	syscall.Umask(0o077)
-	if err := readable(cs.Model); err != nil {
-		fail("model", fmt.Errorf("the serving user (uid %d, gid %d) cannot read the model folder: %w%s; `ttsguard doctor` "+
-			"names the folder and `ttsguard doctor --fix` gives the store its serving group (the policy's run.group)",
-			os.Getuid(), os.Getgid(), err, blocker(cs.Model, true)))
+	if cs.Model != "" {
+		if err := readable(cs.Model); err != nil {
+			fail("model", fmt.Errorf("the serving user (uid %d, gid %d) cannot read the model folder: %w%s; `ttsguard doctor` "+
+				"names the folder and `ttsguard doctor --fix` gives the store its serving group (the policy's run.group)",
+				os.Getuid(), os.Getgid(), err, blocker(cs.Model, true)))
+		}
+	}
+	for _, in := range cs.Inputs {
+		if err := readable(in); err != nil {
+			fail("input", fmt.Errorf("the serving user (uid %d, gid %d) cannot read the input %s: %w%s; make it and the folders "+
+				"on its way readable by that user (chmod o+rX, or a group it has: the policy's run.group)",
+				os.Getuid(), os.Getgid(), in, err, inputBlocker(in)))
+		}
 	}
 	for _, p := range cs.Reach {
 		if err := reachable(p); err != nil {
@@ -173,13 +185,25 @@ func dropPrivileges(cs *childSpec) error {
 	return nil
 }
 
-// readable checks that a folder can be opened and listed.
+// inputBlocker is blocker for a declared input: a folder must be listable,
+// a file's folders traversable.
+func inputBlocker(p string) string {
+	if st, err := os.Stat(p); err == nil && !st.IsDir() {
+		return blocker(filepath.Dir(p), true)
+	}
+	return blocker(p, true)
+}
+
+// readable checks that a folder can be opened and listed, or a file opened.
 func readable(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && !st.IsDir() {
+		return nil
+	}
 	if _, err := f.Readdirnames(1); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}

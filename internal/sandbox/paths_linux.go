@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -128,7 +129,9 @@ func (p *Plan) planLandlock(s Spec, model string) error {
 	for _, d := range devicePaths {
 		add(d.path, d.mask, "device")
 	}
-	add(model, rightsRead, "the verified model (read-only, not executable)")
+	if model != "" {
+		add(model, rightsRead, "the verified model (read-only, not executable)")
+	}
 	if p.Vocoder != "" {
 		add(p.Vocoder, rightsRead, "the verified vocoder model (read-only, not executable)")
 	}
@@ -149,11 +152,15 @@ func (p *Plan) planLandlock(s Spec, model string) error {
 		p.GPU = devs
 	}
 	for _, d := range s.ReadOnly {
-		abs, err := existingAbs(d, true)
+		abs, err := existingAbs(d, false)
 		if err != nil {
-			return fmt.Errorf("%w: read-only folder: %w", ErrSpec, err)
+			return fmt.Errorf("%w: read-only path: %w", ErrSpec, err)
 		}
-		add(abs, rightsRead, "a verified model (read-only, not executable)")
+		why := "a verified model (read-only, not executable)"
+		if slices.Contains(p.Inputs, abs) {
+			why = "a declared input (read-only, not executable)"
+		}
+		add(abs, rightsRead, why)
 	}
 	for _, a := range s.AllowRead {
 		abs, err := existingAbs(a, false)
@@ -207,8 +214,12 @@ func (p *Plan) commandRules(add func(string, uint64, string)) error {
 	for _, c := range []string{p.Path, interp} {
 		if venv := venvRoot(c); venv != "" {
 			add(venv, rightsReadExec, "the command's Python virtual environment")
-			if base := venvBase(venv); base != "" {
+			base := venvBase(venv)
+			if base != "" {
 				add(base, rightsReadExec, "the Python installation the virtual environment is built on (pyvenv.cfg home)")
+			}
+			if p.Python == nil && isPython(c) {
+				p.Python = &Python{Interpreter: c, Venv: venv, Prefix: base}
 			}
 		}
 	}
@@ -222,7 +233,32 @@ func (p *Plan) commandRules(add func(string, uint64, string)) error {
 			}
 		}
 	}
+	// A Python run directly (its name, or its link target's, is
+	// python*), else a script's #! Python.
+	for _, c := range []string{p.Path, interp} {
+		if c == "" || p.Python != nil {
+			continue
+		}
+		if r, err := filepath.EvalSymlinks(c); err == nil && (isPython(c) || isPython(r)) {
+			p.Python = &Python{Interpreter: c, Prefix: pythonPrefix(r)}
+		}
+	}
+	if p.Python != nil {
+		if r, err := filepath.EvalSymlinks(p.Python.Interpreter); err == nil {
+			p.Python.Executable = r
+		}
+		if p.Python.Prefix == "" && filepath.Base(filepath.Dir(p.Python.Executable)) == "bin" {
+			p.Python.Prefix = filepath.Dir(filepath.Dir(p.Python.Executable)) // a system Python: /usr
+		}
+	}
 	return nil
+}
+
+// isPython reports whether a program's name is a Python interpreter's
+// (python, python3, python3.11).
+func isPython(prog string) bool {
+	n, ok := strings.CutPrefix(filepath.Base(prog), "python")
+	return ok && strings.Trim(n, "0123456789.") == ""
 }
 
 // venvBase returns the installation a virtual environment is built on: the

@@ -46,7 +46,8 @@ const (
 type Spec struct {
 	// Model is the verified, read-only model folder: readable (not
 	// executable) by the command, in $TTSGUARD_MODEL, and replacing
-	// ModelPlaceholder in Command.
+	// ModelPlaceholder in Command. "" = none (a training run from scratch):
+	// then no $TTSGUARD_MODEL, and ModelPlaceholder is refused.
 	Model string
 	// Command is the program and its arguments. A program without a slash is
 	// looked up in the PATH the command gets.
@@ -54,9 +55,14 @@ type Spec struct {
 	// AllowRead are more files or folders the command may read and execute.
 	// Each must exist.
 	AllowRead []string
-	// ReadOnly are more folders the command may read, not execute. Each
-	// must exist.
+	// ReadOnly are more folders or files the command may read, not
+	// execute. Each must exist.
 	ReadOnly []string
+	// Inputs are read-only files or folders (among ReadOnly, or the
+	// model) that the serving user must be able to read: the sandbox
+	// checks each as that user before the command starts and names the
+	// folder that blocks, as it does for the model.
+	Inputs []string
 	// Vocoder is a verified vocoder model folder: read-only like Model, in
 	// $TTSGUARD_VOCODER and replacing VocoderPlaceholder ("" = none).
 	Vocoder string
@@ -143,11 +149,27 @@ type Plan struct {
 	Process     Process  `json:"process"`
 	Limits      Limits   `json:"limits"`
 	Notes       []string `json:"notes,omitempty"`
+	// Inputs are Spec.Inputs, absolute: checked readable as the serving
+	// user before the command starts.
+	Inputs []string `json:"inputs,omitempty"`
+	// Python is the Python installation the command runs on, when it is a
+	// Python interpreter or a script whose #! names one (nil otherwise).
+	Python *Python `json:"python,omitempty"`
 
 	scratchParent string
 	reach         []string          // what the serving user must reach to start the command
 	files         map[string][]byte // Spec.Files
 	tree          []TreeEntry       // Spec.HFCache's layout
+}
+
+// Python is the Python installation a command runs on, as the sandbox
+// allows it: its interpreter, the virtual environment it is in, and the
+// installation (prefix) under both.
+type Python struct {
+	Interpreter string `json:"interpreter"`    // as the command names it (a venv's bin/python)
+	Executable  string `json:"executable"`     // with links resolved
+	Venv        string `json:"venv,omitempty"` // the virtual environment (pyvenv.cfg's folder)
+	Prefix      string `json:"prefix"`         // the installation: the venv's base, conda's prefix, /usr
 }
 
 // Process is how the command's processes are kept apart from the caller
@@ -235,11 +257,13 @@ func Prepare(s Spec) (*Plan, error) {
 	if s.Port < 0 || s.Port > 65535 {
 		return nil, fmt.Errorf("%w: port %d out of range", ErrSpec, s.Port)
 	}
-	model, err := existingAbs(s.Model, true)
-	if err != nil {
-		return nil, fmt.Errorf("%w: model folder: %w", ErrSpec, err)
+	model, vocoder, output := "", "", ""
+	var err error
+	if s.Model != "" {
+		if model, err = existingAbs(s.Model, true); err != nil {
+			return nil, fmt.Errorf("%w: model folder: %w", ErrSpec, err)
+		}
 	}
-	vocoder, output := "", ""
 	if s.Vocoder != "" {
 		if vocoder, err = existingAbs(s.Vocoder, true); err != nil {
 			return nil, fmt.Errorf("%w: vocoder folder: %w", ErrSpec, err)
@@ -282,8 +306,9 @@ func Prepare(s Spec) (*Plan, error) {
 	}
 	repl := strings.NewReplacer(ModelPlaceholder, model, VocoderPlaceholder, vocoder, OutputPlaceholder, output)
 	for _, a := range s.Command {
-		if (vocoder == "" && strings.Contains(a, VocoderPlaceholder)) || (output == "" && strings.Contains(a, OutputPlaceholder)) {
-			return nil, fmt.Errorf("%w: %q uses a placeholder without its option (--vocoder for {vocoder}, --output for {output})", ErrSpec, a)
+		if (vocoder == "" && strings.Contains(a, VocoderPlaceholder)) || (output == "" && strings.Contains(a, OutputPlaceholder)) ||
+			(model == "" && strings.Contains(a, ModelPlaceholder)) {
+			return nil, fmt.Errorf("%w: %q uses a placeholder without its option (--vocoder for {vocoder}, --output for {output}, a model for {model})", ErrSpec, a)
 		}
 		p.Command = append(p.Command, repl.Replace(a))
 	}
@@ -294,6 +319,13 @@ func Prepare(s Spec) (*Plan, error) {
 	}
 	if p.Identity, err = resolveIdentity(s); err != nil {
 		return nil, err
+	}
+	for _, in := range s.Inputs {
+		abs, err := existingAbs(in, false)
+		if err != nil {
+			return nil, fmt.Errorf("%w: input: %w", ErrSpec, err)
+		}
+		p.Inputs = append(p.Inputs, abs)
 	}
 	if err := p.planLandlock(s, model); err != nil {
 		return nil, err
@@ -362,7 +394,10 @@ func buildEnv(environ, pass []string, model, scratch string) []string {
 			out[k] = v
 		}
 	}
-	out["HOME"], out["TMPDIR"], out[EnvModel] = scratch, scratch, model
+	out["HOME"], out["TMPDIR"] = scratch, scratch
+	if model != "" {
+		out[EnvModel] = model
+	}
 	// Python started by the command never loads code from the serving
 	// user's site folder or from the working folder.
 	out["PYTHONNOUSERSITE"], out["PYTHONSAFEPATH"] = "1", "1"

@@ -247,7 +247,7 @@ func (p *Plan) childSpec(scratch string) *childSpec {
 	cs := &childSpec{
 		Path: p.Path, Argv: append([]string(nil), p.Command...), Dir: scratch,
 		Change: p.Identity.Change, UID: p.Identity.UID, GID: p.Identity.GID,
-		Model: p.Model, Landlock: p.Landlock.Enforced, Limits: p.Limits, Reach: p.reach,
+		Model: p.Model, Landlock: p.Landlock.Enforced, Limits: p.Limits, Reach: p.reach, Inputs: p.Inputs,
 	}
 	for _, kv := range p.Env {
 		cs.Env = append(cs.Env, strings.ReplaceAll(kv, scratchPlaceholder, scratch))

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,7 +47,7 @@ type commit struct {
 //
 // Under the store lock it hashes every file of staged (OMS files mode,
 // SHA-256; symbolic links and special files are errors; prov.SignatureFile
-// is left out) and requires the root to equal wantRoot, the caller's
+// and prov.AttestationFile are left out) and requires the root to equal wantRoot, the caller's
 // verified manifest root ("sha256:<hex>"); otherwise it returns an error
 // wrapping ErrRootMismatch and touches nothing. Note that the root binds the
 // files' contents in manifest order, not their names. It then moves each
@@ -112,11 +113,14 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	}
 	prov.Root = wantRoot
 	var ignore []string
-	if prov.SignatureFile != "" {
-		if !cleanRel(prov.SignatureFile) {
-			return nil, fmt.Errorf("commit %q: signature file %q: not a clean relative path", name, prov.SignatureFile)
+	for _, sf := range []string{prov.SignatureFile, prov.AttestationFile} {
+		if sf == "" {
+			continue
 		}
-		ignore = []string{prov.SignatureFile}
+		if !cleanRel(sf) || slices.Contains(ignore, sf) {
+			return nil, fmt.Errorf("commit %q: signature file %q: not a clean relative path, or given twice", name, sf)
+		}
+		ignore = append(ignore, sf)
 	}
 	if staged, err = filepath.Abs(staged); err != nil {
 		return nil, fmt.Errorf("commit %q: %w", name, err)
@@ -172,9 +176,13 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	if got := m.Root().String(); got != wantRoot {
 		return nil, fmt.Errorf("commit %q from %q: root %s, want %s: %w", name, staged, got, wantRoot, ErrRootMismatch)
 	}
-	var sig *MetaFile
-	if prov.SignatureFile != "" {
-		p := filepath.Join(staged, filepath.FromSlash(prov.SignatureFile))
+	// The signature and the provenance bundle: stored, not in the manifest.
+	var side [2]*MetaFile
+	for i, sf := range []string{prov.SignatureFile, prov.AttestationFile} {
+		if sf == "" {
+			continue
+		}
+		p := filepath.Join(staged, filepath.FromSlash(sf))
 		id, err := statID(p)
 		if err != nil {
 			return nil, fmt.Errorf("commit %q: signature: %w", name, err)
@@ -183,9 +191,9 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		if err != nil {
 			return nil, fmt.Errorf("commit %q: signature: %w", name, err)
 		}
-		sig = &MetaFile{Path: prov.SignatureFile, SHA256: sum, Size: id.size}
-		ids[sig.Path] = id
-		byName[sig.Path] = manifest.File{Name: sig.Path, Path: p, Size: id.size}
+		side[i] = &MetaFile{Path: sf, SHA256: sum, Size: id.size}
+		ids[sf] = id
+		byName[sf] = manifest.File{Name: sf, Path: p, Size: id.size}
 	}
 	step("hashed")
 
@@ -215,16 +223,14 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 	}()
 
 	meta := &Meta{Format: MetaFormat, Name: name, ID: id, Created: time.Now().UTC(), Root: wantRoot,
-		Bytes: m.Bytes, Signature: sig, Provenance: prov}
+		Bytes: m.Bytes, Signature: side[0], Attestation: side[1], Provenance: prov}
 	all := make([]MetaFile, 0, len(m.Items)+1)
 	for _, it := range m.Items {
 		mf := MetaFile{Path: it.File, SHA256: hex.EncodeToString(it.Digest), Size: it.End}
 		meta.Files = append(meta.Files, mf)
 		all = append(all, mf)
 	}
-	if sig != nil {
-		all = append(all, *sig)
-	}
+	all = append(all, meta.SideFiles()...)
 	// Every blob gets the staged bytes, verified just now, even one the
 	// store holds already (placeBlob): a damaged blob is repaired, never
 	// reused, and so is every version that shares it (relinkPlaced). The

@@ -90,7 +90,7 @@ func (s *Store) VerifyVersion(ctx context.Context, v *Version, fast bool) (vr *V
 		}
 	}
 	start := time.Now()
-	diff, hashed, sigID, err := s.hashVersion(ctx, v, esc, m)
+	diff, hashed, sideIDs, err := s.hashVersion(ctx, v, esc, m)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func (s *Store) VerifyVersion(ctx context.Context, v *Version, fast bool) (vr *V
 	if diff.Empty() {
 		vr.LastHashed = start.UTC()
 		if clock != 0 {
-			vr.Recorded = s.refreshRecord(work, esc, m, hashed, sigID, clock, start) == nil
+			vr.Recorded = s.refreshRecord(work, esc, m, hashed, sideIDs, clock, start) == nil
 		}
 	}
 	return vr, nil
@@ -172,8 +172,8 @@ func (s *Store) fastVerify(esc string, m *Meta) (*Verification, string) {
 	}
 	dir := filepath.Join(s.modelDir(esc), m.ID)
 	var ignore []string
-	if m.Signature != nil {
-		ignore = []string{m.Signature.Path}
+	for _, sf := range m.SideFiles() {
+		ignore = append(ignore, sf.Path)
 	}
 	files, err := manifest.Walk(dir, manifest.WalkOptions{IgnorePaths: ignore})
 	if err != nil {
@@ -217,7 +217,7 @@ func (s *Store) fastVerify(esc string, m *Meta) (*Verification, string) {
 			return nil, why
 		}
 	}
-	if sig := m.Signature; sig != nil {
+	for _, sig := range m.SideFiles() {
 		now, err := lstatInode(filepath.Join(dir, filepath.FromSlash(sig.Path)))
 		if err != nil || !now.regular {
 			return nil, fmt.Sprintf("%s: missing or not a regular file", sig.Path)
@@ -245,13 +245,13 @@ func (s *Store) fastVerify(esc string, m *Meta) (*Verification, string) {
 }
 
 // refreshRecord writes the stat record of version m after a full hash that
-// found it intact: hashed are its files as the walk saw them (and sig the
-// signature file), clock a filesystem time taken before the walk. A file
+// found it intact: hashed are its files as the walk saw them (and sides its
+// signature and provenance files, by path), clock a filesystem time taken before the walk. A file
 // gets an entry only when its change time is earlier than clock (a change
 // made while it was hashed would then show as a later ctime) and it is
 // still exactly as the walk saw it. It takes the store lock only if it is
 // free.
-func (s *Store) refreshRecord(work, esc string, m *Meta, hashed []manifest.Hashed, sig *inodeStat, clock int64, at time.Time) error {
+func (s *Store) refreshRecord(work, esc string, m *Meta, hashed []manifest.Hashed, sides map[string]inodeStat, clock int64, at time.Time) error {
 	unlock, ok, err := s.tryLock()
 	if err != nil || !ok {
 		return errors.Join(err, errors.New("store lock busy"))
@@ -265,8 +265,10 @@ func (s *Store) refreshRecord(work, esc string, m *Meta, hashed []manifest.Hashe
 		}
 		seen[f.Name] = inodeStat{dev: f.ID.Dev, ino: f.ID.Ino, size: f.Size, mtime: f.ID.MTimeNs, ctime: f.ID.CTime}
 	}
-	if sig != nil && m.Signature != nil {
-		seen[m.Signature.Path] = *sig
+	for _, sf := range m.SideFiles() {
+		if in, ok := sides[sf.Path]; ok {
+			seen[sf.Path] = in
+		}
 	}
 	vouch := func(path, sum string, now inodeStat) (time.Time, string, bool) {
 		was, ok := seen[path]
@@ -309,20 +311,20 @@ func verityState(dir string, files []MetaFile) string {
 }
 
 // hashVersion re-hashes version m (folder esc) and compares it with its
-// metadata: VerifyHashed's work. sig is the signature file as it was
-// hashed, or nil.
-func (s *Store) hashVersion(ctx context.Context, v *Version, esc string, m *Meta) (manifest.Diff, []manifest.Hashed, *inodeStat, error) {
+// metadata: VerifyHashed's work. sides are the signature and provenance
+// files as they were hashed, by path.
+func (s *Store) hashVersion(ctx context.Context, v *Version, esc string, m *Meta) (manifest.Diff, []manifest.Hashed, map[string]inodeStat, error) {
 	want, err := m.Items()
 	if err != nil {
 		return manifest.Diff{}, nil, nil, err
 	}
 	dir := filepath.Join(s.modelDir(esc), m.ID)
 	var ignore []string
-	if m.Signature != nil {
-		if !cleanRel(m.Signature.Path) {
-			return manifest.Diff{}, nil, nil, fmt.Errorf("version %q of %q: %w: signature path %q", m.ID, m.Name, ErrCorrupt, m.Signature.Path)
+	for _, sf := range m.SideFiles() {
+		if !cleanRel(sf.Path) {
+			return manifest.Diff{}, nil, nil, fmt.Errorf("version %q of %q: %w: signature path %q", m.ID, m.Name, ErrCorrupt, sf.Path)
 		}
-		ignore = []string{m.Signature.Path}
+		ignore = append(ignore, sf.Path)
 	}
 	files, err := manifest.Walk(dir, manifest.WalkOptions{IgnorePaths: ignore})
 	if err != nil {
@@ -333,8 +335,8 @@ func (s *Store) hashVersion(ctx context.Context, v *Version, esc string, m *Meta
 		return manifest.Diff{}, nil, nil, fmt.Errorf("verify %q: %w", v.Name, err)
 	}
 	diff := manifest.Compare(want, got.Items)
-	var sigID *inodeStat
-	if sig := m.Signature; sig != nil {
+	sideIDs := map[string]inodeStat{}
+	for _, sig := range m.SideFiles() {
 		p := filepath.Join(dir, filepath.FromSlash(sig.Path))
 		var st syscall.Stat_t
 		err := syscall.Lstat(p, &st)
@@ -352,12 +354,12 @@ func (s *Store) hashVersion(ctx context.Context, v *Version, esc string, m *Meta
 			if sum != sig.SHA256 {
 				diff.Changed = append(diff.Changed, sig.Path)
 			}
-			sigID = &in
+			sideIDs[sig.Path] = in
 		default:
 			return manifest.Diff{}, nil, nil, fmt.Errorf("verify %q: %q: %w", v.Name, p, manifest.ErrSpecialFile)
 		}
 	}
 	sort.Strings(diff.Missing)
 	sort.Strings(diff.Changed)
-	return diff, manifest.Pair(files, got.Items), sigID, nil
+	return diff, manifest.Pair(files, got.Items), sideIDs, nil
 }

@@ -34,7 +34,11 @@ type Provenance struct {
 	// the OMS signature bundle (e.g. "model.sig"), or "". Commit leaves it out
 	// of the manifest (as OMS signing does), stores it in the version folder
 	// under the same path, and records its SHA-256 in the metadata.
-	SignatureFile   string `json:"signature_file,omitempty"`
+	SignatureFile string `json:"signature_file,omitempty"`
+	// AttestationFile is, likewise, the path of the training provenance
+	// bundle (provenance.sig, written by ttsguard train), or "": left out of
+	// the manifest, stored under the same path, its SHA-256 recorded.
+	AttestationFile string `json:"attestation_file,omitempty"`
 	ScanSummary     string `json:"scan_summary,omitempty"`
 	TTSGuardVersion string `json:"ttsguard_version,omitempty"`
 }
@@ -64,15 +68,29 @@ type Version struct {
 // with two-space indentation and the field names of the tags. Files are in
 // OMS manifest order; Root is manifest.RootOf over their digests.
 type Meta struct {
-	Format     string     `json:"format"` // MetaFormat
-	Name       string     `json:"name"`
-	ID         string     `json:"id"`
-	Created    time.Time  `json:"created"`
-	Root       string     `json:"root"`
-	Files      []MetaFile `json:"files"`
-	Bytes      int64      `json:"bytes"`
-	Signature  *MetaFile  `json:"signature,omitempty"`
-	Provenance Provenance `json:"provenance"`
+	Format    string     `json:"format"` // MetaFormat
+	Name      string     `json:"name"`
+	ID        string     `json:"id"`
+	Created   time.Time  `json:"created"`
+	Root      string     `json:"root"`
+	Files     []MetaFile `json:"files"`
+	Bytes     int64      `json:"bytes"`
+	Signature *MetaFile  `json:"signature,omitempty"`
+	// Attestation is the training provenance bundle (Provenance.AttestationFile).
+	Attestation *MetaFile  `json:"attestation,omitempty"`
+	Provenance  Provenance `json:"provenance"`
+}
+
+// SideFiles are the files of a version that are not part of its manifest:
+// the signature and the training provenance bundle, those it has.
+func (m *Meta) SideFiles() []MetaFile {
+	var out []MetaFile
+	for _, f := range []*MetaFile{m.Signature, m.Attestation} {
+		if f != nil {
+			out = append(out, *f)
+		}
+	}
+	return out
 }
 
 // MetaFile is one file of a version: slash-separated path relative to the

@@ -135,13 +135,9 @@ func (s inodeStat) entry(path, sum string, hashed time.Time, verity string) Reco
 type voucher func(path, sum string, now inodeStat) (hashed time.Time, verity string, ok bool)
 
 // metaFiles are the files of a version that a record covers: its manifest's
-// files and its signature file.
+// files, its signature and its provenance file.
 func metaFiles(m *Meta) []MetaFile {
-	files := m.Files
-	if m.Signature != nil {
-		files = append(files[:len(files):len(files)], *m.Signature)
-	}
-	return files
+	return append(m.Files[:len(m.Files):len(m.Files)], m.SideFiles()...)
 }
 
 // writeRecord writes the stat record of version m of the model folder esc,

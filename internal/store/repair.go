@@ -73,10 +73,7 @@ func (s *Store) blobRefs() (map[string][]blobRef, error) {
 				errs = append(errs, err)
 				continue
 			}
-			files := m.Files
-			if m.Signature != nil {
-				files = append(files[:len(files):len(files)], *m.Signature)
-			}
+			files := append(m.Files[:len(m.Files):len(m.Files)], m.SideFiles()...)
 			for _, f := range files {
 				if !cleanRel(f.Path) || !isHexSum(f.SHA256) {
 					continue

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/scan"
 	"github.com/ttsguard/ttsguard/internal/tensors"
 )
@@ -185,7 +186,7 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 // walk lists a model's files by name (the signature and git metadata left
 // out; a single file is ".").
 func walk(root string) (map[string]manifest.File, error) {
-	files, err := manifest.Walk(root, manifest.WalkOptions{IgnorePaths: append(slices.Clone(manifest.DefaultIgnorePaths), "model.sig")})
+	files, err := manifest.Walk(root, manifest.WalkOptions{IgnorePaths: append(slices.Clone(manifest.DefaultIgnorePaths), "model.sig", oms.ProvenanceFile)})
 	if err != nil {
 		return nil, err
 	}
