@@ -121,53 +121,6 @@ func (p *trainPlan) Text(w io.Writer) error {
 	return err
 }
 
-// writeLineage writes a provenance record for people.
-func writeLineage(b *strings.Builder, r *lineage.Record) {
-	for _, d := range r.Datasets {
-		fmt.Fprintf(b, "  dataset:    %s %s (%d files) at %s; checked: %s\n", d.Name, d.Root, d.Files, d.Path, d.Verified)
-	}
-	if r.Base != nil {
-		fmt.Fprintf(b, "  base model: %s %s (%s)\n", r.Base.Name, r.Base.Root, r.Base.Dir)
-	} else {
-		b.WriteString("  base model: none (trained from scratch)\n")
-	}
-	if r.Config != nil {
-		fmt.Fprintf(b, "  config:     %s sha256:%s\n", r.Config.Path, r.Config.SHA256)
-	}
-	if c := r.Code; c != nil {
-		fmt.Fprintf(b, "  code:       %s %s (%d files)", c.Dir, c.Root, len(c.Files))
-		if c.GitCommit != "" {
-			fmt.Fprintf(b, ", git commit %s tree %s", c.GitCommit, c.GitTree)
-		}
-		b.WriteByte('\n')
-	}
-	if py := r.Python; py != nil {
-		fmt.Fprintf(b, "  python:     %s (%s, %s) with %d distributions", py.Interpreter, py.Version, py.Executable, len(py.Distributions))
-		if py.Venv != "" {
-			fmt.Fprintf(b, ", virtual environment %s", py.Venv)
-		}
-		b.WriteByte('\n')
-	}
-	fmt.Fprintf(b, "  command:    %s\n", quoteArgs(firstOr(r.Command), rest(r.Command)))
-	if !r.Started.IsZero() {
-		fmt.Fprintf(b, "  ran:        %s to %s (exit status %d), ttsguard %s\n", r.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339), r.ExitStatus, r.Version)
-	}
-}
-
-func firstOr(s []string) string {
-	if len(s) == 0 {
-		return ""
-	}
-	return s[0]
-}
-
-func rest(s []string) []string {
-	if len(s) == 0 {
-		return nil
-	}
-	return s[1:]
-}
-
 // runTrain is `ttsguard train`.
 func runTrain(ctx context.Context, g *globals, f trainFlags, args []string, dash int) error {
 	switch {
@@ -460,17 +413,17 @@ func sealTrained(ctx context.Context, pol *policy.Policy, rec *lineage.Record, s
 	if len(m.Items) == 0 {
 		return nil, fmt.Errorf("%w: the command wrote no file into --out %s: nothing to sign", pull.ErrGate, rec.Out)
 	}
-	res.Scan, err = pull.ScanFolder(ctx, pol, rec.Out)
-	if err != nil {
-		res.Signature, res.Provenance = "not written: the scan failed", "not written: the scan failed"
-		return res, err
-	}
 	rec.Subjects = map[string]string{}
 	for _, it := range m.Items {
 		rec.Subjects[it.File] = hex.EncodeToString(it.Digest)
 	}
 	rec.Root = m.Root().String()
 	res.Root, res.Files = rec.Root, len(m.Items)
+	res.Scan, err = pull.ScanFolder(ctx, pol, rec.Out)
+	if err != nil {
+		res.Signature, res.Provenance = "not written: the scan failed", "not written: the scan failed"
+		return res, err
+	}
 	payload, err := lineage.Marshal(rec)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/access"
 	"github.com/ttsguard/ttsguard/internal/coqui"
 	"github.com/ttsguard/ttsguard/internal/fetch"
+	"github.com/ttsguard/ttsguard/internal/lineage"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -24,7 +25,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Use:   "verify",
 		Short: "Verify a model against its OpenSSF Model Signing signature",
 	}
-	c.AddCommand(newVerifyKeyCmd(g), newVerifyCertCmd(g), newVerifySigstoreCmd(g))
+	c.AddCommand(newVerifyKeyCmd(g), newVerifyCertCmd(g), newVerifySigstoreCmd(g), newVerifyProvenanceCmd(g))
 	return c
 }
 
@@ -141,7 +142,7 @@ func newVerifySigstoreCmd(g *globals) *cobra.Command {
 func isCheckFailure(err error) bool {
 	for _, e := range []error{access.ErrDenied, oms.ErrVerification, errUnsafe, pull.ErrGate, policy.ErrNotAllowed, fetch.ErrNotAllowed,
 		fetch.ErrHTML, fetch.ErrTooLarge, fetch.ErrTruncated, fetch.ErrBadResponse, fetch.ErrUnsafeEntry, fetch.ErrLimit,
-		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed} {
+		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed, lineage.ErrProvenance, lineage.ErrNoProvenance} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -187,7 +187,11 @@ func (r *Record) readDependencies(deps []*intoto.ResourceDescriptor) error {
 					return err
 				}
 			}
-			py.Distributions = append(py.Distributions, Distribution{Name: rest, Version: v, Record: sha, Path: p})
+			shadowed, _ := ann["shadowed"].(bool)
+			if i := strings.LastIndex(rest, "~"); i > 0 && shadowed {
+				rest = rest[:i]
+			}
+			py.Distributions = append(py.Distributions, Distribution{Name: rest, Version: v, Record: sha, Path: p, Shadowed: shadowed})
 		default:
 			return fmt.Errorf("%w: resolvedDependencies: unknown entry %q", ErrProvenance, name)
 		}

@@ -6,11 +6,13 @@
 package lineage
 
 import (
+	"bytes"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
+	"strconv"
 	"time"
 
 	slsa "github.com/in-toto/attestation/go/predicates/provenance/v1"
@@ -171,14 +173,24 @@ func Statement(r *Record) (*intoto.Statement, error) {
 	return st, nil
 }
 
-// Marshal encodes a run's statement as the signed payload (JSON, two-space
-// indent).
+// Marshal encodes a run's statement as the signed payload: JSON with a
+// two-space indent, the same bytes for the same record (protojson's output
+// varies its spacing on purpose; encoding/json's Indent sets it).
 func Marshal(r *Record) ([]byte, error) {
 	st, err := Statement(r)
 	if err != nil {
 		return nil, err
 	}
-	return protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(st)
+	raw, err := protojson.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return nil, err
+	}
+	b.WriteByte('\n')
+	return b.Bytes(), nil
 }
 
 // dependencies lists the run's inputs as resource descriptors.
@@ -243,18 +255,31 @@ func (r *Record) dependencies() ([]*intoto.ResourceDescriptor, error) {
 			"interpreter": py.Interpreter, "version": py.Version, "venv": py.Venv, "prefix": py.Prefix, "site_dirs": strs(py.SiteDirs)}); err != nil {
 			return nil, err
 		}
+		count := map[string]int{}
 		for _, d := range py.Distributions {
 			dg := map[string]string{}
 			if d.Record != "" {
 				dg["sha256"] = d.Record
 			}
-			if err := add(kindDist+d.Name, "pkg:pypi/"+strings.ToLower(d.Name)+"@"+d.Version, dg,
-				map[string]any{"version": d.Version, "path": d.Path, "digest": "RECORD"}); err != nil {
+			ann := map[string]any{"version": d.Version, "path": d.Path, "digest": "RECORD"}
+			name := kindDist + d.Name
+			// A name found again (shadowed) stays listed, under NAME~N.
+			if n := count[normName(d.Name)] + 1; n > 1 {
+				name += "~" + strconv.Itoa(n)
+				ann["shadowed"] = true
+			}
+			count[normName(d.Name)]++
+			if err := add(name, "pkg:pypi/"+normName(d.Name)+"@"+d.Version, dg, ann); err != nil {
 				return nil, err
 			}
 		}
 	}
+	names := map[string]bool{}
 	for i, d := range deps {
+		if names[d.GetName()] {
+			return nil, fmt.Errorf("%w: resolvedDependencies: %q listed twice", ErrProvenance, d.GetName())
+		}
+		names[d.GetName()] = true
 		if err := d.Validate(); err != nil {
 			return nil, fmt.Errorf("%w: resolvedDependencies[%d] %q: %w", ErrProvenance, i, d.Name, err)
 		}

@@ -27,7 +27,8 @@ func testRecord() *Record {
 		Python: &PythonEnv{Interpreter: "/venv/bin/python", Executable: "/usr/bin/python3.11", SHA256: h("5"), Version: "3.11", Venv: "/venv", Prefix: "/usr",
 			SiteDirs: []string{"/venv/lib/python3.11/site-packages"},
 			Distributions: []Distribution{{Name: "coqui-tts", Version: "0.28.0", Record: h("6"), Path: "/venv/lib/python3.11/site-packages/coqui_tts-0.28.0.dist-info"},
-				{Name: "oldegg", Version: "1.0", Path: "/venv/lib/python3.11/site-packages/oldegg-1.0.egg-info"}}},
+				{Name: "oldegg", Version: "1.0", Path: "/venv/lib/python3.11/site-packages/oldegg-1.0.egg-info"},
+				{Name: "Coqui_TTS", Version: "0.27.0", Path: "/usr/lib/python3/dist-packages/Coqui_TTS-0.27.0.egg-info", Shadowed: true}}},
 		Command:      []string{"/venv/bin/python", "/src/train.py", "--config_path", "/work/config.json"},
 		Out:          "/work/out",
 		Version:      "v1.2.3",
@@ -182,6 +183,29 @@ func TestReadPythonEnv(t *testing.T) {
 	write(filepath.Join(venv, "pyvenv.cfg"), "home = "+filepath.Join(base, "bin")+"\ninclude-system-site-packages = true\n")
 	if e, err = ReadPythonEnv(filepath.Join(venv, "bin", "python"), filepath.Join(base, "bin", "python3.11"), venv, base); err != nil || len(e.Distributions) != 3 {
 		t.Fatalf("%v %+v", err, e)
+	}
+	// A name found again (PEP 503 equal) is listed, shadowed, and the
+	// statement names it apart.
+	write(filepath.Join(baseSite, "Coqui.TTS-0.27.0.egg-info", "PKG-INFO"), "Name: Coqui.TTS\nVersion: 0.27.0\n")
+	if e, err = ReadPythonEnv(filepath.Join(venv, "bin", "python"), filepath.Join(base, "bin", "python3.11"), venv, base); err != nil || len(e.Distributions) != 4 {
+		t.Fatalf("%v %+v", err, e)
+	}
+	for _, d := range e.Distributions {
+		if d.Shadowed != (d.Name == "Coqui.TTS") {
+			t.Errorf("%s shadowed %v", d.Name, d.Shadowed)
+		}
+	}
+	r := testRecord()
+	r.Python = e
+	p, err := Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(p), `"python/Coqui.TTS~2"`) {
+		t.Errorf("shadowed name not in %s", p)
+	}
+	if got, err := Parse(p); err != nil || !reflect.DeepEqual(got.Python.Distributions, e.Distributions) {
+		t.Errorf("parse: %v %+v", err, got)
 	}
 	// A distribution whose header names nothing is an error, not skipped.
 	write(filepath.Join(site, "broken-1.dist-info", "METADATA"), "Summary: x\n")

@@ -24,6 +24,10 @@ type Distribution struct {
 	// distribution installed without one).
 	Record string `json:"record_sha256,omitempty"`
 	Path   string `json:"path"` // the dist-info folder
+	// Shadowed: an earlier site folder (or an earlier entry of the same
+	// folder) holds a distribution of the same name, which Python's
+	// importlib.metadata finds first.
+	Shadowed bool `json:"shadowed,omitempty"`
 }
 
 // PythonEnv is the Python environment a training command runs on: the
@@ -75,8 +79,9 @@ func ReadPythonEnv(interpreter, executable, venv, prefix string) (*PythonEnv, er
 		if v == "" {
 			v = "3*"
 		}
-		for _, pat := range []string{"lib/python" + v + "/site-packages", "lib/python" + v + "/dist-packages",
-			"lib/python3/dist-packages", "local/lib/python" + v + "/dist-packages", "local/lib/python" + v + "/site-packages"} {
+		// In the order sys.path has them (Debian's /usr/local first).
+		for _, pat := range []string{"local/lib/python" + v + "/dist-packages", "local/lib/python" + v + "/site-packages",
+			"lib/python" + v + "/site-packages", "lib/python" + v + "/dist-packages", "lib/python3/dist-packages"} {
 			m, _ := filepath.Glob(filepath.Join(prefix, pat))
 			e.SiteDirs = append(e.SiteDirs, m...)
 		}
@@ -87,6 +92,12 @@ func ReadPythonEnv(interpreter, executable, venv, prefix string) (*PythonEnv, er
 			return nil, err
 		}
 		e.Distributions = append(e.Distributions, ds...)
+	}
+	seen := map[string]bool{}
+	for i := range e.Distributions {
+		n := normName(e.Distributions[i].Name)
+		e.Distributions[i].Shadowed = seen[n]
+		seen[n] = true
 	}
 	return e, nil
 }
@@ -213,3 +224,11 @@ func fileSHA256(p string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// normName is a distribution name as PEP 503 compares them: lower case,
+// runs of "-", "_" and "." as one "-".
+func normName(n string) string {
+	return strings.ToLower(pep503.ReplaceAllString(n, "-"))
+}
+
+var pep503 = regexp.MustCompile(`[-_.]+`)

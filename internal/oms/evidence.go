@@ -25,6 +25,20 @@ type Signer struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// String names the signer for people: "key HINT (CURVE)", "SUBJECT, issued
+// by ISSUER" or "IDENTITY via PROVIDER" (the method alone for another).
+func (s *Signer) String() string {
+	switch s.Method {
+	case "key":
+		return fmt.Sprintf("key %s (%s)", s.KeyHint, s.Curve)
+	case "certificate":
+		return fmt.Sprintf("%s, issued by %s", s.Subject, s.Issuer)
+	case "sigstore":
+		return fmt.Sprintf("%s via %s", s.Identity, s.OIDC)
+	}
+	return s.Method
+}
+
 // SerializationInfo is the serialization a signature records.
 type SerializationInfo struct {
 	Method        string   `json:"method"`
@@ -77,13 +91,8 @@ func (r *Result) Text(w io.Writer) error {
 	}
 	if s := r.Signer; s != nil {
 		fmt.Fprintf(&b, "  method:         %s\n", s.Method)
-		switch s.Method {
-		case "key":
-			fmt.Fprintf(&b, "  signer:         key %s (%s)\n", s.KeyHint, s.Curve)
-		case "certificate":
-			fmt.Fprintf(&b, "  signer:         %s, issued by %s\n", s.Subject, s.Issuer)
-		case "sigstore":
-			fmt.Fprintf(&b, "  signer:         %s via %s\n", s.Identity, s.OIDC)
+		if who := s.String(); who != s.Method {
+			fmt.Fprintf(&b, "  signer:         %s\n", who)
 		}
 	}
 	if r.Root != "" {
