@@ -163,6 +163,7 @@ var commandRoles = map[string][]string{
 	"rm":            {policy.RoleAdmins},
 	"gc":            {policy.RoleAdmins},
 	"doctor --fix":  {policy.RoleAdmins},
+	"train":         {policy.RoleAdmins},
 	"store encrypt": {policy.RoleAdmins},
 	"store rekey":   {policy.RoleAdmins},
 	"audit":         {policy.RoleAdmins, policy.RoleAuditors},

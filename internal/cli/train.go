@@ -139,7 +139,7 @@ func runTrain(ctx context.Context, g *globals, f trainFlags, args []string, dash
 	if err != nil {
 		return err
 	}
-	pol, st, err := openStore(f.policy)
+	pol, st, err := openStore(f.policy, "train")
 	if err != nil {
 		return err
 	}
