@@ -33,6 +33,12 @@ import (
 // LogDir is the audit log folder inside the store.
 const LogDir = "audit"
 
+// LogFiles returns the paths of the audit log's records and of its signed
+// checkpoint in the store at root.
+func LogFiles(root string) (records, checkpoint string) {
+	return filepath.Join(root, LogDir, logRecords), filepath.Join(root, LogDir, logCheckpoint)
+}
+
 // Files in LogDir.
 const (
 	logRecords    = "log"        // JSON lines, one event each

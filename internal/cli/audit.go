@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/metrics"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -77,7 +79,7 @@ func (r *auditResult) Text(w io.Writer) error {
 var errAuditFailed = errors.New("audit found problems")
 
 func newAuditCmd(g *globals) *cobra.Command {
-	var policyPath string
+	var policyPath, metricsFile string
 	var quick bool
 	c := &cobra.Command{
 		Use:   "audit [--policy F] [--quick] [--json]",
@@ -99,15 +101,16 @@ func newAuditCmd(g *globals) *cobra.Command {
 			if quick {
 				vf = pull.Verify{Fast: true}
 			}
-			return runAudit(c.Context(), g, pol, policyPath, st, vf)
+			return runAudit(c.Context(), g, pol, policyPath, st, vf, metricsFile)
 		},
 	}
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (it names the store)")
 	c.Flags().BoolVar(&quick, "quick", false, "skip re-hashing files the store's stat record proves unchanged")
+	c.Flags().StringVar(&metricsFile, "metrics", "", "also write Prometheus text-format metrics to this file, atomically (for node_exporter's textfile collector: a .prom file in its folder)")
 	return c
 }
 
-func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath string, st *store.Store, vf pull.Verify) error {
+func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath string, st *store.Store, vf pull.Verify, metricsFile string) error {
 	r := &auditResult{Time: time.Now().UTC(), OK: true}
 	versions, err := st.List()
 	if err != nil {
@@ -170,6 +173,26 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 	if logErr == nil && r.Log != nil && r.Log.OK {
 		logErr = logEvent(g, pol, audit.Event{Command: "audit", OK: r.OK, Detail: r.Summary}, true)
 	}
+	var metricsErr error
+	if metricsFile != "" {
+		// After the summary event, so that the log's size and checkpoint
+		// time include it.
+		metricsErr = metrics.WriteFile(metricsFile, auditSnapshot(r, versions, st))
+	}
+	err = auditVerdict(g, r, failed, findings, logState, logErr)
+	switch {
+	case metricsErr == nil:
+		return err
+	case err == nil:
+		return metricsErr
+	}
+	fmt.Fprintf(g.stderr, "ttsguard: %v\n", metricsErr)
+	return err
+}
+
+// auditVerdict is the error an audit returns: its failures (exit 1), an
+// event it could not record, or models it could not check (exit 3).
+func auditVerdict(g *globals, r *auditResult, failed, findings int, logState string, logErr error) error {
 	switch {
 	case failed > 0 || findings > 0 || logState != "ok":
 		if logErr != nil {
@@ -182,4 +205,44 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 		return fmt.Errorf("audit incomplete: %s", strings.Join(r.Errors, "; "))
 	}
 	return nil
+}
+
+// auditSnapshot is what the audit's metrics say: each model checked, the
+// store's size, doctor's findings and the audit log's size and last
+// checkpoint.
+func auditSnapshot(r *auditResult, versions []*store.Version, st *store.Store) metrics.Snapshot {
+	s := metrics.Snapshot{Time: r.Time, OK: r.OK, NotChecked: len(versions) - len(r.Models), DoctorFindings: map[string]int{}}
+	for _, v := range versions {
+		s.StoreBytes += v.Bytes
+	}
+	for _, cr := range r.Models {
+		m := metrics.Model{Name: cr.Name, Verified: cr.OK, Findings: map[string]int{}}
+		if v := cr.Verification; v != nil && v.LastHashed != nil {
+			m.LastFullHash = *v.LastHashed
+		}
+		for _, gate := range cr.Gates {
+			for _, ff := range gate.Findings {
+				for _, f := range ff.Findings {
+					m.Findings[f.Severity.String()]++
+				}
+			}
+		}
+		s.Models = append(s.Models, m)
+	}
+	if r.Doctor != nil {
+		for _, f := range r.Doctor.Findings {
+			s.DoctorFindings[f.Severity.String()]++
+		}
+	}
+	if r.Log != nil {
+		s.LogOK, s.LogRecords = r.Log.OK, r.Log.Records
+	}
+	records, checkpoint := audit.LogFiles(st.Root)
+	if fi, err := os.Stat(records); err == nil {
+		s.LogBytes = fi.Size()
+	}
+	if fi, err := os.Stat(checkpoint); err == nil {
+		s.LastCheckpoint = fi.ModTime()
+	}
+	return s
 }
