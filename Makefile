@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e fuzz clean wheel test-python e2e-python
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e fuzz clean wheel test-python e2e-python image
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -83,3 +83,7 @@ fuzz:
 
 clean:
 	rm -rf bin build dist
+
+# The minimal container image (deploy/Dockerfile, docs/deploy.md), when a builder answers.
+image:
+	@if docker info >/dev/null 2>&1; then docker build -f deploy/Dockerfile -t ttsguard .; else echo "make image: no container builder answers (docker info); skipped"; fi
