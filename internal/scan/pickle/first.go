@@ -85,7 +85,7 @@ func First(ctx context.Context, c *scan.Context, r io.ReaderAt, size int64, opt 
 			p.Complete = true
 			return p, nil
 		}
-		if errors.Is(err, ErrLimit) {
+		if errors.Is(err, ErrLimit) || errors.Is(err, ErrUndecided) {
 			return nil, err
 		}
 		need := neededBytes(err)

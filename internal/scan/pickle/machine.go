@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
@@ -283,32 +282,6 @@ func longValue(b []byte) value {
 		v.Sub(v, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
 	}
 	return value{k: kBigInt, s: v.String()}
-}
-
-// intText parses the argument of INT/LONG.
-func intText(line []byte, long bool) (value, error) {
-	s := string(line)
-	if long && len(s) > 0 && s[len(s)-1] == 'L' {
-		s = s[:len(s)-1]
-	}
-	if !long {
-		switch s {
-		case "00":
-			return value{k: kBool}, nil
-		case "01":
-			return value{k: kBool, i: 1}, nil
-		}
-	}
-	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
-		return value{k: kInt, i: i}, nil
-	}
-	if v, ok := new(big.Int).SetString(s, 0); ok {
-		if v.BitLen() > 8*maxBigInt {
-			return value{k: kBigInt}, nil
-		}
-		return value{k: kBigInt, s: v.String()}, nil
-	}
-	return value{}, fmt.Errorf("invalid literal for int: %q", s)
 }
 
 // globalValue resolves a (module, name) pair read from a GLOBAL, INST,

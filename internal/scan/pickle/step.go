@@ -98,7 +98,11 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		v, err := intText(line, op == opLONG)
+		parse := intArg
+		if op == opLONG {
+			parse = longArg
+		}
+		v, err := parse(line)
 		if err != nil {
 			return false, err
 		}
@@ -145,7 +149,11 @@ func (m *machine) step(off int, op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		return false, m.push(floatText(line))
+		v, err := floatArg(line)
+		if err != nil {
+			return false, err
+		}
+		return false, m.push(v)
 	case opBINFLOAT:
 		b, err := m.read(8)
 		if err != nil {
@@ -397,8 +405,7 @@ func (m *machine) memoIndex(op byte) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		v, err := intText(line, false)
-		return v.i, err
+		return memoArg(line)
 	case opBINGET, opBINPUT:
 		return m.u8()
 	case opLONG_BINGET, opLONG_BINPUT:

@@ -74,30 +74,56 @@ func escapeDecode(s []byte) (string, error) {
 	return b.String(), nil
 }
 
-// rawUnicodeEscape decodes the argument of the UNICODE opcode
-// (raw-unicode-escape): \uXXXX and \UXXXXXXXX escapes, other bytes Latin-1.
+// rawUnicodeEscape decodes the argument of the UNICODE opcode as CPython's
+// raw-unicode-escape codec does: a run of backslashes followed by u or U is an
+// escape only when the run is odd (its last backslash starts \uXXXX or
+// \UXXXXXXXX, hex digits required, at most U+10FFFF); other bytes are Latin-1.
+// Lone surrogates are kept, encoded as UTF-8 encodes other code points.
 func rawUnicodeEscape(s []byte) (string, error) {
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c == '\\' && i+1 < len(s) && (s[i+1] == 'u' || s[i+1] == 'U') {
-			// An odd number of backslashes before u makes an escape.
-			n := 4
-			if s[i+1] == 'U' {
-				n = 8
-			}
-			if i+2+n > len(s) {
-				return "", errBadString
-			}
-			v, err := strconv.ParseUint(string(s[i+2:i+2+n]), 16, 32)
-			if err != nil || v > utf8.MaxRune {
-				return "", errBadString
-			}
-			b.WriteRune(rune(v))
-			i += 1 + n
+		if c != '\\' {
+			b.WriteRune(rune(c))
+			i++
 			continue
 		}
-		b.WriteRune(rune(c))
+		j := i
+		for j < len(s) && s[j] == '\\' {
+			j++
+		}
+		run := j - i
+		if run%2 == 0 || j >= len(s) || (s[j] != 'u' && s[j] != 'U') {
+			b.WriteString(strings.Repeat("\\", run))
+			i = j
+			continue
+		}
+		b.WriteString(strings.Repeat("\\", run-1))
+		n := 4
+		if s[j] == 'U' {
+			n = 8
+		}
+		j++
+		if j+n > len(s) {
+			return "", errBadString // truncated \uXXXX escape
+		}
+		var ch uint32
+		for _, h := range s[j : j+n] {
+			d := digitValue(h)
+			if d >= 16 {
+				return "", errBadString
+			}
+			ch = ch<<4 | uint32(d)
+		}
+		if ch > utf8.MaxRune {
+			return "", errBadString // \Uxxxxxxxx out of range
+		}
+		if ch >= 0xD800 && ch <= 0xDFFF {
+			b.Write([]byte{byte(0xE0 | ch>>12), byte(0x80 | (ch>>6)&0x3F), byte(0x80 | ch&0x3F)})
+		} else {
+			b.WriteRune(rune(ch))
+		}
+		i = j + n
 	}
 	return b.String(), nil
 }

@@ -13,7 +13,7 @@ type Kind string
 const (
 	KindNone       Kind = "None"
 	KindBool       Kind = "bool"
-	KindInt        Kind = "int" // Int; a big integer has Str (decimal, "" when longer than 64 bytes)
+	KindInt        Kind = "int" // Int; a big integer has Str (decimal; "" and Truncated when longer than 64 bytes)
 	KindFloat      Kind = "float"
 	KindStr        Kind = "str" // Str; a string longer than Limits.MaxStringInMemo has Truncated
 	KindBytes      Kind = "bytes"
@@ -98,16 +98,6 @@ func (m *machine) keep(c value, items []value) error {
 	return nil
 }
 
-// floatText parses the argument of FLOAT (repr of a float); a value Go does
-// not parse is kept as NaN (the scanner does not need it).
-func floatText(line []byte) value {
-	f, err := strconv.ParseFloat(string(line), 64)
-	if err != nil {
-		f = math.NaN()
-	}
-	return value{k: kFloat, i: int64(math.Float64bits(f))}
-}
-
 // materialise converts the value v (and everything it holds) to Objects.
 // Shared nodes become shared Objects; nesting deeper than
 // Limits.MaxTreeDepth is an ErrLimit error.
@@ -142,7 +132,7 @@ func (t *treeBuilder) object(v value, depth int) (*Object, error) {
 	case kInt:
 		o.Kind, o.Int = KindInt, v.i
 	case kBigInt:
-		o.Kind, o.Str = KindInt, v.s
+		o.Kind, o.Str, o.Truncated = KindInt, v.s, v.s == ""
 	case kFloat:
 		o.Kind, o.Float = KindFloat, math.Float64frombits(uint64(v.i))
 	case kStr:
