@@ -22,13 +22,15 @@ import (
 // auditResult is the evidence of `ttsguard audit`: every stored model
 // checked again, the store's owners and modes, and the audit log.
 type auditResult struct {
-	Time    time.Time           `json:"time"`
-	Models  []*pull.CheckResult `json:"models"`
-	Errors  []string            `json:"errors,omitempty"` // models that could not be checked (I/O)
-	Doctor  *audit.Report       `json:"doctor"`
-	Log     *audit.LogReport    `json:"log"`
-	OK      bool                `json:"ok"`
-	Summary string              `json:"summary"`
+	Time   time.Time           `json:"time"`
+	Models []*pull.CheckResult `json:"models"`
+	Errors []string            `json:"errors,omitempty"` // models that could not be checked (I/O)
+	Doctor *audit.Report       `json:"doctor"`
+	Log    *audit.LogReport    `json:"log"`
+	// Datasets are the --dataset folders of record, their roots now.
+	Datasets []*auditDataset `json:"datasets,omitempty"`
+	OK       bool            `json:"ok"`
+	Summary  string          `json:"summary"`
 }
 
 func (r *auditResult) Text(w io.Writer) error {
@@ -42,6 +44,17 @@ func (r *auditResult) Text(w io.Writer) error {
 			if !g.OK {
 				fmt.Fprintf(&b, "  gate %-9s FAILED: %s\n", g.Name, g.Detail)
 			}
+		}
+	}
+	for _, d := range r.Datasets {
+		fmt.Fprintf(&b, "dataset %s %s at %s: ", d.Name, d.Root, d.Path)
+		switch {
+		case len(d.Changed) > 0:
+			fmt.Fprintf(&b, "FAILED: changed since %s were trained on it\n", strings.Join(d.Changed, ", "))
+		case len(d.Models) > 0:
+			fmt.Fprintf(&b, "as %s were trained on it\n", strings.Join(d.Models, ", "))
+		default:
+			b.WriteString("no stored model's provenance names it\n")
 		}
 	}
 	for _, e := range r.Errors {
@@ -78,11 +91,54 @@ func (r *auditResult) Text(w io.Writer) error {
 // errAuditFailed: a model, the store's modes or the log failed: exit 1.
 var errAuditFailed = errors.New("audit found problems")
 
+// auditDataset is a dataset of record given to audit: its root now, the
+// stored models whose provenance names it (by its folder's name) with that
+// root, and those that name another root (trained on other content: it
+// changed since, or they were trained on another copy).
+type auditDataset struct {
+	Name    string   `json:"name"`
+	Path    string   `json:"path"`
+	Root    string   `json:"root"`
+	Models  []string `json:"models,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+}
+
+// datasetGate compares the datasets a model's provenance records with the
+// datasets of record of the same name; nil when it names none of them.
+func datasetGate(cr *pull.CheckResult, ds []*auditDataset) *pull.Gate {
+	if cr.Lineage == nil {
+		return nil
+	}
+	var ok, bad []string
+	for _, rd := range cr.Lineage.Datasets {
+		for _, d := range ds {
+			if d.Name != rd.Name {
+				continue
+			}
+			if d.Root == rd.Root {
+				ok = append(ok, fmt.Sprintf("%s at %s still has root %s", d.Name, d.Path, d.Root))
+				d.Models = append(d.Models, cr.Name)
+			} else {
+				bad = append(bad, fmt.Sprintf("%s at %s has root %s, the model was trained on %s", d.Name, d.Path, d.Root, rd.Root))
+				d.Changed = append(d.Changed, cr.Name)
+			}
+		}
+	}
+	if len(ok)+len(bad) == 0 {
+		return nil
+	}
+	if len(bad) > 0 {
+		return &pull.Gate{Name: "dataset", Detail: strings.Join(bad, "; ")}
+	}
+	return &pull.Gate{Name: "dataset", OK: true, Detail: strings.Join(ok, "; ")}
+}
+
 func newAuditCmd(g *globals) *cobra.Command {
 	var policyPath, metricsFile string
+	var datasets []string
 	var quick bool
 	c := &cobra.Command{
-		Use:   "audit [--policy F] [--quick] [--json]",
+		Use:   "audit [--policy F] [--quick] [--dataset DIR]... [--metrics FILE] [--json]",
 		Short: "Check every stored model again (hashes, pins, signatures, scan with today's rules), the store's owners and modes, and the audit log",
 		Long: "What to run on a schedule (docs/audit-log.md has a systemd timer). Every stored model's current version " +
 			"is re-hashed against its stored manifest and goes through every gate of the policy again, so a model " +
@@ -90,7 +146,9 @@ func newAuditCmd(g *globals) *cobra.Command {
 			"flag all show. Then doctor's checks and the audit log's. Each model's outcome and the summary are " +
 			"recorded in the audit log. Exit 1 when anything failed. --quick skips re-hashing the files that the " +
 			"store's stat record proves unchanged since they were hashed (docs/storage.md), as check and run do; " +
-			"without it every file is hashed.",
+			"without it every file is hashed. A stored model's training provenance (provenance.sig) goes through the " +
+			"provenance gate again; with --dataset DIR (a dataset of record), a model whose provenance names a dataset " +
+			"of that folder's name fails unless the folder's root digest is still the one it was trained on (docs/provenance.md).",
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			pol, st, err := openStore(policyPath, "audit")
@@ -101,17 +159,30 @@ func newAuditCmd(g *globals) *cobra.Command {
 			if quick {
 				vf = pull.Verify{Fast: true}
 			}
-			return runAudit(c.Context(), g, pol, policyPath, st, vf, metricsFile)
+			var ds []*auditDataset
+			for _, d := range datasets {
+				dir, err := existingDir("--dataset", d)
+				if err != nil {
+					return err
+				}
+				cr, err := pull.CheckDataset(c.Context(), pol, dir, filepath.Base(dir))
+				if cr == nil {
+					return fmt.Errorf("dataset %q: %w", dir, err)
+				}
+				ds = append(ds, &auditDataset{Name: cr.Name, Path: dir, Root: cr.Root})
+			}
+			return runAudit(c.Context(), g, pol, policyPath, st, vf, ds, metricsFile)
 		},
 	}
+	c.Flags().StringArrayVar(&datasets, "dataset", nil, "a training dataset of record (repeatable): a stored model whose training provenance names a dataset of its folder's name fails unless the folder still has the root it was trained on")
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (it names the store)")
 	c.Flags().BoolVar(&quick, "quick", false, "skip re-hashing files the store's stat record proves unchanged")
 	c.Flags().StringVar(&metricsFile, "metrics", "", "also write Prometheus text-format metrics to this file, atomically (for node_exporter's textfile collector: a .prom file in its folder)")
 	return c
 }
 
-func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath string, st *store.Store, vf pull.Verify, metricsFile string) error {
-	r := &auditResult{Time: time.Now().UTC(), OK: true}
+func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath string, st *store.Store, vf pull.Verify, ds []*auditDataset, metricsFile string) error {
+	r := &auditResult{Time: time.Now().UTC(), OK: true, Datasets: ds}
 	versions, err := st.List()
 	if err != nil {
 		return err
@@ -127,6 +198,15 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 			r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", v.Name, err))
 			r.OK = false
 			continue
+		}
+		if dg := datasetGate(cr, ds); dg != nil {
+			cr.Gates = append(cr.Gates, *dg)
+			if !dg.OK {
+				cr.OK = false
+				if err == nil {
+					err = fmt.Errorf("%w: %s: dataset: %s", pull.ErrGate, cr.Name, dg.Detail)
+				}
+			}
 		}
 		r.Models = append(r.Models, cr)
 		if err != nil || !cr.OK {

@@ -72,7 +72,7 @@ environment, the command, when it ran. Exit 1 when any check fails. See docs/pro
 			if err != nil {
 				return err
 			}
-			r, err := lineage.Verify(c.Context(), ref.Path, v)
+			r, err := lineage.Verify(c.Context(), ref.Path, v, lineage.VerifyOptions{})
 			if r != nil {
 				if perr := g.printer().Print(verifiedProvenance{r}); perr != nil && err == nil {
 					return perr

@@ -112,7 +112,7 @@ func TestTrainProvenance(t *testing.T) {
 	if r, err := oms.Verify(ctx, e.out, oms.KeyVerifier{Key: pub}, oms.VerifyOptions{}); err != nil || r.Files != 2 {
 		t.Fatalf("model.sig: %v %+v", err, r)
 	}
-	v, err := lineage.Verify(ctx, e.out, oms.KeyVerifier{Key: pub})
+	v, err := lineage.Verify(ctx, e.out, oms.KeyVerifier{Key: pub}, lineage.VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,5 +222,144 @@ func TestTrainConfigAudit(t *testing.T) {
 		if _, err := os.Stat(e.out); err == nil {
 			t.Errorf("%v: --out created", c.extra)
 		}
+	}
+}
+
+// withProvenancePolicy rewrites the env's policy: the trainer's key as
+// signer "trainer" (and more signers, NAME=PUBLIC_KEY), and
+// models.NAME.provenance as given.
+func (e *trainEnv) withProvenancePolicy(t *testing.T, name, rules string, signers ...string) {
+	t.Helper()
+	p := "version: 1\nstore: store\nsources: []\nsigners:\n  - {name: trainer, public_key: " + e.pub + "}\n"
+	for _, s := range signers {
+		n, k, _ := strings.Cut(s, "=")
+		p += "  - {name: " + n + ", public_key: " + k + "}\n"
+	}
+	p += "models:\n  " + name + ":\n    provenance: " + rules + "\n"
+	if err := os.WriteFile(e.policy, []byte(p), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// run runs ttsguard with args; it returns the exit code and both outputs.
+func runMain(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	rc := Main(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+// TestTrainProvenanceGate: models.NAME.provenance at pull, check and audit:
+// a model trained on an approved dataset from an approved base passes and
+// shows its lineage; an unapproved dataset root, an unapproved base, a
+// missing provenance when required, and a provenance signed by a key the
+// policy does not name all fail the gate (exit 1, nothing stored).
+func TestTrainProvenanceGate(t *testing.T) {
+	e := newTrainEnv(t)
+	if rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny"}); rc != 0 {
+		t.Fatalf("train: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	dsRoot, err := oms.Digest(context.Background(), e.ds, oms.ModelOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := "sha256:" + strings.Repeat("0", 64)
+	for _, c := range []struct {
+		name, rules string
+		ok          bool
+		want        string
+	}{
+		{"approved", "{required: true, signers: [trainer], datasets: [\"" + dsRoot.Root + "\"], base_models: [tiny]}", true, `verified: signer "trainer"; trained on dataset ljs ` + dsRoot.Root},
+		{"no rules", "{}", true, `verified: signer "trainer"`},
+		{"dataset not approved", "{datasets: [\"" + other + "\"]}", false, `dataset "ljs" (root ` + dsRoot.Root + `) is not among models["trained"].provenance.datasets`},
+		{"base not approved", "{base_models: [\"" + other + "\", other/model]}", false, `base model "tiny"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e.withProvenancePolicy(t, "trained", c.rules)
+			rc, stdout, stderr := runMain("pull", "--policy", e.policy, "--name", "trained", e.out)
+			if (rc == 0) != c.ok || !strings.Contains(stdout+stderr, c.want) {
+				t.Fatalf("pull: exit %d, want ok=%v and %q\n%s\n%s", rc, c.ok, c.want, stdout, stderr)
+			}
+			if !c.ok {
+				return
+			}
+			rc, stdout, stderr = runMain("check", "--policy", e.policy, "--json", "trained")
+			var cr struct {
+				OK      bool            `json:"ok"`
+				Lineage *lineage.Record `json:"lineage"`
+			}
+			json.Unmarshal([]byte(stdout), &cr)
+			if rc != 0 || !cr.OK || cr.Lineage == nil || cr.Lineage.Datasets[0].Root != dsRoot.Root || cr.Lineage.Base.Name != "tiny" {
+				t.Errorf("check: %d %+v\n%s\n%s", rc, cr, stdout, stderr)
+			}
+		})
+	}
+	// Required, and the model has none: the example model pulled as "plain".
+	exampleKey, _ := filepath.Abs("../../examples/keys/example.pub")
+	e.withProvenancePolicy(t, "plain", "{required: true}", "example="+exampleKey)
+	example, _ := filepath.Abs("../../examples/tiny-vits")
+	if rc, stdout, stderr := runMain("pull", "--policy", e.policy, "--name", "plain", example); rc != 1 ||
+		!strings.Contains(stdout+stderr, "requires a training provenance") {
+		t.Errorf("required, none: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	// Signed by a key the provenance rules do not name (model.sig still
+	// verifies: the trainer is a signer of the policy).
+	otherKey := filepath.Join(e.dir, "stranger")
+	runMain("keygen", "--out", otherKey)
+	e.withProvenancePolicy(t, "trained2", "{required: true, signers: [stranger]}", "stranger="+otherKey+".pub")
+	if rc, stdout, stderr := runMain("pull", "--policy", e.policy, "--name", "trained2", e.out); rc != 1 ||
+		!strings.Contains(stdout+stderr, "no trusted signer verifies provenance.sig") {
+		t.Errorf("stranger: %d\n%s\n%s", rc, stdout, stderr)
+	}
+}
+
+// TestAuditDataset: audit --dataset passes while the dataset of record is
+// what the stored model was trained on, and fails naming the model once a
+// file of it changes (poisoning after training).
+func TestAuditDataset(t *testing.T) {
+	e := newTrainEnv(t)
+	if rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny"}); rc != 0 {
+		t.Fatalf("train: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	e.withProvenancePolicy(t, "trained", "{required: true}")
+	if rc, stdout, stderr := runMain("pull", "--policy", e.policy, "--name", "trained", e.out); rc != 0 {
+		t.Fatalf("pull: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	rc, stdout, stderr := runMain("audit", "--policy", e.policy, "--dataset", e.ds)
+	if !strings.Contains(stdout, "dataset ljs") || !strings.Contains(stdout, "as trained were trained on it") || strings.Contains(stdout, "gate dataset") {
+		t.Errorf("audit before: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	before := rc // doctor may find the test's folders; the dataset decides the difference
+	if err := os.WriteFile(filepath.Join(e.ds, "metadata.csv"), []byte("a|Hello.|Hello.\nb|Buy now.|Buy now.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rc, stdout, stderr = runMain("audit", "--policy", e.policy, "--json", "--dataset", e.ds)
+	var ar struct {
+		Models []struct {
+			Name  string `json:"name"`
+			OK    bool   `json:"ok"`
+			Gates []struct {
+				Name   string `json:"name"`
+				OK     bool   `json:"ok"`
+				Detail string `json:"detail"`
+			} `json:"gates"`
+		} `json:"models"`
+		Datasets []auditDataset `json:"datasets"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &ar); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if rc != 1 || len(ar.Datasets) != 1 || len(ar.Datasets[0].Changed) != 1 || ar.Datasets[0].Changed[0] != "trained" {
+		t.Errorf("audit after: exit %d (before %d) %+v\n%s", rc, before, ar.Datasets, stderr)
+	}
+	found := false
+	for _, m := range ar.Models {
+		for _, g := range m.Gates {
+			if m.Name == "trained" && g.Name == "dataset" && !g.OK && strings.Contains(g.Detail, "the model was trained on") {
+				found = !m.OK
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no failed dataset gate: %s", stdout)
 	}
 }

@@ -71,13 +71,25 @@ func ReadBundle(model string) ([]byte, error) {
 	return data, nil
 }
 
+// VerifyOptions say how Verify finds the model's files.
+type VerifyOptions struct {
+	// IgnorePaths are left out of the model besides NotModel (the
+	// terms-of-service marker ttsguard writes, say).
+	IgnorePaths []string
+	// Known, when not nil, are the model's files and their hex SHA-256
+	// as the caller hashed and verified them just now: they are compared
+	// instead of hashing the folder again.
+	Known map[string]string
+}
+
 // Verify checks a model folder's provenance.sig: the bundle's signature by
 // v, the statement (Parse), and that its subjects are exactly the folder's
 // files (every file but NotModel, each with the recorded SHA-256) with the
 // recorded OMS root. A bad signature or statement is an error wrapping
-// oms.ErrVerification or ErrProvenance; files that differ give a result
-// with OK false and an error wrapping oms.ErrVerification.
-func Verify(ctx context.Context, model string, v oms.SignatureVerifier) (*Verified, error) {
+// oms.ErrVerification or ErrProvenance (the result's Signer says whether
+// the signature verified); files that differ give a result with OK false
+// and an error wrapping oms.ErrVerification.
+func Verify(ctx context.Context, model string, v oms.SignatureVerifier, o VerifyOptions) (*Verified, error) {
 	res := &Verified{Model: model, Bundle: filepath.Join(model, FileName)}
 	raw, err := ReadBundle(model)
 	if err != nil {
@@ -91,21 +103,40 @@ func Verify(ctx context.Context, model string, v oms.SignatureVerifier) (*Verifi
 	if res.Record, err = Parse(payload); err != nil {
 		return res, err
 	}
-	m, err := manifest.Build(ctx, model, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256, IgnorePaths: NotModel()})
-	if err != nil {
-		return res, err
-	}
-	seen := map[string]bool{}
-	for _, it := range m.Items {
-		seen[it.File] = true
-		want, ok := res.Record.Subjects[it.File]
-		switch {
-		case !ok:
-			res.Extra = append(res.Extra, it.File)
-		case want != hex.EncodeToString(it.Digest):
-			res.Changed = append(res.Changed, it.File)
+	files := o.Known
+	if files == nil {
+		m, err := manifest.Build(ctx, model, manifest.Options{Method: manifest.MethodFiles, HashType: digest.SHA256,
+			IgnorePaths: append(NotModel(), o.IgnorePaths...)})
+		if err != nil {
+			return res, err
+		}
+		files = map[string]string{}
+		for _, it := range m.Items {
+			files[it.File] = hex.EncodeToString(it.Digest)
 		}
 	}
+	seen := map[string]bool{}
+	var items []manifest.Item
+	for f, sum := range files {
+		if slices.Contains(o.IgnorePaths, f) {
+			continue
+		}
+		seen[f] = true
+		want, ok := res.Record.Subjects[f]
+		switch {
+		case !ok:
+			res.Extra = append(res.Extra, f)
+		case want != sum:
+			res.Changed = append(res.Changed, f)
+		}
+		d, err := hex.DecodeString(sum)
+		if err != nil {
+			return res, fmt.Errorf("%s: digest %q: %w", f, sum, err)
+		}
+		items = append(items, manifest.Item{File: f, Digest: d})
+	}
+	sort.Strings(res.Extra)
+	sort.Strings(res.Changed)
 	for n := range res.Record.Subjects {
 		if !seen[n] {
 			res.Missing = append(res.Missing, n)
@@ -116,7 +147,8 @@ func Verify(ctx context.Context, model string, v oms.SignatureVerifier) (*Verifi
 		return res, fmt.Errorf("%w: %s: the model's files are not the provenance's subjects (%d missing, %d not listed, %d changed)",
 			oms.ErrVerification, model, len(res.Missing), len(res.Extra), len(res.Changed))
 	}
-	if got := m.Root().String(); got != res.Record.Root {
+	sort.SliceStable(items, func(a, b int) bool { return manifest.Less(items[a], items[b]) })
+	if got := manifest.RootOf(items).String(); got != res.Record.Root {
 		return res, fmt.Errorf("%w: %s: root %s, the provenance records %s", oms.ErrVerification, model, got, res.Record.Root)
 	}
 	res.OK = true

@@ -41,6 +41,7 @@ type yamlModel struct {
 	Files       *yamlFiles         `yaml:"files,omitempty" json:"files,omitempty"`
 	Requires    *[]yamlRequirement `yaml:"requires,omitempty" json:"requires,omitempty"` // nil: not given
 	Update      *yamlUpdate        `yaml:"update,omitempty" json:"update,omitempty"`
+	Provenance  *yamlProvenance    `yaml:"provenance,omitempty" json:"provenance,omitempty"`
 }
 
 type yamlFiles struct {
@@ -132,6 +133,9 @@ func (p *Policy) MarshalYAML() (any, error) {
 		}
 		if !m.Update.Empty() {
 			ym.Update = &yamlUpdate{Frozen: m.Update.Frozen, MaxRelativeChange: m.Update.MaxRelativeChange}
+		}
+		if mp := m.Provenance; !mp.Empty() {
+			ym.Provenance = &yamlProvenance{Required: mp.Required, Signers: mp.Signers, Datasets: mp.Datasets, BaseModels: mp.BaseModels}
 		}
 		if m.RequiresSet {
 			rs := marshalRequires(m.Requires)

@@ -142,6 +142,8 @@ type Model struct {
 	RequiresSet bool
 	// Update says what a new version may change (update.go).
 	Update ModelUpdate
+	// Provenance says what its training provenance must show (provenance.go).
+	Provenance ModelProvenance
 }
 
 // ModelFiles says which of a model's files a pull stores.

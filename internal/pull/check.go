@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ttsguard/ttsguard/internal/digest"
+	"github.com/ttsguard/ttsguard/internal/lineage"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -23,7 +24,10 @@ type CheckResult struct {
 	Stored bool   `json:"stored"`
 	Root   string `json:"root_digest"`
 	Files  int    `json:"files"` // how many files the root covers
-	Gates  []Gate `json:"gates"`
+	// Lineage is what the model's verified training provenance records
+	// (the provenance gate), nil without one.
+	Lineage *lineage.Record `json:"lineage,omitempty"`
+	Gates   []Gate          `json:"gates"`
 	// BadBlobs: for a stored model whose files changed, each blob that no
 	// longer matches, every stored model and version that shares it, and
 	// whether it was repaired.
@@ -207,7 +211,10 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 	add(checkPin(pol, lf, r.Name, entry))
 	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"), hashed)
 	add(g, err)
-	if !o.noScan {
+	if !o.noScan { // a model, not a dataset
+		pg, rec, err := provenanceGate(ctx, pol, r.Name, r.Dir, hashed)
+		r.Lineage = rec
+		add(pg, err)
 		g, _, err = scanGate(ctx, pol, r.Dir, scanned...)
 		add(g, err)
 	}

@@ -318,6 +318,12 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		if err != nil {
 			return err
 		}
+		// Gate 2b: training provenance (provenance.go).
+		g, _, err = provenanceGate(ctx, o.Policy, p.name, model, known)
+		r.Gates = append(r.Gates, g)
+		if err != nil {
+			return err
+		}
 		// Gate 3: scan (checkpoints and coqui configs).
 		g, summary, err := scanGate(ctx, o.Policy, model)
 		r.Gates = append(r.Gates, g)
