@@ -3,6 +3,7 @@ module github.com/ttsguard/ttsguard
 go 1.26.0
 
 require (
+	filippo.io/age v1.2.1
 	github.com/bodgit/sevenzip v1.6.5
 	github.com/in-toto/attestation v1.2.0
 	github.com/landlock-lsm/go-landlock v0.11.2
@@ -25,6 +26,7 @@ require (
 )
 
 require (
+	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/andybalholm/brotli v1.2.2 // indirect
 	github.com/asaskevich/govalidator v0.0.0-20230301143203-a9d515a09cc2 // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
