@@ -129,6 +129,38 @@ func join(field, k string) string {
 	return field + "." + k
 }
 
+// unreadFields are top-level config fields that hold paths whose values
+// coqui-tts 0.28 never opens, with why: Bark.load_checkpoint (the only way
+// Synthesizer, the TTS api and tts-server load a Bark model) overwrites
+// LOCAL_MODEL_PATHS (text, coarse, fine, hubert_tokenizer) with
+// <model folder>/text_2.pt, coarse_2.pt, fine_2.pt, tokenizer.pth and
+// CACHE_DIR with that folder before load_bark_models reads them; no code
+// reads DEF_SPEAKER_DIR or SMALL_REMOTE_MODEL_PATHS. BarkConfig's defaults
+// put the first three under the writing user's home folder, so every config
+// coqui writes for Bark holds such paths. Field names are Python attribute
+// names, compared exactly.
+var unreadFields = map[string]string{
+	"LOCAL_MODEL_PATHS":        "Bark.load_checkpoint replaces every entry with the model folder's own file before any read",
+	"CACHE_DIR":                "Bark.load_checkpoint replaces it with the model folder before any read",
+	"DEF_SPEAKER_DIR":          "no coqui code reads it",
+	"SMALL_REMOTE_MODEL_PATHS": "no coqui code reads it",
+}
+
+// barkRemoteDefaults are BarkConfig's own values of REMOTE_MODEL_PATHS
+// (REMOTE_BASE_URL joined with the checkpoint names; REMOTE_BASE_URL is no
+// dataclass field, so a config cannot change it). Bark's load_model fetches
+// REMOTE_MODEL_PATHS.<type>.path (with "tree" replaced by "resolve") with
+// requests when the model folder lacks <type>_2.pt, or holds one whose MD5
+// differs from the config's checksum, then torch.loads it. A config that
+// holds coqui's default adds nothing to what coqui does without it (Info);
+// any other value there is a download site the config chooses and is graded
+// as a URL or path like any other.
+var barkRemoteDefaults = map[string]string{
+	"REMOTE_MODEL_PATHS.text.path":   "https://huggingface.co/erogol/bark/tree/main/text_2.pt",
+	"REMOTE_MODEL_PATHS.coarse.path": "https://huggingface.co/erogol/bark/tree/main/coarse_2.pt",
+	"REMOTE_MODEL_PATHS.fine.path":   "https://huggingface.co/erogol/bark/tree/main/fine_2.pt",
+}
+
 // checkPath grades one path value (docs/scan.md, "Paths in configs"): a URL
 // or an escape is High (Medium in a training-only field); an absolute path
 // is Info when it resolves to a file of the config's folder by its base
@@ -136,6 +168,18 @@ func join(field, k string) string {
 // field is training-only, Medium otherwise.
 func (a *auditor) checkPath(n *node, field string, training bool) {
 	v := n.str
+	top := field
+	if i := strings.IndexAny(top, ".["); i >= 0 {
+		top = top[:i]
+	}
+	if why, ok := unreadFields[top]; ok {
+		a.add(RuleAbsolutePath, scan.Info, n, field, "path %q: coqui never opens this value (%s)", clip(v), why)
+		return
+	}
+	if def, ok := barkRemoteDefaults[field]; ok && v == def {
+		a.add(RuleURL, scan.Info, n, field, "%q is coqui's own default for this field (BarkConfig sets it when the config has none): coqui downloads it with requests only when the model folder lacks the checkpoint or its MD5 differs from the checksum", clip(v))
+		return
+	}
 	escSev := scan.High
 	if training {
 		escSev = scan.Medium

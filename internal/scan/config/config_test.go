@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -93,8 +94,10 @@ func TestScan(t *testing.T) {
 			want: "config/url high model_args.gpt_checkpoint"},
 		{name: "fsspec chain", in: `{"mel_norm_file": "simplecache::s3://bucket/mel.pth"}`, want: "config/url high mel_norm_file"},
 		{name: "d_vector_file list", in: `{"d_vector_file": ["a.pth", "/abs/b.pth"]}`, want: "config/absolute-path medium d_vector_file[1]"},
-		{name: "bark map of paths", in: `{"LOCAL_MODEL_PATHS": {"text": "/root/.cache/text.pt", "coarse": "coarse.pt"}}`,
-			want: "config/absolute-path medium LOCAL_MODEL_PATHS.text"},
+		{name: "map of paths", in: `{"model_paths": {"text": "/root/.cache/text.pt", "coarse": "coarse.pt"}}`,
+			want: "config/absolute-path medium model_paths.text"},
+		{name: "bark paths coqui replaces", in: `{"LOCAL_MODEL_PATHS": {"text": "/root/.cache/text.pt", "coarse": "coarse.pt"}}`,
+			want: "config/absolute-path info LOCAL_MODEL_PATHS.text; config/absolute-path info LOCAL_MODEL_PATHS.coarse"},
 		{name: "suffix rule", in: `{"custom_thing_file": "http://x/y"}`, want: "config/url high custom_thing_file"},
 		{name: "output_path absolute is info", in: `{"output_path": "/home/erogol/Models/"}`, want: "config/absolute-path info output_path"},
 		{name: "output_path escape", in: `{"output_path": "../.."}`, want: "config/path-escape medium output_path"},
@@ -204,4 +207,94 @@ func TestIsConfig(t *testing.T) {
 			t.Errorf("IsConfig(%.20q) = %v, want %v", in, got, want)
 		}
 	}
+}
+
+// TestBarkDefaultConfig: coqui's own BarkConfig, as coqui writes it (JSON and
+// YAML, from the differential corpus, written by coqui-tts 0.28 and loaded by
+// its load_config), holds remote URLs and home-folder paths that coqui
+// replaces or never reads: nothing above Info. A value coqui does use there
+// (a non-default download URL) and a path field coqui opens stay flagged.
+func TestBarkDefaultConfig(t *testing.T) {
+	c := testContext(t, scan.ProfileCoqui)
+	for _, f := range []string{"json-BarkConfig/config.json", "yaml-BarkConfig/config.yaml"} {
+		b, err := os.ReadFile("../testdata/differential/benign-config-" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := scanText(t, c, string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		infos := 0
+		for _, x := range fs {
+			if x.Severity != scan.Info {
+				t.Errorf("%s: %s", f, x)
+			} else {
+				infos++
+			}
+		}
+		if infos < 10 {
+			t.Errorf("%s: %d info findings, want the 12 bark paths named", f, infos)
+		}
+		for _, tc := range []struct {
+			from, to string
+			rule     string
+			sev      scan.Severity
+		}{
+			{"https://huggingface.co/erogol/bark/tree/main/text_2.pt", "https://evil.example/text_2.pt", RuleURL, scan.High},
+			{"https://huggingface.co/erogol/bark/tree/main/fine_2.pt", "simplecache::https://evil.example/f.pt", RuleURL, scan.High},
+			{"https://huggingface.co/erogol/bark/tree/main/coarse_2.pt", "/etc/hostname", RuleAbsolutePath, scan.Medium},
+		} {
+			s := strings.Replace(string(b), tc.from, tc.to, 1)
+			if s == string(b) {
+				t.Fatalf("%s: %q not in the config", f, tc.from)
+			}
+			fs, err := scanText(t, c, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g := worst(fs, tc.rule); g != tc.sev {
+				t.Errorf("%s with %q: worst %s is %s, want %s", f, tc.to, tc.rule, g, tc.sev)
+			}
+		}
+	}
+	// A path field coqui opens, in a Bark config, stays flagged; the same key
+	// in another case is no BarkConfig field and is graded as any path.
+	for _, tc := range []struct {
+		cfg  string
+		rule string
+		sev  scan.Severity
+	}{
+		{`{"model": "bark", "speakers_file": "/etc/hostname", "LOCAL_MODEL_PATHS": {"text": "/etc/passwd"}}`, RuleAbsolutePath, scan.Medium},
+		{`{"model": "bark", "local_model_paths": {"text": "/etc/passwd"}}`, RuleAbsolutePath, scan.Medium},
+		{`{"model": "bark", "LOCAL_MODEL_PATHS": {"text": "/etc/passwd"}, "CACHE_DIR": "file:///etc"}`, RuleAbsolutePath, scan.Info},
+	} {
+		fs, err := scanText(t, c, tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := worstAny(fs); g != tc.sev {
+			t.Errorf("%s: worst finding %s, want %s (%v)", tc.cfg, g, tc.sev, fs)
+		}
+	}
+}
+
+func worst(fs scan.Findings, rule string) scan.Severity {
+	var w scan.Severity
+	for _, x := range fs {
+		if x.Rule == rule && x.Severity > w {
+			w = x.Severity
+		}
+	}
+	return w
+}
+
+func worstAny(fs scan.Findings) scan.Severity {
+	var w scan.Severity
+	for _, x := range fs {
+		if x.Severity > w {
+			w = x.Severity
+		}
+	}
+	return w
 }

@@ -71,7 +71,7 @@ func TestDifferentialCorpus(t *testing.T) {
 			}
 			if bad == "" {
 				if c.KnownFailing != "" {
-					t.Logf("known-failing class %q now agrees with the loaders: clear known_failing in expected.json", c.KnownFailing)
+					t.Errorf("known-failing class %q now agrees with the loaders: clear known_failing in expected.json", c.KnownFailing)
 				}
 				return
 			}
