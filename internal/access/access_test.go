@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -315,4 +316,24 @@ func FuzzParseACL(f *testing.F) {
 		}
 		_ = Can(Who{UID: 5, GIDs: []int{6}}, 1, 6, 0o750, a, 5)
 	})
+}
+
+func TestEquivalentAndOnly(t *testing.T) {
+	inherited := ACL{{Tag: TagUserObj, Perm: 6}, {Tag: TagGroupObj}, {Tag: TagGroup, Perm: 5, ID: 7}, {Tag: TagMask, Perm: 4}, {Tag: TagOther, Perm: 4}}
+	set := ACL{{Tag: TagUserObj, Perm: 6}, {Tag: TagGroupObj}, {Tag: TagGroup, Perm: 4, ID: 7}, {Tag: TagMask, Perm: 4}, {Tag: TagOther, Perm: 4}}
+	if !Equivalent(inherited, set) || Same(inherited, set) {
+		t.Error("an entry beyond the mask is not equivalent to the masked one")
+	}
+	wider := slices.Clone(set)
+	wider[3].Perm = 5
+	if Equivalent(wider, set) {
+		t.Error("a wider mask is equivalent")
+	}
+	// Only: the audit log's entries name admins and auditors, not servers;
+	// a file's entries give read, not search.
+	r := Rules{Access: parseAccess(t, "access:\n  admins: ['10']\n  auditors: ['11']\n  servers: [user:12]\n"), Resolve: fakeResolver, Only: []string{policy.RoleAdmins, policy.RoleAuditors}}
+	got := r.Wanted(&Node{Perm: 0o600}).String()
+	if got != "u::rw-,g::---,g:10:r--,g:11:r--,m::r--,o::---" {
+		t.Errorf("log file ACL %s", got)
+	}
 }

@@ -34,7 +34,7 @@ func StatNode(path string) (*Node, error) {
 		return n, nil
 	}
 	var err error
-	if n.ACL, err = readACL(path, XattrAccess); err != nil {
+	if n.ACL, err = ReadACL(path); err != nil {
 		return nil, err
 	}
 	if n.Dir {
@@ -44,6 +44,10 @@ func StatNode(path string) (*Node, error) {
 	}
 	return n, nil
 }
+
+// ReadACL reads the access ACL of path (not following a final symbolic
+// link); nil when it has none or the filesystem keeps no ACLs.
+func ReadACL(path string) (ACL, error) { return readACL(path, XattrAccess) }
 
 // readACL reads and parses an ACL attribute; nil when the file has none or
 // the filesystem keeps no ACLs.
@@ -74,11 +78,15 @@ func readACL(path, attr string) (ACL, error) {
 // ErrNoACLs: the filesystem keeps no POSIX ACLs.
 var ErrNoACLs = errors.New("the filesystem keeps no POSIX ACLs")
 
-// SetACLs gives the folder at path (checked to still be the node n, by
+// SetACLs gives the file or folder at path (checked to still be the node n, by
 // device and inode, through a descriptor) the access ACL a and the default
 // ACL def, each when not nil.
 func SetACLs(n *Node, a, def ACL) error {
-	f, err := os.OpenFile(n.Path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	flags := os.O_RDONLY | syscall.O_NOFOLLOW | syscall.O_NONBLOCK | syscall.O_CLOEXEC
+	if n.Dir {
+		flags |= syscall.O_DIRECTORY
+	}
+	f, err := os.OpenFile(n.Path, flags, 0)
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,9 @@ type Rules struct {
 	ServingUID int // -1: unknown
 	ServingGID int // -1: unknown
 	Owner      int // the store's owner, who may read and write it; -1: unknown
+	// Only, when set, limits the named ACL entries Wanted gives to these
+	// roles (the audit log: admins and auditors, not servers).
+	Only []string
 }
 
 // roles returns the roles that list the subject.
@@ -237,8 +240,15 @@ func (r Rules) Wanted(n *Node) ACL {
 	}
 	a = append(a, Entry{Tag: TagGroupObj, Perm: group})
 	mask := group
+	perm := uint16(5) // read and search
+	if !n.Dir {
+		perm = 4
+	}
 	seen := map[[2]uint32]bool{}
 	for _, role := range []string{policy.RoleAdmins, policy.RoleAuditors, policy.RoleServers} {
+		if r.Only != nil && !slices.Contains(r.Only, role) {
+			continue
+		}
 		for _, p := range r.Access.Role(role) {
 			id, err := r.Resolve(p)
 			if err != nil || id == 0 {
@@ -250,8 +260,8 @@ func (r Rules) Wanted(n *Node) ACL {
 			}
 			if k := [2]uint32{uint32(tag), uint32(id)}; !seen[k] {
 				seen[k] = true
-				a = append(a, Entry{Tag: tag, Perm: 5, ID: uint32(id)})
-				mask |= 5
+				a = append(a, Entry{Tag: tag, Perm: perm, ID: uint32(id)})
+				mask |= perm
 			}
 		}
 	}
@@ -275,15 +285,37 @@ func sorted(a ACL) ACL {
 
 // WantedDefault is the default ACL of models/ under the rules, so that a
 // model folder created in it gets the role entries too: read, write and
-// search for the owner, read and search for the group and the role
-// principals, nothing for others; nil when Wanted names nobody.
+// search for the owner, read and search for the role principals and (as
+// far as the folder gives it) the group, nothing for others; nil when
+// Wanted names nobody.
 func (r Rules) WantedDefault(n *Node) ACL {
 	a := r.Wanted(n)
 	if a.Named() == nil {
 		return nil
 	}
-	out := ACL{{Tag: TagUserObj, Perm: 7}, {Tag: TagGroupObj, Perm: 5}, {Tag: TagOther, Perm: 0}, {Tag: TagMask, Perm: 5}}
+	g, _ := a.get(TagGroupObj)
+	out := ACL{{Tag: TagUserObj, Perm: 7}, {Tag: TagGroupObj, Perm: g.Perm & 5}, {Tag: TagOther, Perm: 0}, {Tag: TagMask, Perm: 5}}
 	return sorted(append(out, a.Named()...))
+}
+
+// Equivalent reports whether two ACLs grant the same: the same entries once
+// each named entry and the owning group's are limited by the mask (an
+// entry inherited from a default ACL may hold more than the mask lets
+// through).
+func Equivalent(a, b ACL) bool { return Same(effective(a), effective(b)) }
+
+func effective(a ACL) ACL {
+	m, ok := a.get(TagMask)
+	if !ok {
+		return a
+	}
+	out := slices.Clone(a)
+	for i, e := range out {
+		if e.Tag == TagUser || e.Tag == TagGroup || e.Tag == TagGroupObj {
+			out[i].Perm &= m.Perm
+		}
+	}
+	return out
 }
 
 // Same reports whether two ACLs hold the same entries.

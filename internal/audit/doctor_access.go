@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/access"
+	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
 )
 
@@ -73,6 +74,7 @@ func (c *checker) checkAccess(root string) *AccessReport {
 	}
 	c.aclFinding(r, base[0], nil)
 	c.aclFinding(r, base[1], r.WantedDefault(base[1]))
+	c.checkLogACLs(r, root)
 	ents := c.readDir(models)
 	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
 	for _, d := range ents {
@@ -144,7 +146,7 @@ func (c *checker) accessFindings(t access.Target, chain []*access.Node, fixable 
 // folder's owner.
 func (c *checker) aclFinding(r access.Rules, n *access.Node, def access.ACL) {
 	want := r.Wanted(n)
-	accessOK := want == nil || access.Same(want, n.ACL)
+	accessOK := want == nil || access.Equivalent(want, n.ACL)
 	defOK := def == nil || access.Same(def, n.Default)
 	if accessOK && defOK {
 		return
@@ -206,4 +208,57 @@ func slices2(in []string, keep func(string) bool) []string {
 		}
 	}
 	return out
+}
+
+// checkLogACLs: with an access section, the audit log folder and the
+// log's records, checkpoint and verifier key get named ACL entries letting
+// admins and auditors read them (`ttsguard log show` and `log verify`), the
+// folder a default ACL so that a checkpoint written later inherits them;
+// the signing key keeps none.
+func (c *checker) checkLogACLs(r access.Rules, root string) {
+	if !c.env.pol.Access.Set {
+		return
+	}
+	dir := filepath.Join(root, LogDir)
+	n, err := access.StatNode(dir)
+	if err != nil || !n.Dir {
+		return // missing, or reported by checkStore
+	}
+	readers := r
+	readers.Only = []string{policy.RoleAdmins, policy.RoleAuditors}
+	c.aclFinding(readers, n, readers.WantedDefault(n))
+	for _, name := range []string{logRecords, logCheckpoint, logVerifier} {
+		if f, err := access.StatNode(filepath.Join(dir, name)); err == nil && !f.Dir {
+			c.aclFinding(readers, f, nil)
+		}
+	}
+}
+
+// withACLMask is the mode a store file or folder should show when the
+// access roles reach it through named ACL entries: the kernel shows the
+// ACL's mask as the group bits, so want's group bits become the mask's, as
+// long as the owning group's own entry gives no more than want does and the
+// mask gives no write.
+func (c *checker) withACLMask(in *info, want uint32) uint32 {
+	if !c.env.pol.Access.Set {
+		return want
+	}
+	a, err := access.ReadACL(in.path)
+	if err != nil || a == nil {
+		return want
+	}
+	var g, m uint16
+	hasMask := false
+	for _, e := range a {
+		switch e.Tag {
+		case access.TagGroupObj:
+			g = e.Perm
+		case access.TagMask:
+			m, hasMask = e.Perm, true
+		}
+	}
+	if !hasMask || m&2 != 0 || uint32(g)<<3&^want&0o070 != 0 {
+		return want
+	}
+	return want&^0o070 | uint32(m)<<3
 }

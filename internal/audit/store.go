@@ -99,7 +99,7 @@ func (c *checker) checkStore(root string) string {
 		case e.Name() == ".lock" && in.isRegular():
 			c.storeItem(in, modeLock)
 		case e.Name() == LogDir && in.isDir():
-			c.storeItem(in, modeTmp)
+			c.storeItem(in, c.withACLMask(in, modeTmp))
 			c.checkLogDir(p)
 		default:
 			c.unexpected(p, fmt.Sprintf("%s that is not part of the store layout", typeName(in.typ)))
@@ -120,10 +120,12 @@ func (c *checker) checkLogDir(dir string) {
 		switch {
 		case !in.isRegular():
 			c.unexpected(p, fmt.Sprintf("%s that is not part of the audit log", typeName(in.typ)))
-		case e.Name() == logRecords || e.Name() == logKey:
+		case e.Name() == logKey:
 			c.storeItem(in, modeLock)
+		case e.Name() == logRecords:
+			c.storeItem(in, c.withACLMask(in, modeLock))
 		case e.Name() == logCheckpoint || e.Name() == logVerifier:
-			c.storeItem(in, 0o644)
+			c.storeItem(in, c.withACLMask(in, 0o644))
 		default:
 			c.unexpected(p, "a file that is not part of the audit log")
 		}
