@@ -83,9 +83,15 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if err != nil {
 		return err
 	}
-	pol, st, err := openStore(f.policy, "run")
+	// With an access section, a server who is not root runs a model of
+	// root's store, opened read-only (store.OpenRead); the run is then not
+	// recorded in the audit log (a warning says so).
+	pol, st, err := openStoreToRead(f.policy, "run")
 	if err != nil {
 		return err
+	}
+	if st == nil {
+		return usageError{fmt.Errorf("model %q: %w (no store yet)", name, store.ErrNotFound)}
 	}
 	v, err := st.Get(name)
 	if err != nil {

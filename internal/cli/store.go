@@ -44,7 +44,7 @@ func openStoreIf(policyPath, cmd string, create bool) (*policy.Policy, *store.St
 		return pol, nil, nil
 	}
 	open := store.Open
-	if !create {
+	if !create && pol.Access.Set {
 		open = store.OpenRead // a root store opened by a role holder
 	}
 	st, err := open(root, store.ServingGroup(pol.Run.Group))

@@ -157,7 +157,11 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		entry, hashed = lockEntry(&plan{name: r.Name}, nil, m), manifest.Pair(files, m.Items)
 		r.Files = len(m.Items)
 	} else {
-		st, err := store.OpenRead(root, store.ServingGroup(pol.Run.Group))
+		open := store.Open
+		if pol.Access.Set {
+			open = store.OpenRead // a root store checked by a role holder
+		}
+		st, err := open(root, store.ServingGroup(pol.Run.Group))
 		if err != nil {
 			return nil, err
 		}
