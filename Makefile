@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e fuzz clean wheel test-python e2e-python image
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e e2e-train fuzz clean wheel test-python e2e-python image
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -68,6 +68,11 @@ bench-diff: build
 # Outside CI: the real coqui-tts from PyPI served under `ttsguard run --tts-server` (needs PyPI; see the script).
 e2e: build
 	scripts/e2e-tts.sh
+
+# Outside CI, as root: a real coqui training step under ttsguard train (scripts/e2e-train.sh;
+# espeak-ng and /opt/e2e-venv or E2E_VENV with coqui-tts 0.28).
+e2e-train:
+	scripts/e2e-train.sh
 
 # Outside CI: the differential harness, generated checkpoints loaded by the real torch/numpy/coqui against `scan` (docs/scan.md).
 differential: ; scripts/differential/run.sh --minutes $(or $(MINUTES),10) $(if $(OUT),--out $(OUT))

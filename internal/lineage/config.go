@@ -1,8 +1,6 @@
 package lineage
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ttsguard/ttsguard/internal/scan/config"
 )
 
 // ErrConfig is wrapped by every refusal of a training config or command
@@ -84,18 +84,13 @@ func AuditConfig(name string, data []byte, areas Areas) ([]ConfigPath, error) {
 	if len(data) > MaxConfigSize {
 		return nil, fmt.Errorf("%w: config %q: larger than %d bytes", ErrConfig, name, MaxConfigSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("%w: config %q: not JSON: %v", ErrConfig, name, err)
+	// Read as coqui's load_config reads it (Python's json: NaN and
+	// Infinity, which coqui's own configs hold; its comment fallback).
+	obj, err := config.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: config %q: not a JSON object as coqui reads one: %v", ErrConfig, name, err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("%w: config %q: more than one JSON value", ErrConfig, name)
-	}
-	if _, ok := v.(map[string]any); !ok {
-		return nil, fmt.Errorf("%w: config %q: not a JSON object", ErrConfig, name)
-	}
+	var v any = obj
 	var out []ConfigPath
 	var errs []error
 	walkConfig(v, "", "", func(field, key, value, base string) {

@@ -38,8 +38,10 @@ func TestAuditConfig(t *testing.T) {
 		{name: "home", config: `{"test_sentences_file": "~/sentences.txt"}`, want: []string{"test_sentences_file", "~"}},
 		{name: "list of d-vector files", config: `{"d_vector_file": ["/data/ljs/a.json", "/etc/b.json"]}`, want: []string{"d_vector_file[1]", "/etc/b.json"}},
 		{name: "not an object", config: `[1]`, want: []string{"not a JSON object"}},
-		{name: "two values", config: `{} {}`, want: []string{"more than one JSON value"}},
-		{name: "not json", config: `{"a":`, want: []string{"not JSON"}},
+		{name: "two values", config: `{} {}`, want: []string{"not a JSON object"}},
+		{name: "not json", config: `{"a":`, want: []string{"not a JSON object"}},
+		{name: "python json", config: `{"max_audio_len": Infinity, "min_x": -Infinity, "v": NaN, "output_path": "/work/out"}`, fields: 1},
+		{name: "coqui comments", config: "{\"output_path\": \"/work/out\", // a comment\n \"speakers_file\": \"/etc/x\"}", want: []string{"speakers_file", "/etc/x"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			paths, err := AuditConfig("config.json", []byte(c.config), testAreas)
