@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import sys
 import time
@@ -85,10 +86,8 @@ FS_EVENTS = ("os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.c
              "os.truncate", "os.utime", "shutil.", "os.listdir", "os.scandir", "glob.glob")
 
 
-def child(req, loader, wfd):
+def child(req, loader, wfd, scratch):
     os.setpgid(0, 0)
-    scratch = tempfile.mkdtemp(prefix="diffscratch.")
-    os.chown(scratch, UID, GID)
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 20, 64 << 20))
@@ -279,11 +278,22 @@ def run_one(req, loader):
     marker = req.get("marker")
     if marker and os.path.lexists(marker):
         os.unlink(marker)
+    # The child's TMPDIR: made and removed here, since the child is killed (its process
+    # group) and never cleans up after itself.
+    scratch = tempfile.mkdtemp(prefix="diffscratch.")
+    os.chown(scratch, UID, GID)
+    try:
+        return wait_child(req, loader, r, w, marker, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def wait_child(req, loader, r, w, marker, scratch):
     pid = os.fork()
     if pid == 0:
         os.close(r)
         try:
-            child(req, loader, w)
+            child(req, loader, w, scratch)
         finally:
             os._exit(1)
     os.close(w)
