@@ -19,7 +19,10 @@ expected.json records what they did: that is the ground truth the Go test
                     opens outside the model, sockets, non-local fsspec URLs (empty: none)
     loader_accepted true when at least one loader loaded the file without an error
     must            "not-clean" (a loader had effects: scan must not say clean) |
-                    "clean" (benign, accepted without effects: scan must not flag it) | "any"
+                    "clean" (benign, accepted without effects: scan must not flag it) |
+                    "flagged" (no effect seen, flagged on purpose for the reason in "deliberate";
+                    kept from the previous expected.json) | "any"
+    deliberate      why a "flagged" file is flagged (docs/scan.md)
     known_failing   the class of a disagreement the scanner has today (the test skips the case
                     with this name); empty when scan agrees. Recomputed from --ttsguard's verdicts.
 
@@ -204,7 +207,7 @@ def main():
         entries.append({"file": f"{name}/{c.main}", "kind": c.kind, "family": c.family, "note": c.note,
                         "loaders": {r["loader"]: r["status"] for r in res},
                         "loader_effects": sorted({(e[0], e[1].replace(tmp, "<corpus>")) for e in eff}),
-                        "loader_accepted": accepted, "must": must, "known_failing": ""})
+                        "loader_accepted": accepted, "must": must, "known_failing": "", "deliberate": ""})
     w.close()
     rep = harness.scan(a.ttsguard, [os.path.join(tmp, "corpus", e["file"]) for e in entries])
     for e in entries:
@@ -216,6 +219,7 @@ def main():
         with open(os.path.join(out, "expected.json")) as f:
             old = json.load(f)
         names = {e["file"].split("/")[0] for e in entries}
+        keep_flagged(entries, old)
         kept = [e for e in old if e["file"].split("/")[0] not in names]
         for n in names:
             if os.path.exists(os.path.join(out, n)):
@@ -228,6 +232,19 @@ def main():
         for e in entries:
             print(f"{e['must']:9} {e['scan_verdict_when_recorded']:11} {e['known_failing'] or '-':28} {e['file']}")
         return
+    # Keep what this generator does not make: the regression files keep.py copied from long runs
+    # (their folders and entries), and the reason a generated case that the loaders left quiet is
+    # flagged on purpose (must "flagged").
+    if os.path.exists(os.path.join(out, "expected.json")):
+        with open(os.path.join(out, "expected.json")) as f:
+            old = json.load(f)
+        names = {e["file"].split("/")[0] for e in entries}
+        keep_flagged(entries, old)
+        for e in old:
+            n = e["file"].split("/")[0]
+            if n not in names and os.path.isdir(os.path.join(out, n)):
+                shutil.copytree(os.path.join(out, n), os.path.join(tmp, "corpus", n))
+                entries.append(e)
     with open(os.path.join(tmp, "corpus", "expected.json"), "w") as f:
         json.dump(entries, f, indent=1)
         f.write("\n")
@@ -237,6 +254,15 @@ def main():
     shutil.rmtree(tmp)
     for e in entries:
         print(f"{e['must']:9} {e['scan_verdict_when_recorded']:11} {e['known_failing'] or '-':28} {e['file']}")
+
+
+def keep_flagged(entries, old):
+    """A case the loaders left quiet that the previous corpus flags on purpose stays "flagged"."""
+    prev = {e["file"]: e for e in old}
+    for e in entries:
+        p = prev.get(e["file"], {})
+        if e["must"] == "any" and p.get("must") == "flagged":
+            e["must"], e["deliberate"] = "flagged", p["deliberate"]
 
 
 def known_class(e, verdict):

@@ -22,8 +22,11 @@ type differentialCase struct {
 	Loaders map[string]string `json:"loaders"`
 	Effects [][2]string       `json:"loader_effects"`
 	// Must is "not-clean" (a loader ran code or opened something outside the
-	// model), "clean" (benign, accepted with no effects) or "any".
-	Must string `json:"must"`
+	// model), "clean" (benign, accepted with no effects), "flagged" (the
+	// loaders showed no effect but scan flags the file on purpose, for the
+	// reason in Deliberate: docs/scan.md) or "any".
+	Must       string `json:"must"`
+	Deliberate string `json:"deliberate"`
 	// KnownFailing names the class of a disagreement the scanner has today;
 	// such a case is skipped with that name until the fix lands and the
 	// entry is cleared.
@@ -60,6 +63,13 @@ func TestDifferentialCorpus(t *testing.T) {
 			case "not-clean":
 				if fr.Verdict == Clean {
 					bad = fmt.Sprintf("scan says clean, but the loaders did: %s", effects(c.Effects))
+				}
+			case "flagged":
+				if c.Deliberate == "" {
+					t.Fatalf("must \"flagged\" without the reason (deliberate)")
+				}
+				if fr.Verdict == Clean {
+					bad = fmt.Sprintf("scan says clean; it flags this file on purpose: %s", c.Deliberate)
 				}
 			case "clean":
 				if fr.Verdict != Clean {
