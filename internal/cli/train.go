@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,12 +10,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ttsguard/ttsguard/internal/audit"
+	"github.com/ttsguard/ttsguard/internal/dataset"
 	"github.com/ttsguard/ttsguard/internal/digest"
 	"github.com/ttsguard/ttsguard/internal/lineage"
 	"github.com/ttsguard/ttsguard/internal/manifest"
@@ -22,6 +25,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/sandbox"
+	"github.com/ttsguard/ttsguard/internal/scan"
 	"github.com/ttsguard/ttsguard/internal/store"
 	"github.com/ttsguard/ttsguard/internal/ui"
 )
@@ -300,8 +304,56 @@ func prepareTrain(ctx context.Context, f trainFlags, pol *policy.Policy, st *sto
 	if err != nil {
 		return tp, usageError{err}
 	}
+	if err := auditDatasets(ctx, pol, rec, cfg); err != nil {
+		return tp, err
+	}
 	rec.Sandbox = sandboxSummary(tp.Plan)
 	return tp, nil
+}
+
+// auditDatasets runs `dataset audit` on each dataset whose name's policy
+// asks for it (models.NAME.dataset_audit), read as the config's entry for
+// its folder says (formatter, meta file, sample rate, characters); a
+// finding at or above medium refuses the run.
+func auditDatasets(ctx context.Context, pol *policy.Policy, rec *lineage.Record, cfgPath string) error {
+	var cfg *dataset.Config
+	for i := range rec.Datasets {
+		d := &rec.Datasets[i]
+		if !pol.ModelPolicy(d.Name).DatasetAudit {
+			continue
+		}
+		if cfg == nil && cfgPath != "" {
+			data, err := readLimited(cfgPath, dataset.MaxConfigBytes)
+			if err != nil {
+				return usageError{fmt.Errorf("--config: %w", err)}
+			}
+			if cfg, err = dataset.ReadConfig(bytes.NewReader(data)); err != nil {
+				return usageError{fmt.Errorf("--config %s: %w", cfgPath, err)}
+			}
+		}
+		opt := dataset.Options{Workers: runtime.NumCPU()}
+		if cfg != nil {
+			for _, e := range cfg.Datasets {
+				if filepath.Clean(e.Path) == d.Path {
+					opt.Formatter, opt.MetaFile = e.Formatter, e.MetaFileTrain
+				}
+			}
+			opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner
+		}
+		if opt.Formatter == "" {
+			return usagef("the policy asks for a dataset audit of %q (models[%q].dataset_audit), but no --config names its folder %s with a formatter", d.Name, d.Name, d.Path)
+		}
+		rep, err := dataset.Audit(ctx, os.DirFS(d.Path), d.Path, opt)
+		if err != nil {
+			return fmt.Errorf("dataset audit of %q: %w", d.Path, err)
+		}
+		if rep.Failed(scan.Medium) {
+			return fmt.Errorf("%w: dataset %q: the dataset audit (models[%q].dataset_audit) has findings at or above medium (%v): "+
+				"`ttsguard dataset audit --config %s` shows them", pull.ErrGate, d.Name, d.Name, rep.Counts, cfgPath)
+		}
+		d.Verified += fmt.Sprintf("; dataset audit (%s): %d rows, nothing at or above medium", opt.Formatter, rep.Rows)
+	}
+	return nil
 }
 
 // codeFolder is --code, or the folder of the script the command runs ("" for

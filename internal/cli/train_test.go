@@ -5,7 +5,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -361,5 +363,63 @@ func TestAuditDataset(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no failed dataset gate: %s", stdout)
+	}
+}
+
+// writeWAV writes a one-second 16-bit mono 22050 Hz tone of frequency f.
+func writeWAV(t *testing.T, p string, f float64) {
+	t.Helper()
+	const rate, n = 22050, 22050
+	var b bytes.Buffer
+	le := func(v any) { binary.Write(&b, binary.LittleEndian, v) }
+	b.WriteString("RIFF")
+	le(uint32(36 + 2*n))
+	b.WriteString("WAVEfmt ")
+	le(uint32(16))
+	le(uint16(1))
+	le(uint16(1))
+	le(uint32(rate))
+	le(uint32(2 * rate))
+	le(uint16(2))
+	le(uint16(16))
+	b.WriteString("data")
+	le(uint32(2 * n))
+	for i := 0; i < n; i++ {
+		le(int16(8000 * math.Sin(2*math.Pi*f*float64(i)/rate)))
+	}
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTrainDatasetAudit: models.NAME.dataset_audit makes train run the
+// dataset audit on that dataset first: broken clips refuse the run (exit
+// 1, nothing started), clean ones pass and the provenance says so.
+func TestTrainDatasetAudit(t *testing.T) {
+	e := newTrainEnv(t)
+	if err := os.WriteFile(e.policy, []byte("version: 1\nstore: store\nsources: []\nmodels:\n  ljs:\n    dataset_audit: true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The env's clips are not audio.
+	rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny"})
+	if rc != 1 || !strings.Contains(stderr, `dataset "ljs": the dataset audit (models["ljs"].dataset_audit) has findings at or above medium`) {
+		t.Fatalf("broken clips: exit %d\n%s\n%s", rc, stdout, stderr)
+	}
+	if _, err := os.Stat(e.out); err == nil {
+		t.Error("--out created by a refused run")
+	}
+	writeWAV(t, filepath.Join(e.ds, "wavs", "a.wav"), 220)
+	writeWAV(t, filepath.Join(e.ds, "wavs", "b.wav"), 330)
+	if rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny", "--json"}); rc != 0 {
+		t.Fatalf("clean clips: exit %d\n%s\n%s", rc, stdout, stderr)
+	}
+	data, _ := os.ReadFile(e.pub)
+	pub, _ := oms.ParsePublicKey(e.pub, data)
+	v, err := lineage.Verify(context.Background(), e.out, oms.KeyVerifier{Key: pub}, lineage.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Record.Datasets[0].Verified; !strings.Contains(got, "dataset audit (ljspeech): 2 rows, nothing at or above medium") {
+		t.Errorf("verified: %s", got)
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+
+	"github.com/ttsguard/ttsguard/internal/scan/config"
 )
 
 // MaxConfigBytes caps the coqui training config read into memory.
@@ -39,11 +42,40 @@ func ReadConfig(r io.Reader) (*Config, error) {
 	if len(data) > MaxConfigBytes {
 		return nil, fmt.Errorf("config larger than %d bytes", MaxConfigBytes)
 	}
+	// Read as coqui's load_config reads it: Python's json (coqui's own
+	// configs hold max_audio_len: Infinity) and its comment fallback.
+	obj, err := config.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("coqui config: %w", err)
+	}
+	if data, err = json.Marshal(finite(obj)); err != nil {
+		return nil, fmt.Errorf("coqui config: %w", err)
+	}
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("coqui config: %w", err)
 	}
 	return &c, nil
+}
+
+// finite replaces the NaN and infinite numbers of a decoded config with
+// nil (JSON has none; no field Config reads holds one).
+func finite(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = finite(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = finite(e)
+		}
+	case float64:
+		if math.IsNaN(t) || math.IsInf(t, 0) {
+			return nil
+		}
+	}
+	return v
 }
 
 // Charset is the set of characters the config's tokenizer keeps, or nil

@@ -32,16 +32,17 @@ type yamlSigner struct {
 }
 
 type yamlModel struct {
-	Source      string             `yaml:"source,omitempty" json:"source,omitempty"`
-	URLs        []string           `yaml:"urls,omitempty" json:"urls,omitempty"`
-	Digest      string             `yaml:"digest,omitempty" json:"digest,omitempty"`
-	Signature   string             `yaml:"signature" json:"signature"`
-	Signers     []string           `yaml:"signers,omitempty" json:"signers,omitempty"`
-	TOSAccepted bool               `yaml:"tos_accepted" json:"tos_accepted"`
-	Files       *yamlFiles         `yaml:"files,omitempty" json:"files,omitempty"`
-	Requires    *[]yamlRequirement `yaml:"requires,omitempty" json:"requires,omitempty"` // nil: not given
-	Update      *yamlUpdate        `yaml:"update,omitempty" json:"update,omitempty"`
-	Provenance  *yamlProvenance    `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	Source       string             `yaml:"source,omitempty" json:"source,omitempty"`
+	URLs         []string           `yaml:"urls,omitempty" json:"urls,omitempty"`
+	Digest       string             `yaml:"digest,omitempty" json:"digest,omitempty"`
+	Signature    string             `yaml:"signature" json:"signature"`
+	Signers      []string           `yaml:"signers,omitempty" json:"signers,omitempty"`
+	TOSAccepted  bool               `yaml:"tos_accepted" json:"tos_accepted"`
+	Files        *yamlFiles         `yaml:"files,omitempty" json:"files,omitempty"`
+	Requires     *[]yamlRequirement `yaml:"requires,omitempty" json:"requires,omitempty"` // nil: not given
+	Update       *yamlUpdate        `yaml:"update,omitempty" json:"update,omitempty"`
+	Provenance   *yamlProvenance    `yaml:"provenance,omitempty" json:"provenance,omitempty"`
+	DatasetAudit bool               `yaml:"dataset_audit,omitempty" json:"dataset_audit,omitempty"`
 }
 
 type yamlFiles struct {
@@ -127,7 +128,7 @@ func (p *Policy) MarshalYAML() (any, error) {
 		if m.Signature == "" {
 			m.Signature = SignatureOptional
 		}
-		ym := yamlModel{Source: m.Source, URLs: m.URLs, Digest: m.Digest, Signature: m.Signature, Signers: m.Signers, TOSAccepted: m.TOSAccepted}
+		ym := yamlModel{Source: m.Source, URLs: m.URLs, Digest: m.Digest, Signature: m.Signature, Signers: m.Signers, TOSAccepted: m.TOSAccepted, DatasetAudit: m.DatasetAudit}
 		if len(m.Files.Exclude) > 0 {
 			ym.Files = &yamlFiles{Exclude: m.Files.Exclude}
 		}

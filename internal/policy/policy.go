@@ -144,6 +144,10 @@ type Model struct {
 	Update ModelUpdate
 	// Provenance says what its training provenance must show (provenance.go).
 	Provenance ModelProvenance
+	// DatasetAudit: for a training dataset of this name (the folder's
+	// name), ttsguard train runs `dataset audit` on it first and refuses
+	// to start on a finding at or above medium.
+	DatasetAudit bool
 }
 
 // ModelFiles says which of a model's files a pull stores.

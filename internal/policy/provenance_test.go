@@ -10,7 +10,7 @@ func TestModelProvenance(t *testing.T) {
 	d1, d2 := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
 	in := "version: 1\nsigners:\n  - {name: trainer, public_key: /k.pub}\nmodels:\n  a:\n    provenance:\n      required: true\n      signers: [trainer]\n" +
 		"      datasets: [\"" + d1 + "\", \"" + d2 + "\"]\n      base_models: [tts_models/en/ljspeech/vits, \"" + d2 + "\"]\n" +
-		"  b:\n    provenance: {datasets: [\"" + d1 + "\"]}\n  c:\n    provenance: {required: false}\n  d: {}\n"
+		"  b:\n    provenance: {datasets: [\"" + d1 + "\"]}\n    dataset_audit: true\n  c:\n    provenance: {required: false}\n  d: {}\n"
 	p, err := Parse("p.yaml", []byte(in))
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +40,9 @@ func TestModelProvenance(t *testing.T) {
 	}
 	if qa := q.Models["a"].Provenance; !qa.Required || !slices.Equal(qa.Signers, a.Signers) || !slices.Equal(qa.Datasets, a.Datasets) || !slices.Equal(qa.BaseModels, a.BaseModels) {
 		t.Errorf("round trip: %+v\n%s", qa, s)
+	}
+	if !p.Models["b"].DatasetAudit || p.Models["a"].DatasetAudit || !q.Models["b"].DatasetAudit {
+		t.Error("dataset_audit")
 	}
 	if qb := q.Models["b"].Provenance; !slices.Equal(qb.Datasets, []string{d1}) {
 		t.Errorf("round trip b: %+v", qb)

@@ -149,7 +149,7 @@ func (ps *parser) issuer(n *yaml.Node, key, s string) error {
 	return nil
 }
 
-var modelKeys = []string{"source", "urls", "digest", "signature", "signers", "tos_accepted", "files", "requires", "update", "provenance"}
+var modelKeys = []string{"source", "urls", "digest", "signature", "signers", "tos_accepted", "files", "requires", "update", "provenance", "dataset_audit"}
 
 func (ps *parser) models(p *Policy, n *yaml.Node) error {
 	return ps.mapping(n, "models", nil, func(name string, kn, vn *yaml.Node) error {
@@ -192,6 +192,8 @@ func (ps *parser) models(p *Policy, n *yaml.Node) error {
 				m.Update, err = ps.modelUpdate(vn, fk)
 			case "provenance":
 				m.Provenance, err = ps.modelProvenance(p, vn, fk)
+			case "dataset_audit":
+				m.DatasetAudit, err = ps.boolean(vn, fk)
 			}
 			return err
 		})
