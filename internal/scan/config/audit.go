@@ -185,6 +185,8 @@ func (a *auditor) checkPath(n *node, field string, training bool) {
 		escSev = scan.Medium
 	}
 	switch kind, res := resolve(v, a.model); {
+	case kind == PathURL && strings.HasPrefix(field, "REMOTE_MODEL_PATHS."):
+		a.add(RuleURL, escSev, n, field, "download URL %q is not coqui's default: Bark fetches it with requests and torch.loads it (weights_only=False) when the model folder lacks the checkpoint or its MD5 differs from the checksum", clip(v))
 	case kind == PathURL:
 		proto, _ := FsspecURL(v)
 		a.add(RuleURL, escSev, n, field, "path field is a URL %q (fsspec protocol %q): coqui opens it through fsspec, fetching whatever it serves", clip(v), proto)
