@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/txtar"
+
 	"github.com/ttsguard/ttsguard/internal/lineage"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -225,6 +227,18 @@ func TestTrainConfigAudit(t *testing.T) {
 			t.Errorf("%v: --out created", c.extra)
 		}
 	}
+	// --explain prints the inputs, where each config path lies, and the
+	// sandbox, and starts nothing.
+	e.writeConfig(t, map[string]any{"restore_path": filepath.Join(e.model, "model_file.pth")})
+	rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny", "--explain"})
+	if rc != 0 || !strings.Contains(stdout, "training run (nothing started)") ||
+		!strings.Contains(stdout, "config path restore_path = "+filepath.Join(e.model, "model_file.pth")+` (in the base model "tiny")`) ||
+		!strings.Contains(stdout, "config path datasets[0].meta_file_train = "+filepath.Join(e.ds, "metadata.csv")+` (in dataset "ljs")`) {
+		t.Errorf("--explain: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	if _, err := os.Stat(e.out); err == nil {
+		t.Error("--explain created --out")
+	}
 }
 
 // withProvenancePolicy rewrites the env's policy: the trainer's key as
@@ -421,5 +435,46 @@ func TestTrainDatasetAudit(t *testing.T) {
 	}
 	if got := v.Record.Datasets[0].Verified; !strings.Contains(got, "dataset audit (ljspeech): 2 rows, nothing at or above medium") {
 		t.Errorf("verified: %s", got)
+	}
+}
+
+// TestTrainCertificate: train signs with a certificate and its chain as
+// sign certificate does; verify provenance checks the chain to the root
+// (the certificates of testdata/script/certificates.txtar).
+func TestTrainCertificate(t *testing.T) {
+	e := newTrainEnv(t)
+	ar, err := txtar.ParseFile("testdata/script/certificates.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ar.Files {
+		if strings.HasSuffix(f.Name, ".pem") || strings.HasSuffix(f.Name, ".key") {
+			if err := os.WriteFile(filepath.Join(e.dir, f.Name), f.Data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.key = filepath.Join(e.dir, "cs.key")
+	rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny", "--signing-certificate", filepath.Join(e.dir, "cs.pem"),
+		"--certificate-chain", filepath.Join(e.dir, "int.pem")})
+	if rc != 0 {
+		t.Fatalf("train: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	root := filepath.Join(e.dir, "root.pem")
+	rc, stdout, stderr = runMain("verify", "provenance", "--json", "--certificate-chain", root, e.out)
+	var v lineage.Verified
+	json.Unmarshal([]byte(stdout), &v)
+	if rc != 0 || !v.OK || v.Signer == nil || v.Signer.Method != "certificate" {
+		t.Errorf("verify provenance: %d %+v\n%s", rc, v, stderr)
+	}
+	if rc, _, stderr := runMain("verify", "certificate", "--certificate-chain", root, e.out); rc != 0 {
+		t.Errorf("verify certificate of model.sig: %d %s", rc, stderr)
+	}
+	// Another self-signed anchor does not verify it.
+	if rc, _, _ := runMain("verify", "provenance", "--certificate-chain", filepath.Join(e.dir, "self.pem"), e.out); rc != 1 {
+		t.Errorf("another anchor: exit %d", rc)
+	}
+	if rc, _, _ := runMain("verify", "provenance", "--certificate-chain", root, "--public-key", e.pub, e.out); rc != 2 {
+		t.Errorf("two kinds of verifier: exit %d", rc)
 	}
 }

@@ -302,8 +302,8 @@ func checkConsistent(t testing.TB, s *Store) {
 			for _, f := range m.Files {
 				refs[f.SHA256]++
 			}
-			if m.Signature != nil {
-				refs[m.Signature.SHA256]++
+			for _, f := range m.SideFiles() { // the signature, the provenance
+				refs[f.SHA256]++
 			}
 		}
 	}
