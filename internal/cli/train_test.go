@@ -309,6 +309,15 @@ func TestTrainProvenanceGate(t *testing.T) {
 			}
 		})
 	}
+	// The stored model under rules it no longer meets: check and run
+	// refuse it (audit too: TestAuditDataset).
+	e.withProvenancePolicy(t, "trained", "{datasets: [\""+other+"\"]}")
+	if rc, stdout, stderr := runMain("check", "--policy", e.policy, "trained"); rc != 1 || !strings.Contains(stdout, "gate provenance FAILED") {
+		t.Errorf("check under new rules: %d\n%s\n%s", rc, stdout, stderr)
+	}
+	if rc, stdout, stderr := runMain("run", "--policy", e.policy, "trained", "--", "/bin/true"); rc != 1 || !strings.Contains(stdout+stderr, "not among models[\"trained\"].provenance.datasets") {
+		t.Errorf("run under new rules: %d\n%s\n%s", rc, stdout, stderr)
+	}
 	// Required, and the model has none: the example model pulled as "plain".
 	exampleKey, _ := filepath.Abs("../../examples/keys/example.pub")
 	e.withProvenancePolicy(t, "plain", "{required: true}", "example="+exampleKey)
