@@ -200,6 +200,17 @@ func TestTrainUndeclaredRead(t *testing.T) {
 			t.Errorf("%s written after a failed run", f)
 		}
 	}
+	// A declared input the serving user cannot read: named before the
+	// command starts.
+	if os.Geteuid() == 0 {
+		os.RemoveAll(e.out)
+		os.Chmod(e.ds, 0o700)
+		defer os.Chmod(e.ds, 0o755)
+		rc, stdout, stderr := e.train(t, []string{"--base-model", "tiny"})
+		if rc == 0 || !strings.Contains(stderr, "cannot read the input "+e.ds) || strings.Contains(stderr, "trained ") {
+			t.Errorf("unreadable dataset: exit %d\n%s\n%s", rc, stdout, stderr)
+		}
+	}
 }
 
 // TestTrainConfigAudit: a config or command line that names a path outside

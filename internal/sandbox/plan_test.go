@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -200,5 +201,77 @@ func TestPythonOutsideUsr(t *testing.T) {
 	}
 	if got := pythonPrefix("/usr/bin/python3.11"); got != "" {
 		t.Errorf("pythonPrefix(/usr/bin/python3.11) = %q", got)
+	}
+}
+
+// TestPrepareTraining: what ttsguard train asks of a plan: no model (then
+// {model} is refused and $TTSGUARD_MODEL unset), read-only input files and
+// folders (listed as declared inputs, read and not execute), and the Python
+// the command runs on: a virtual environment's interpreter, or a system one.
+func TestPrepareTraining(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	os.WriteFile(cfg, []byte("{}"), 0o644)
+	ds := filepath.Join(dir, "ds")
+	os.Mkdir(ds, 0o755)
+	out := filepath.Join(dir, "out")
+	if _, err := Prepare(Spec{Command: []string{"true", "{model}/x"}}); !errors.Is(err, ErrSpec) {
+		t.Errorf("{model} without a model: %v", err)
+	}
+	if _, err := Prepare(Spec{Command: []string{"true"}, ReadOnly: []string{cfg}, Inputs: []string{filepath.Join(dir, "missing")}}); !errors.Is(err, ErrSpec) {
+		t.Errorf("a missing input: %v", err)
+	}
+	p, err := Prepare(Spec{Command: []string{"true"}, ReadOnly: []string{ds, cfg}, Inputs: []string{ds, cfg}, Output: out,
+		Environ: []string{"PATH=/usr/bin:/bin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(p.Inputs, []string{ds, cfg}) || p.Model != "" || p.Python != nil {
+		t.Errorf("plan: inputs %v model %q python %+v", p.Inputs, p.Model, p.Python)
+	}
+	for _, kv := range p.Env {
+		if strings.HasPrefix(kv, EnvModel+"=") {
+			t.Errorf("%s set without a model", kv)
+		}
+	}
+	if p.Landlock.Enforced {
+		for _, r := range p.Landlock.Rules {
+			if (r.Path == ds || r.Path == cfg) && (slices.Contains(r.Access, "execute") || slices.Contains(r.Access, "write_file") || !strings.Contains(r.Why, "declared input")) {
+				t.Errorf("%s: %v (%s)", r.Path, r.Access, r.Why)
+			}
+		}
+	}
+	// A virtual environment's python (a link to its base's interpreter).
+	base := filepath.Join(dir, "base")
+	for _, d := range []string{"bin", "lib/python3.11"} {
+		os.MkdirAll(filepath.Join(base, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(base, "lib", "python3.11", "os.py"), nil, 0o644)
+	exe, _ := os.ReadFile("/bin/true")
+	os.WriteFile(filepath.Join(base, "bin", "python3.11"), exe, 0o755)
+	venv := filepath.Join(dir, "venv")
+	os.MkdirAll(filepath.Join(venv, "bin"), 0o755)
+	os.Symlink(filepath.Join(base, "bin", "python3.11"), filepath.Join(venv, "bin", "python"))
+	os.WriteFile(filepath.Join(venv, "pyvenv.cfg"), []byte("home = "+filepath.Join(base, "bin")+"\n"), 0o644)
+	p, err = Prepare(Spec{Command: []string{filepath.Join(venv, "bin", "python"), "-m", "TTS.bin.train_tts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Python{Interpreter: filepath.Join(venv, "bin", "python"), Executable: filepath.Join(base, "bin", "python3.11"), Venv: venv, Prefix: base}
+	if p.Python == nil || *p.Python != want {
+		t.Errorf("venv python %+v, want %+v", p.Python, want)
+	}
+	// A script whose #! names that python.
+	script := filepath.Join(dir, "train.py")
+	os.WriteFile(script, []byte("#!"+filepath.Join(venv, "bin", "python")+"\n"), 0o755)
+	if p, err = Prepare(Spec{Command: []string{script}}); err != nil || p.Python == nil || p.Python.Venv != venv {
+		t.Errorf("script: %v %+v", err, p.Python)
+	}
+	// A system python: its prefix is the folder above bin/.
+	if r, err := filepath.EvalSymlinks("/usr/bin/python3"); err == nil {
+		p, err := Prepare(Spec{Command: []string{"/usr/bin/python3", "-c", "pass"}})
+		if err != nil || p.Python == nil || p.Python.Prefix != "/usr" || p.Python.Executable != r || p.Python.Venv != "" {
+			t.Errorf("system python: %v %+v", err, p.Python)
+		}
 	}
 }
