@@ -314,12 +314,12 @@ func checkStored(ctx context.Context, g *globals, pol *policy.Policy, v *store.V
 	if r != nil && r.Verification != nil {
 		how = r.Verification.String()
 	}
-	return how, checkedStart(g, pol, v, deps, r, err)
+	return how, checkedStart(g, pol, "run", v, deps, r, err)
 }
 
 // checkedStart refuses the start unless the check r of the stored model v
 // (and of its requirements deps) passed on the version the sandbox gets.
-func checkedStart(g *globals, pol *policy.Policy, v *store.Version, deps []pull.Dependency, r *pull.CheckResult, err error) error {
+func checkedStart(g *globals, pol *policy.Policy, cmd string, v *store.Version, deps []pull.Dependency, r *pull.CheckResult, err error) error {
 	if r != nil && (!r.Stored || r.Dir != v.Dir) {
 		return fmt.Errorf("refusing to start: the current version of %q changed while it was being checked (a concurrent pull or lock update?): start it again", v.Name)
 	}
@@ -336,7 +336,7 @@ func checkedStart(g *globals, pol *policy.Policy, v *store.Version, deps []pull.
 	}
 	if r != nil && (err != nil || !r.OK) {
 		// A refused start is recorded here; a start, just before it happens.
-		if lerr := logEventAfter(g, pol, checkEvent("run", r, err), false, errors.New("refused")); lerr != nil {
+		if lerr := logEventAfter(g, pol, checkEvent(cmd, r, err), false, errors.New("refused")); lerr != nil {
 			return lerr
 		}
 	}

@@ -167,7 +167,8 @@ func runTrain(ctx context.Context, g *globals, f trainFlags, args []string, dash
 		return usagef("%s", tp.Plan.Identity.Problem)
 	}
 	if tp.base != nil {
-		if _, err := checkStored(ctx, g, pol, tp.base, nil); err != nil {
+		r, err := pull.CheckStored(ctx, pol, tp.base.Name)
+		if err := checkedStart(g, pol, "train", tp.base, nil, r, err); err != nil {
 			return err
 		}
 	}
