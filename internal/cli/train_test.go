@@ -320,6 +320,10 @@ func TestTrainProvenanceGate(t *testing.T) {
 			}
 		})
 	}
+	// verify provenance of the stored model, by name.
+	if rc, stdout, stderr := runMain("verify", "provenance", "--policy", e.policy, "--public-key", e.pub, "trained"); rc != 0 || !strings.Contains(stdout, "provenance OK") {
+		t.Errorf("verify provenance of the stored model: %d\n%s\n%s", rc, stdout, stderr)
+	}
 	// The stored model under rules it no longer meets: check and run
 	// refuse it (audit too: TestAuditDataset).
 	e.withProvenancePolicy(t, "trained", "{datasets: [\""+other+"\"]}")
