@@ -1,6 +1,7 @@
 package lineage
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -212,4 +213,28 @@ func TestReadPythonEnv(t *testing.T) {
 	if _, err := ReadPythonEnv("p", filepath.Join(base, "bin", "python3.11"), venv, base); err == nil || !strings.Contains(err.Error(), "broken-1.dist-info") {
 		t.Errorf("broken metadata: %v", err)
 	}
+}
+
+// FuzzParseMetadata: any METADATA header parses without panicking, the
+// fields it returns are single trimmed lines, and a header written with a
+// Name and a Version reads them back.
+func FuzzParseMetadata(f *testing.F) {
+	f.Add([]byte("Metadata-Version: 2.1\nName: coqui-tts\nVersion: 0.28.0\n\nName: body\n"), "torch", "2.8.0")
+	f.Add([]byte("version: 1\r\nNAME: x\r\n"), "a", "1")
+	f.Fuzz(func(t *testing.T, data []byte, name, version string) {
+		n, v := parseMetadata(bytes.NewReader(data))
+		for _, s := range []string{n, v} {
+			if strings.ContainsAny(s, "\n") || s != strings.TrimSpace(s) {
+				t.Fatalf("field %q", s)
+			}
+		}
+		name, version = strings.TrimSpace(name), strings.TrimSpace(version)
+		if name == "" || version == "" || strings.ContainsAny(name+version, "\r\n") {
+			return
+		}
+		n, v = parseMetadata(strings.NewReader("Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n\n"))
+		if n != name || v != version {
+			t.Fatalf("read back %q %q, want %q %q", n, v, name, version)
+		}
+	})
 }
