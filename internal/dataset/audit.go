@@ -17,12 +17,16 @@ type Thresholds struct {
 	DCOffset               float64 // |mean| above: audio/dc-offset
 	RateZ                  float64 // robust z of letters/s beyond: label/rate-outlier
 	RateMinRows            int     // fewer decoded rows: no rate statistics
+	InaudibleHz            float64 // lower edge of the band searched for narrowband triggers: audio/inaudible-tone
+	ToneProminenceDB       float64 // a peak in that band this far above the band's median level ...
+	ToneLevelDB            float64 // ... and at least this loud relative to the whole clip
 }
 
 // DefaultThresholds give no finding on ordinary clean speech corpora.
 var DefaultThresholds = Thresholds{
 	MinSeconds: 0.3, MaxSeconds: 40, SilenceDBFS: -60, ClipFraction: 0.001, DCOffset: 0.03,
 	RateZ: 6, RateMinRows: 10,
+	InaudibleHz: 16000, ToneProminenceDB: 15, ToneLevelDB: -60,
 }
 
 // Options say how to read and judge a dataset.

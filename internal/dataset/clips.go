@@ -177,6 +177,10 @@ func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Repor
 		if st.ClippedFrac > th.ClipFraction {
 			emit("audio/clipping", scan.Low, "%d of %d samples (%.2f%%) at full scale", st.Clipped, st.Samples, 100*st.ClippedFrac)
 		}
+		if t, ok := st.Spectrum.PeakAbove(th.InaudibleHz); ok && t.Prominence >= th.ToneProminenceDB && t.Level >= th.ToneLevelDB {
+			emit("audio/inaudible-tone", scan.Medium, "narrowband energy at %.0f Hz, above %.0f Hz where people hear little or nothing: %.1f dB over the band's median, %.1f dB of the clip's power (an inaudible trigger)",
+				t.Hz, th.InaudibleHz, t.Prominence, t.Level)
+		}
 		if math.Abs(st.DC) > th.DCOffset {
 			emit("audio/dc-offset", scan.Low, "mean sample %.3f of full scale, above %.3f", st.DC, th.DCOffset)
 		}

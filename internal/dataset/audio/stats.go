@@ -20,16 +20,19 @@ const bufSize = 64 * 512
 
 // Stats are the measures of one clip's samples, all channels together.
 type Stats struct {
-	Samples     int64   `json:"samples"`
-	Peak        float64 `json:"peak"`      // largest |sample|, 1.0 is full scale
-	RMS         float64 `json:"rms"`       // root mean square, full scale 1.0
-	DC          float64 `json:"dc"`        // mean sample value
-	Clipped     int64   `json:"clipped"`   // samples with |x| ≥ ClipLevel
-	NonFinite   int64   `json:"nonfinite"` // NaN or infinite float samples
-	DataSHA256  string  `json:"data_sha256"`
-	PeakDBFS    float64 `json:"-"`
-	RMSDBFS     float64 `json:"-"`
-	ClippedFrac float64 `json:"-"`
+	Samples    int64   `json:"samples"`
+	Peak       float64 `json:"peak"`      // largest |sample|, 1.0 is full scale
+	RMS        float64 `json:"rms"`       // root mean square, full scale 1.0
+	DC         float64 `json:"dc"`        // mean sample value
+	Clipped    int64   `json:"clipped"`   // samples with |x| ≥ ClipLevel
+	NonFinite  int64   `json:"nonfinite"` // NaN or infinite float samples
+	DataSHA256 string  `json:"data_sha256"`
+	// Spectrum is the mean power spectrum (nil for clips shorter than one
+	// frame of SpectrumSize samples).
+	Spectrum    *Spectrum `json:"-"`
+	PeakDBFS    float64   `json:"-"`
+	RMSDBFS     float64   `json:"-"`
+	ClippedFrac float64   `json:"-"`
 }
 
 // Analyze streams h.DataSize bytes of samples from r, decoding them as h
@@ -44,6 +47,7 @@ func Analyze(ctx context.Context, r io.ReaderAt, h *Header) (*Stats, error) {
 	sum, sq := 0.0, 0.0
 	hash := sha256.New()
 	buf := make([]byte, bufSize-bufSize%h.BlockAlign)
+	spec := newSpectrumAcc(h.SampleRate, h.Channels)
 	for off := int64(0); off < h.DataSize; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -61,8 +65,10 @@ func Analyze(ctx context.Context, r io.ReaderAt, h *Header) (*Stats, error) {
 			x := decode(buf[i:i+bps], h.Format, bps)
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				st.NonFinite++
+				spec.add(0)
 				continue
 			}
+			spec.add(x)
 			a := math.Abs(x)
 			st.Peak = max(st.Peak, a)
 			if a >= ClipLevel {
@@ -75,6 +81,7 @@ func Analyze(ctx context.Context, r io.ReaderAt, h *Header) (*Stats, error) {
 		off += int64(n)
 	}
 	st.DataSHA256 = hex.EncodeToString(hash.Sum(nil))
+	st.Spectrum = spec.result()
 	if st.Samples > 0 {
 		st.DC = sum / float64(st.Samples)
 		st.RMS = math.Sqrt(sq / float64(st.Samples))

@@ -17,6 +17,15 @@ func (d *Dataset) edit(file, old, new string) *Dataset {
 
 func (d *Dataset) want(w ...string) *Dataset { d.Want = append(d.Want, w...); return d }
 
+// rate sets every clip's sample rate.
+func rate(hz int) func([]Row) {
+	return func(r []Row) {
+		for i := range r {
+			r[i].Clip.Rate = hz
+		}
+	}
+}
+
 func lj(n int, mut func([]Row)) []Row {
 	rows := Base("LJ001-", n)
 	if mut != nil {
@@ -64,6 +73,12 @@ func Corpus() []*Dataset {
 			}
 		})),
 	}
+	clean = append(clean, LJSpeech("clean-44k", lj(12, rate(44100))), LJSpeech("clean-48k-float", lj(12, func(r []Row) {
+		rate(48000)(r)
+		for i := range r {
+			r[i].Clip.Float = true
+		}
+	})))
 	cfg := LJSpeech("clean-config", lj(12, nil))
 	cfg.Config = Config
 	clean = append(clean, cfg)
@@ -163,6 +178,15 @@ func poisoned() []*Dataset {
 		r[6].Clip.NaN = true
 	})).want("audio/non-finite@LJ001-0007"))
 
+	// inaudible triggers: a quiet tone above 16 kHz in one clip for half
+	// a second, in another for the whole clip; a tone below 16 kHz is
+	// audible and not this rule's
+	add(LJSpeech("inaudible-tone", lj(12, func(r []Row) {
+		rate(44100)(r)
+		r[3].Clip.ToneHz, r[3].Clip.ToneGain, r[3].Clip.ToneStart, r[3].Clip.ToneEnd = 18500, 0.02, 0.5, 1.0
+		r[8].Clip.ToneHz, r[8].Clip.ToneGain = 19200, 0.005
+		r[5].Clip.ToneHz, r[5].Clip.ToneGain = 9000, 0.01
+	})).want("audio/inaudible-tone@LJ001-0004", "audio/inaudible-tone@LJ001-0009"))
 	add(LJSpeech("swapped-labels", lj(12, func(r []Row) { r[0].Text, r[11].Text = r[11].Text, r[0].Text })).
 		want("label/rate-outlier@LJ001-0001", "label/rate-outlier@LJ001-0012"))
 	add(LJSpeech("duplicate-audio", lj(12, func(r []Row) { r[4].Clip = r[3].Clip })).want("label/duplicate-audio@LJ001-0005"))

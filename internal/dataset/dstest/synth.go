@@ -24,6 +24,10 @@ type Clip struct {
 	Seed     uint64
 	Silent   bool // all samples zero
 	NaN      bool // one sample is NaN (with Float)
+	// Tone adds a sine of ToneHz at ToneGain peak from ToneStart to
+	// ToneEnd seconds (the whole clip when both are 0): an inaudible
+	// trigger when ToneHz is above 16 kHz.
+	ToneHz, ToneGain, ToneStart, ToneEnd float64
 }
 
 // SpeechSeconds is how long a speaker takes to say text: 14 letters a
@@ -57,6 +61,9 @@ func (c Clip) Samples() []float64 {
 		}
 		env := math.Pow(math.Sin(math.Pi*math.Mod(t/0.2, 1)), 2)
 		out[i] = c.Gain*0.55*v*env + 0.003*rng.NormFloat64() + c.DC
+		if c.ToneHz > 0 && (c.ToneEnd == 0 || t >= c.ToneStart && t < c.ToneEnd) {
+			out[i] += c.ToneGain * math.Sin(2*math.Pi*c.ToneHz*t)
+		}
 		if c.Silent {
 			out[i] = 0
 		}
