@@ -10,19 +10,31 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ttsguard/ttsguard/internal/dataset"
+	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
 
-// datasetFailed is a dataset audit with a finding at or above medium: exit 1
-// (it unwraps to errUnsafe).
-type datasetFailed struct{ counts map[string]int }
+// datasetFailed is a dataset audit with a finding at or above the policy's
+// dataset.fail_on: exit 1 (it unwraps to errUnsafe).
+type datasetFailed struct {
+	counts map[string]int
+	failOn scan.Severity
+}
 
 func (e datasetFailed) Error() string {
 	n := 0
-	for _, s := range []scan.Severity{scan.Medium, scan.High, scan.Critical} {
+	for s := e.failOn; s <= scan.Critical; s++ {
 		n += e.counts[s.String()]
 	}
-	return fmt.Sprintf("dataset audit: %d findings at or above medium", n)
+	return fmt.Sprintf("dataset audit: %d findings at or above %s", n, e.failOn)
+}
+
+// datasetPolicy sets opt's thresholds, severity overrides and ignores from
+// the policy's dataset section and returns the severity the audit fails at.
+func datasetPolicy(opt *dataset.Options, pol *policy.Policy) scan.Severity {
+	th, sev, ign, failOn := pol.Dataset.Options()
+	opt.Thresholds, opt.Severity, opt.Ignore = th, sev, ign
+	return failOn
 }
 
 func (e datasetFailed) Unwrap() error { return errUnsafe }
@@ -37,15 +49,22 @@ func newDatasetCmd(g *globals) *cobra.Command {
 }
 
 func newDatasetAuditCmd(g *globals) *cobra.Command {
-	var formatter, metaFile, configPath string
+	var formatter, metaFile, configPath, policyPath string
 	c := &cobra.Command{
 		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--json] [DIR]",
 		Short: "Find unsafe metadata, text triggers, broken audio and mismatched labels in a coqui dataset",
 		Long: "audit reads a dataset exactly as coqui's formatter does (" + strings.Join(dataset.Formatters, ", ") +
-			") and reports every finding with its clip and evidence. Exit 1 when a finding is medium or worse.",
+			") and reports every finding with its clip and evidence. Exit 1 when a finding is at or above the policy's " +
+			"dataset.fail_on (default medium); the policy's dataset section also holds the thresholds, severity overrides " +
+			"and silenced findings (docs/dataset-audit.md).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			opt := dataset.Options{Formatter: formatter, MetaFile: metaFile, Workers: runtime.NumCPU()}
+			pol, err := loadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
+			failOn := datasetPolicy(&opt, pol)
 			dir := ""
 			if len(args) == 1 {
 				dir = args[0]
@@ -94,14 +113,15 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			if err := g.printer().Print(rep); err != nil {
 				return err
 			}
-			if rep.Failed(scan.Medium) {
-				return datasetFailed{rep.Counts}
+			if rep.Failed(failOn) {
+				return datasetFailed{rep.Counts, failOn}
 			}
 			return nil
 		},
 	}
 	c.Flags().StringVar(&formatter, "formatter", "", "coqui formatter: "+strings.Join(dataset.Formatters, ", ")+" (default: the config's)")
 	c.Flags().StringVar(&metaFile, "meta-file", "", "metadata file relative to DIR (default: the config's meta_file_train or the formatter's)")
+	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (its dataset section)")
 	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter, meta file, path, sample rate, character set")
 	return c
 }

@@ -25,7 +25,6 @@ import (
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/sandbox"
-	"github.com/ttsguard/ttsguard/internal/scan"
 	"github.com/ttsguard/ttsguard/internal/store"
 	"github.com/ttsguard/ttsguard/internal/ui"
 )
@@ -333,6 +332,7 @@ func auditDatasets(ctx context.Context, pol *policy.Policy, rec *lineage.Record,
 			}
 		}
 		opt := dataset.Options{Workers: runtime.NumCPU()}
+		failOn := datasetPolicy(&opt, pol)
 		if cfg != nil {
 			for _, e := range cfg.Datasets {
 				if filepath.Clean(e.Path) == d.Path {
@@ -348,11 +348,11 @@ func auditDatasets(ctx context.Context, pol *policy.Policy, rec *lineage.Record,
 		if err != nil {
 			return fmt.Errorf("dataset audit of %q: %w", d.Path, err)
 		}
-		if rep.Failed(scan.Medium) {
-			return fmt.Errorf("%w: dataset %q: the dataset audit (models[%q].dataset_audit) has findings at or above medium (%v): "+
-				"`ttsguard dataset audit --config %s` shows them", pull.ErrGate, d.Name, d.Name, rep.Counts, cfgPath)
+		if rep.Failed(failOn) {
+			return fmt.Errorf("%w: dataset %q: the dataset audit (models[%q].dataset_audit) has findings at or above %s (%v): "+
+				"`ttsguard dataset audit --config %s` shows them", pull.ErrGate, d.Name, d.Name, failOn, rep.Counts, cfgPath)
 		}
-		d.Verified += fmt.Sprintf("; dataset audit (%s): %d rows, nothing at or above medium", opt.Formatter, rep.Rows)
+		d.Verified += fmt.Sprintf("; dataset audit (%s): %d rows, nothing at or above %s", opt.Formatter, rep.Rows, failOn)
 	}
 	return nil
 }

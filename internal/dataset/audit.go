@@ -38,6 +38,11 @@ type Options struct {
 	Cleaner    string // the config's text_cleaner, named in evidence
 	Thresholds Thresholds
 	Workers    int // audio decoders in parallel; <1 means 1
+	// Severity regrades rules (the policy's dataset.severity); Ignore
+	// silences findings (dataset.ignore): they are listed in the report's
+	// Silenced, not in Findings.
+	Severity map[string]scan.Severity
+	Ignore   []Ignore
 }
 
 // Audit reads the dataset in fsys (named root in the report) as coqui would
@@ -82,6 +87,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 	}
 	clipRules(rows, clips, opt, rep)
 	labelRules(rows, clips, opt.Thresholds, emit)
+	rep.applyPolicy(opt)
 	rep.finish()
 	return rep, nil
 }

@@ -70,6 +70,7 @@ type Report struct {
 	Majority  string         `json:"majority_format,omitempty"` // e.g. "22050 Hz, 1 ch, pcm16"
 	Counts    map[string]int `json:"counts"`                    // findings by severity
 	Findings  []Finding      `json:"findings"`
+	Silenced  []Finding      `json:"silenced,omitempty"` // findings the policy's dataset.ignore matched
 	Worst     scan.Severity  `json:"worst"`
 }
 
@@ -111,6 +112,9 @@ func (r *Report) Text(w io.Writer) error {
 		if n := r.Counts[s.String()]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
+	}
+	if n := len(r.Silenced); n > 0 {
+		fmt.Fprintf(w, "%d silenced by the policy (dataset.ignore; --json lists them)\n", n)
 	}
 	if len(parts) == 0 {
 		_, err := fmt.Fprintln(w, "no findings")

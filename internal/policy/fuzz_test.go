@@ -15,6 +15,7 @@ func FuzzParse(f *testing.F) {
 		"a: &a [*a, *a]\n", "version: 1\nmodels:\n  a: {signature: required}\n",
 		"version: !!binary MQ==\n", "? [a]\n: b\n", "version: 1\n---\n---\n",
 		"version: 1\nmodels:\n  \"x\\u0000\": {}\n",
+		datasetPolicy,
 	} {
 		f.Add([]byte(s))
 	}

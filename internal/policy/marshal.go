@@ -19,6 +19,20 @@ type yamlPolicy struct {
 	Scan     yamlScan             `yaml:"scan" json:"scan"`
 	Run      yamlRun              `yaml:"run,omitempty" json:"run,omitempty"`
 	Access   *yamlAccess          `yaml:"access,omitempty" json:"access,omitempty"`
+	Dataset  *yamlDataset         `yaml:"dataset,omitempty" json:"dataset,omitempty"`
+}
+
+type yamlDataset struct {
+	FailOn     string             `yaml:"fail_on,omitempty" json:"fail_on,omitempty"`
+	Thresholds map[string]float64 `yaml:"thresholds,omitempty" json:"thresholds,omitempty"`
+	Severity   map[string]string  `yaml:"severity,omitempty" json:"severity,omitempty"`
+	Ignore     []yamlIgnore       `yaml:"ignore,omitempty" json:"ignore,omitempty"`
+}
+
+type yamlIgnore struct {
+	Rule   string   `yaml:"rule" json:"rule"`
+	Clips  []string `yaml:"clips,omitempty" json:"clips,omitempty"`
+	Reason string   `yaml:"reason" json:"reason"`
 }
 
 type yamlSigner struct {
@@ -114,6 +128,12 @@ func (p *Policy) MarshalYAML() (any, error) {
 		Scan:     yamlScan{Profile: p.Scan.Profile, AllowGlobals: p.Scan.AllowGlobals},
 		Run:      marshalRun(p.Run),
 		Access:   marshalAccess(p.Access),
+	}
+	if d := p.Dataset; d.FailOn != "" || len(d.Thresholds) > 0 || len(d.Severity) > 0 || len(d.Ignore) > 0 {
+		y.Dataset = &yamlDataset{FailOn: d.FailOn, Thresholds: d.Thresholds, Severity: d.Severity}
+		for _, ig := range d.Ignore {
+			y.Dataset.Ignore = append(y.Dataset.Ignore, yamlIgnore(ig))
+		}
 	}
 	if y.Scan.Profile == "" {
 		y.Scan.Profile = ProfileCoqui

@@ -217,7 +217,7 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-var topKeys = []string{"version", "store", "sources", "ca_bundle", "signers", "models", "scan", "run", "access"}
+var topKeys = []string{"version", "store", "sources", "ca_bundle", "signers", "models", "scan", "run", "access", "dataset"}
 
 func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 	p := &Policy{}
@@ -247,6 +247,8 @@ func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 			err = ps.scan(p, vn)
 		case "run":
 			err = ps.run(p, vn)
+		case "dataset":
+			err = ps.dataset(p, vn)
 		case "access":
 			err = ps.access(p, vn)
 		}

@@ -66,6 +66,8 @@ type Policy struct {
 	Run Run
 	// Access says which users and groups hold which role (access.go).
 	Access Access
+	// Dataset is how training datasets are audited (dataset.go).
+	Dataset Dataset
 	// Path is the absolute path of the file the policy was loaded from; ""
 	// for the embedded default and for Parse.
 	Path string

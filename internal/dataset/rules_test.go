@@ -1,0 +1,112 @@
+package dataset
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/dataset/dstest"
+	"github.com/ttsguard/ttsguard/internal/scan"
+)
+
+// TestRulesListed: Rules holds exactly the rule ids the sources emit.
+func TestRulesListed(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`"((?:meta|text|audio|label)/[a-z0-9-]+)"`)
+	var seen []string
+	for _, f := range files {
+		if f == "rules.go" || strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllSubmatch(b, -1) {
+			seen = append(seen, string(m[1]))
+		}
+	}
+	slices.Sort(seen)
+	seen = slices.Compact(seen)
+	want := slices.Sorted(slices.Values(Rules))
+	if !slices.Equal(seen, want) {
+		t.Errorf("rules in the sources %q\nRules %q", seen, want)
+	}
+}
+
+func TestThresholdsSet(t *testing.T) {
+	// every name sets its own field: the defaults set one by one on a
+	// zero Thresholds give the defaults
+	var th Thresholds
+	th.MaxSeconds = DefaultThresholds.MaxSeconds
+	defaults := map[string]float64{"min_seconds": 0.3, "max_seconds": 40, "silence_dbfs": -60, "clip_fraction": 0.001,
+		"dc_offset": 0.03, "rate_z": 6, "rate_min_rows": 10, "inaudible_hz": 16000, "tone_prominence_db": 15, "tone_level_db": -60}
+	for _, name := range ThresholdNames() {
+		if err := th.Set(name, defaults[name]); err != nil {
+			t.Errorf("Set(%s): %v", name, err)
+		}
+	}
+	if err := th.Set("min_seconds", 100); err != nil || th.Check() == nil {
+		t.Errorf("min_seconds 100 above max_seconds 40: Set %v, Check passes", err)
+	}
+	th.MinSeconds = 0.3
+	if th != DefaultThresholds {
+		t.Errorf("set one by one %+v\nDefaultThresholds %+v", th, DefaultThresholds)
+	}
+	th = DefaultThresholds
+	if err := th.Set("inaudible_hz", 18000); err != nil || th.InaudibleHz != 18000 {
+		t.Errorf("inaudible_hz: %v %v", err, th.InaudibleHz)
+	}
+	if err := th.Set("rate_min_rows", 20); err != nil || th.RateMinRows != 20 {
+		t.Errorf("rate_min_rows: %v %v", err, th.RateMinRows)
+	}
+	for _, bad := range []struct {
+		name string
+		v    float64
+	}{{"rate_min_rows", 12.5}, {"silence_dbfs", 3}, {"clip_fraction", 2}, {"nope", 1}, {"min_seconds", -1}} {
+		th := DefaultThresholds
+		if err := th.Set(bad.name, bad.v); err == nil {
+			t.Errorf("Set(%s, %g) accepted", bad.name, bad.v)
+		}
+	}
+}
+
+// TestPolicyApplied: dataset.severity regrades a rule, dataset.ignore moves
+// the matched findings (by rule and clip pattern) to Silenced and nothing
+// else.
+func TestPolicyApplied(t *testing.T) {
+	var d *dstest.Dataset
+	for _, c := range dstest.Corpus() {
+		if c.Name == "swapped-labels" {
+			d = c
+		}
+	}
+	dir := t.TempDir()
+	root, err := d.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := optionsFor(t, dir, d)
+	opt.Ignore = []Ignore{{Rule: "label/rate-outlier", Clips: []string{"LJ001-001?"}, Reason: "read slowly on purpose"}}
+	opt.Severity = map[string]scan.Severity{"label/rate-outlier": scan.High}
+	rep, err := Audit(context.Background(), os.DirFS(root), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := findingKeys(rep); !slices.Equal(got, []string{"label/rate-outlier@LJ001-0001"}) {
+		t.Errorf("findings %q, want the one on LJ001-0001", got)
+	}
+	if len(rep.Silenced) != 1 || rep.Silenced[0].Clip != "LJ001-0012" {
+		t.Errorf("silenced %+v, want the finding on LJ001-0012", rep.Silenced)
+	}
+	if rep.Worst != scan.High || !rep.Failed(scan.High) {
+		t.Errorf("worst %v: the severity override did not apply", rep.Worst)
+	}
+}
