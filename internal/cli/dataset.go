@@ -9,7 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/dataset"
+	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
@@ -46,6 +49,44 @@ func newDatasetCmd(g *globals) *cobra.Command {
 	}
 	c.AddCommand(newDatasetAuditCmd(g))
 	return c
+}
+
+// logDatasetAudit records an audit in the audit log of the policy's store,
+// when that store exists (an audit creates no store): the dataset's root
+// digest, the verdict and the counts. A log that cannot be written is a
+// warning; one that does not verify is an error.
+func logDatasetAudit(g *globals, pol *policy.Policy, rep *dataset.Report, failOn scan.Severity, cmdErr error) error {
+	sd, err := pol.StoreDir()
+	if err != nil {
+		return nil
+	}
+	if _, err := os.Stat(sd); err != nil {
+		return nil
+	}
+	detail := fmt.Sprintf("%s (formatter %s): %d rows, %d clips, %.0f s; findings %s; fail_on %s",
+		rep.Root, rep.Formatter, rep.Rows, rep.Clips, rep.Seconds, countsLine(rep.Counts), failOn)
+	if n := len(rep.Silenced); n > 0 {
+		detail += fmt.Sprintf("; %d silenced by the policy", n)
+	}
+	if rep.RootDigestError != "" {
+		detail += "; no root digest: " + rep.RootDigestError
+	}
+	e := audit.Event{Command: "dataset-audit", Root: rep.RootDigest, OK: cmdErr == nil, Detail: firstLine(detail)}
+	return logEventAfter(g, pol, e, false, cmdErr)
+}
+
+// countsLine writes finding counts worst first ("none" for none).
+func countsLine(counts map[string]int) string {
+	var parts []string
+	for s := scan.Critical; s >= scan.Info; s-- {
+		if n := counts[s.String()]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func newDatasetAuditCmd(g *globals) *cobra.Command {
@@ -106,17 +147,41 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			} else if !fi.IsDir() {
 				return usagef("%q is not a folder", dir)
 			}
+			// the root digest (what `ttsguard digest DIR` prints and a
+			// signature covers) is computed while the audit runs
+			type rootResult struct {
+				root string
+				err  error
+			}
+			rootCh := make(chan rootResult, 1)
+			go func() {
+				r, err := oms.Digest(c.Context(), dir, oms.ModelOptions{Method: manifest.MethodFiles})
+				if err != nil {
+					rootCh <- rootResult{err: err}
+					return
+				}
+				rootCh <- rootResult{root: r.Root}
+			}()
 			rep, err := dataset.Audit(c.Context(), os.DirFS(dir), dir, opt)
+			rr := <-rootCh
 			if err != nil {
 				return err
+			}
+			rep.RootDigest = rr.root
+			if rr.err != nil {
+				rep.RootDigestError = rr.err.Error()
 			}
 			if err := g.printer().Print(rep); err != nil {
 				return err
 			}
+			var cmdErr error
 			if rep.Failed(failOn) {
-				return datasetFailed{rep.Counts, failOn}
+				cmdErr = datasetFailed{rep.Counts, failOn}
 			}
-			return nil
+			if lerr := logDatasetAudit(g, pol, rep, failOn, cmdErr); lerr != nil {
+				return lerr
+			}
+			return cmdErr
 		},
 	}
 	c.Flags().StringVar(&formatter, "formatter", "", "coqui formatter: "+strings.Join(dataset.Formatters, ", ")+" (default: the config's)")

@@ -23,6 +23,8 @@ func TestDatasetScripts(t *testing.T) {
 				}
 			}
 			e.Setenv("DS", ds)
+			e.Setenv("TTSGUARD_HOME", filepath.Join(e.WorkDir, "store"))
+			e.Setenv("XDG_CONFIG_HOME", filepath.Join(e.WorkDir, "xdg"))
 			return nil
 		},
 	})

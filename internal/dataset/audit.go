@@ -81,7 +81,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 			todo = append(todo, r.Clip.Rel)
 		}
 	}
-	clips, err := decodeAll(ctx, fsys, todo, opt.Workers)
+	clips, err := decodeAll(ctx, fsys, todo, opt.Workers, opt.Thresholds)
 	if err != nil {
 		return nil, err
 	}

@@ -21,14 +21,15 @@ const MaxInMemoryClip = 256 << 20
 type clipResult struct {
 	hdr    *audio.Header
 	stats  *audio.Stats
-	kind   string // "wav", "flac", "mp3", "ogg" or "" for unknown content
-	err    error  // why it could not be decoded
-	format string // "RATE Hz, N ch, ENC"
+	kind   string      // "wav", "flac", "mp3", "ogg" or "" for unknown content
+	err    error       // why it could not be decoded
+	format string      // "RATE Hz, N ch, ENC"
+	tone   *audio.Tone // the most prominent peak above the inaudible band's edge; nil when none or no band
 }
 
 // decodeAll decodes every clip with workers goroutines; each holds one read
 // buffer, so memory does not grow with the dataset.
-func decodeAll(ctx context.Context, fsys fs.FS, paths []string, workers int) (map[string]*clipResult, error) {
+func decodeAll(ctx context.Context, fsys fs.FS, paths []string, workers int, th Thresholds) (map[string]*clipResult, error) {
 	out := make(map[string]*clipResult, len(paths))
 	var mu sync.Mutex
 	ch := make(chan string)
@@ -36,7 +37,7 @@ func decodeAll(ctx context.Context, fsys fs.FS, paths []string, workers int) (ma
 	for range max(workers, 1) {
 		wg.Go(func() {
 			for p := range ch {
-				r := decodeClip(ctx, fsys, p)
+				r := decodeClip(ctx, fsys, p, th)
 				mu.Lock()
 				out[p] = r
 				mu.Unlock()
@@ -54,7 +55,9 @@ func decodeAll(ctx context.Context, fsys fs.FS, paths []string, workers int) (ma
 	return out, ctx.Err()
 }
 
-func decodeClip(ctx context.Context, fsys fs.FS, p string) *clipResult {
+// decodeClip reads one clip and keeps its measures; the spectrum is reduced
+// to its tone here, so what stays in memory per clip is a few numbers.
+func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds) *clipResult {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return &clipResult{err: err}
@@ -87,6 +90,12 @@ func decodeClip(ctx context.Context, fsys fs.FS, p string) *clipResult {
 	}
 	r.format = fmt.Sprintf("%d Hz, %d ch, %s", r.hdr.SampleRate, r.hdr.Channels, r.hdr.SampleFormat())
 	r.stats, r.err = audio.Analyze(ctx, ra, r.hdr)
+	if r.stats != nil {
+		if t, ok := r.stats.Spectrum.PeakAbove(th.InaudibleHz); ok {
+			r.tone = &t
+		}
+		r.stats.Spectrum = nil
+	}
 	return r
 }
 
@@ -177,7 +186,7 @@ func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Repor
 		if st.ClippedFrac > th.ClipFraction {
 			emit("audio/clipping", scan.Low, "%d of %d samples (%.2f%%) at full scale", st.Clipped, st.Samples, 100*st.ClippedFrac)
 		}
-		if t, ok := st.Spectrum.PeakAbove(th.InaudibleHz); ok && t.Prominence >= th.ToneProminenceDB && t.Level >= th.ToneLevelDB {
+		if t := c.tone; t != nil && t.Prominence >= th.ToneProminenceDB && t.Level >= th.ToneLevelDB {
 			emit("audio/inaudible-tone", scan.Medium, "narrowband energy at %.0f Hz, above %.0f Hz where people hear little or nothing: %.1f dB over the band's median, %.1f dB of the clip's power (an inaudible trigger)",
 				t.Hz, th.InaudibleHz, t.Prominence, t.Level)
 		}

@@ -61,17 +61,22 @@ func safe(s string) string {
 
 // Report is the result of one audit.
 type Report struct {
-	Root      string         `json:"root"`
-	Formatter string         `json:"formatter"`
-	MetaFiles []string       `json:"meta_files"`
-	Rows      int            `json:"rows"`  // metadata rows coqui would read
-	Clips     int            `json:"clips"` // audio files decoded
-	Seconds   float64        `json:"audio_seconds"`
-	Majority  string         `json:"majority_format,omitempty"` // e.g. "22050 Hz, 1 ch, pcm16"
-	Counts    map[string]int `json:"counts"`                    // findings by severity
-	Findings  []Finding      `json:"findings"`
-	Silenced  []Finding      `json:"silenced,omitempty"` // findings the policy's dataset.ignore matched
-	Worst     scan.Severity  `json:"worst"`
+	Root      string `json:"root"`
+	Formatter string `json:"formatter"`
+	// RootDigest is the dataset folder's OMS root digest (what `ttsguard
+	// digest DIR` prints), set by the caller; RootDigestError says why
+	// there is none (a link in the folder, say).
+	RootDigest      string         `json:"root_digest,omitempty"`
+	RootDigestError string         `json:"root_digest_error,omitempty"`
+	MetaFiles       []string       `json:"meta_files"`
+	Rows            int            `json:"rows"`  // metadata rows coqui would read
+	Clips           int            `json:"clips"` // audio files decoded
+	Seconds         float64        `json:"audio_seconds"`
+	Majority        string         `json:"majority_format,omitempty"` // e.g. "22050 Hz, 1 ch, pcm16"
+	Counts          map[string]int `json:"counts"`                    // findings by severity
+	Findings        []Finding      `json:"findings"`
+	Silenced        []Finding      `json:"silenced,omitempty"` // findings the policy's dataset.ignore matched
+	Worst           scan.Severity  `json:"worst"`
 }
 
 // add records a finding.
@@ -103,6 +108,12 @@ func (r *Report) Text(w io.Writer) error {
 		safe(r.Root), r.Formatter, r.Rows, r.Clips, r.Seconds)
 	if r.Majority != "" {
 		fmt.Fprintf(w, "majority format: %s\n", r.Majority)
+	}
+	switch {
+	case r.RootDigest != "":
+		fmt.Fprintf(w, "root digest: %s\n", r.RootDigest)
+	case r.RootDigestError != "":
+		fmt.Fprintf(w, "root digest: none (%s)\n", safe(r.RootDigestError))
 	}
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s\n", f)
