@@ -81,15 +81,21 @@ func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds) *clipR
 	var magic [12]byte
 	n, _ := ra.ReadAt(magic[:], 0)
 	r := &clipResult{kind: sniff(magic[:n])}
-	if r.kind != "wav" {
+	switch r.kind {
+	case "wav":
+		r.hdr, r.err = audio.ReadHeader(ra, fi.Size())
+		if r.err != nil {
+			return r
+		}
+		r.stats, r.err = audio.Analyze(ctx, ra, r.hdr)
+	case "flac":
+		r.hdr, r.stats, r.err = audio.AnalyzeFLAC(ctx, ra, fi.Size())
+	default:
 		return r
 	}
-	r.hdr, r.err = audio.ReadHeader(ra, fi.Size())
-	if r.err != nil {
-		return r
+	if r.hdr != nil && r.err == nil {
+		r.format = fmt.Sprintf("%d Hz, %d ch, %s", r.hdr.SampleRate, r.hdr.Channels, r.hdr.SampleFormat())
 	}
-	r.format = fmt.Sprintf("%d Hz, %d ch, %s", r.hdr.SampleRate, r.hdr.Channels, r.hdr.SampleFormat())
-	r.stats, r.err = audio.Analyze(ctx, ra, r.hdr)
 	if r.stats != nil {
 		if t, ok := r.stats.Spectrum.PeakAbove(th.InaudibleHz); ok {
 			r.tone = &t
@@ -145,7 +151,7 @@ func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Repor
 		case c.kind == "":
 			emit("audio/unreadable", scan.Medium, "not audio coqui's loader reads (no RIFF/WAVE, FLAC, Ogg or MP3 signature)")
 			continue
-		case c.kind != "wav":
+		case c.kind != "wav" && c.kind != "flac":
 			emit("audio/not-decoded", scan.Info, "%s audio is not decoded yet: its samples were not checked", c.kind)
 			continue
 		case c.err != nil:

@@ -3,7 +3,10 @@ package audio
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/dataset/dstest"
 )
 
 // FuzzReadHeader: any bytes give a header or ErrNotWAV, never a panic; the
@@ -29,6 +32,34 @@ func FuzzReadHeader(f *testing.F) {
 		}
 		if st.Samples+st.NonFinite != h.Frames*int64(h.Channels) {
 			t.Fatalf("%d samples decoded, header has %d frames × %d channels", st.Samples+st.NonFinite, h.Frames, h.Channels)
+		}
+	})
+}
+
+// FuzzAnalyzeFLAC: any bytes decode or give ErrNotFLAC (a decoder panic is
+// caught and named), never a crash; what decodes has as many samples as its
+// frames say, and no more than MaxFLACSeconds of them.
+func FuzzAnalyzeFLAC(f *testing.F) {
+	c := dstest.Clip{Seconds: 0.05, Seed: 1, Rate: 8000}
+	good := c.FLACBytes(c.Samples())
+	f.Add(good)
+	c.Channels = 2
+	f.Add(c.FLACBytes(c.Samples()))
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("fLaC\x80\x00\x00\x22"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, st, err := AnalyzeFLAC(context.Background(), bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			if !errors.Is(err, ErrNotFLAC) {
+				t.Fatalf("error %v is not ErrNotFLAC", err)
+			}
+			return
+		}
+		if st.Samples+st.NonFinite != h.Frames*int64(h.Channels) {
+			t.Fatalf("%d samples decoded, %d frames × %d channels", st.Samples+st.NonFinite, h.Frames, h.Channels)
+		}
+		if h.Frames > int64(h.SampleRate)*MaxFLACSeconds {
+			t.Fatalf("%d frames at %d Hz: more than %d s", h.Frames, h.SampleRate, MaxFLACSeconds)
 		}
 	})
 }

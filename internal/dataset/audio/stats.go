@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"math"
 )
@@ -43,11 +44,8 @@ func Analyze(ctx context.Context, r io.ReaderAt, h *Header) (*Stats, error) {
 	if bps < 1 || h.BlockAlign < 1 {
 		return nil, fmt.Errorf("%w: no sample size", ErrNotWAV)
 	}
-	st := &Stats{}
-	sum, sq := 0.0, 0.0
-	hash := sha256.New()
+	acc := newStatsAcc(h.SampleRate, h.Channels)
 	buf := make([]byte, bufSize-bufSize%h.BlockAlign)
-	spec := newSpectrumAcc(h.SampleRate, h.Channels)
 	for off := int64(0); off < h.DataSize; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -60,35 +58,56 @@ func Analyze(ctx context.Context, r io.ReaderAt, h *Header) (*Stats, error) {
 			}
 			return nil, fmt.Errorf("reading samples at %d: %w", h.DataOffset+off, err)
 		}
-		hash.Write(buf[:n])
+		acc.hash.Write(buf[:n])
 		for i := 0; i+bps <= n; i += bps {
-			x := decode(buf[i:i+bps], h.Format, bps)
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				st.NonFinite++
-				spec.add(0)
-				continue
-			}
-			spec.add(x)
-			a := math.Abs(x)
-			st.Peak = max(st.Peak, a)
-			if a >= ClipLevel {
-				st.Clipped++
-			}
-			sum += x
-			sq += x * x
-			st.Samples++
+			acc.add(decode(buf[i:i+bps], h.Format, bps))
 		}
 		off += int64(n)
 	}
-	st.DataSHA256 = hex.EncodeToString(hash.Sum(nil))
-	st.Spectrum = spec.result()
+	return acc.result(), nil
+}
+
+// statsAcc gathers Stats while samples (channels interleaved) stream past;
+// the caller writes the sample bytes to hash.
+type statsAcc struct {
+	st      Stats
+	sum, sq float64
+	hash    hash.Hash
+	spec    *spectrumAcc
+}
+
+func newStatsAcc(rate, channels int) *statsAcc {
+	return &statsAcc{hash: sha256.New(), spec: newSpectrumAcc(rate, channels)}
+}
+
+func (a *statsAcc) add(x float64) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		a.st.NonFinite++
+		a.spec.add(0)
+		return
+	}
+	a.spec.add(x)
+	v := math.Abs(x)
+	a.st.Peak = max(a.st.Peak, v)
+	if v >= ClipLevel {
+		a.st.Clipped++
+	}
+	a.sum += x
+	a.sq += x * x
+	a.st.Samples++
+}
+
+func (a *statsAcc) result() *Stats {
+	st := &a.st
+	st.DataSHA256 = hex.EncodeToString(a.hash.Sum(nil))
+	st.Spectrum = a.spec.result()
 	if st.Samples > 0 {
-		st.DC = sum / float64(st.Samples)
-		st.RMS = math.Sqrt(sq / float64(st.Samples))
+		st.DC = a.sum / float64(st.Samples)
+		st.RMS = math.Sqrt(a.sq / float64(st.Samples))
 		st.ClippedFrac = float64(st.Clipped) / float64(st.Samples)
 	}
 	st.PeakDBFS, st.RMSDBFS = DBFS(st.Peak), DBFS(st.RMS)
-	return st, nil
+	return st
 }
 
 // DBFS converts a linear level to decibels relative to full scale (-inf for 0).

@@ -41,7 +41,8 @@ type Problem struct {
 
 // Header is what a WAV header says, checked against itself and the file.
 type Header struct {
-	Format        int           `json:"format"` // FormatPCM or FormatFloat (after resolving EXTENSIBLE)
+	Container     string        `json:"container,omitempty"` // "" for WAV, "flac"
+	Format        int           `json:"format"`              // FormatPCM or FormatFloat (after resolving EXTENSIBLE)
 	Channels      int           `json:"channels"`
 	SampleRate    int           `json:"sample_rate"`
 	BitsPerSample int           `json:"bits_per_sample"`
@@ -57,6 +58,9 @@ type Header struct {
 
 // SampleFormat names the encoding, e.g. "pcm16" or "float32".
 func (h *Header) SampleFormat() string {
+	if h.Container == "flac" {
+		return fmt.Sprintf("flac%d", h.BitsPerSample)
+	}
 	if h.Format == FormatFloat {
 		return fmt.Sprintf("float%d", h.BitsPerSample)
 	}

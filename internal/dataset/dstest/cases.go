@@ -1,6 +1,7 @@
 package dstest
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 )
@@ -65,6 +66,7 @@ func Corpus() []*Dataset {
 		LibriTTS("clean-libri_tts", lj(12, nil)),
 		Mailabs("clean-mailabs", lj(12, nil)),
 		VCTKOld("clean-vctk_old", lj(12, nil)),
+		VCTK("clean-vctk", lj(12, nil)),
 		CommonVoice("clean-common_voice", lj(12, nil)),
 		LJSpeech("clean-multilingual", lj(12, func(r []Row) {
 			for i := range r {
@@ -187,6 +189,23 @@ func poisoned() []*Dataset {
 		r[8].Clip.ToneHz, r[8].Clip.ToneGain = 19200, 0.005
 		r[5].Clip.ToneHz, r[5].Clip.ToneGain = 9000, 0.01
 	})).want("audio/inaudible-tone@LJ001-0004", "audio/inaudible-tone@LJ001-0009"))
+	// FLAC: a STREAMINFO whose MD5 does not match the samples; a FLAC
+	// clip among WAVs (another format); a FLAC that stops mid-frame
+	add(VCTK("flac-header-lie", lj(12, func(r []Row) {
+		c := r[4].Clip
+		c.FLAC = true
+		b := bytes.Clone(Encode(c))
+		b[8+18] ^= 0xFF // the first byte of STREAMINFO's MD5
+		r[4].Audio = b
+	})).want("audio/header-lie@LJ001-0005"))
+	d = LJSpeech("flac-among-wav", lj(12, func(r []Row) { r[7].Clip.FLAC = true }))
+	add(d.want("audio/format-mismatch@LJ001-0008"))
+	add(VCTK("flac-truncated", lj(12, func(r []Row) {
+		c := r[2].Clip
+		c.FLAC = true
+		b := Encode(c)
+		r[2].Audio = b[:len(b)-300]
+	})).want("audio/unreadable@LJ001-0003"))
 	add(LJSpeech("swapped-labels", lj(12, func(r []Row) { r[0].Text, r[11].Text = r[11].Text, r[0].Text })).
 		want("label/rate-outlier@LJ001-0001", "label/rate-outlier@LJ001-0012"))
 	add(LJSpeech("duplicate-audio", lj(12, func(r []Row) { r[4].Clip = r[3].Clip })).want("label/duplicate-audio@LJ001-0005"))

@@ -97,7 +97,12 @@ func Encode(c Clip) []byte {
 	if b, ok := cache.Load(c); ok {
 		return b.([]byte)
 	}
-	b := c.WAV(c.Samples())
+	var b []byte
+	if c.FLAC {
+		b = c.FLACBytes(c.Samples())
+	} else {
+		b = c.WAV(c.Samples())
+	}
 	cache.Store(c, b)
 	return b
 }
@@ -184,6 +189,21 @@ func VCTKOld(name string, rows []Row) *Dataset {
 		spk := fmt.Sprintf("p%d", 225+i%2)
 		d.Files[fmt.Sprintf("txt/%s/%s.txt", spk, r.ID)] = []byte(r.Text + "\n")
 		d.Files[fmt.Sprintf("wav48/%s/%s.wav", spk, r.ID)] = r.bytes()
+	}
+	return d
+}
+
+// VCTK lays rows out as VCTK 0.92: txt/p225/ID.txt and
+// wav48_silence_trimmed/p225/ID_mic1.flac (every clip encoded as FLAC).
+func VCTK(name string, rows []Row) *Dataset {
+	d := &Dataset{Name: name, Formatter: "vctk", Files: map[string][]byte{}}
+	for i, r := range rows {
+		spk := fmt.Sprintf("p%d", 225+i%2)
+		d.Files[fmt.Sprintf("txt/%s/%s.txt", spk, r.ID)] = []byte(r.Text + "\n")
+		if r.Audio == nil {
+			r.Clip.FLAC = true
+		}
+		d.Files[fmt.Sprintf("wav48_silence_trimmed/%s/%s_mic1.flac", spk, r.ID)] = r.bytes()
 	}
 	return d
 }

@@ -28,6 +28,7 @@ type Clip struct {
 	// ToneEnd seconds (the whole clip when both are 0): an inaudible
 	// trigger when ToneHz is above 16 kHz.
 	ToneHz, ToneGain, ToneStart, ToneEnd float64
+	FLAC                                 bool // encoded as FLAC (16-bit) instead of WAV
 }
 
 // SpeechSeconds is how long a speaker takes to say text: 14 letters a
