@@ -131,6 +131,7 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 					if dir == "" {
 						dir = ds.Path
 					}
+					opt.Language = ds.Language
 				}
 				opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner
 			}

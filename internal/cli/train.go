@@ -336,7 +336,7 @@ func auditDatasets(ctx context.Context, pol *policy.Policy, rec *lineage.Record,
 		if cfg != nil {
 			for _, e := range cfg.Datasets {
 				if filepath.Clean(e.Path) == d.Path {
-					opt.Formatter, opt.MetaFile = e.Formatter, e.MetaFileTrain
+					opt.Formatter, opt.MetaFile, opt.Language = e.Formatter, e.MetaFileTrain, e.Language
 				}
 			}
 			opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner

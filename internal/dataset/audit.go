@@ -20,13 +20,14 @@ type Thresholds struct {
 	InaudibleHz            float64 // lower edge of the band searched for narrowband triggers: audio/inaudible-tone
 	ToneProminenceDB       float64 // a peak in that band this far above the band's median level ...
 	ToneLevelDB            float64 // ... and at least this loud relative to the whole clip
+	ImbalanceRatio         float64 // a speaker with less audio than this share of the largest: composition/imbalance (info)
 }
 
 // DefaultThresholds give no finding on ordinary clean speech corpora.
 var DefaultThresholds = Thresholds{
 	MinSeconds: 0.3, MaxSeconds: 40, SilenceDBFS: -60, ClipFraction: 0.001, DCOffset: 0.03,
 	RateZ: 6, RateMinRows: 10,
-	InaudibleHz: 16000, ToneProminenceDB: 15, ToneLevelDB: -60,
+	InaudibleHz: 16000, ToneProminenceDB: 15, ToneLevelDB: -60, ImbalanceRatio: 0.1,
 }
 
 // Options say how to read and judge a dataset.
@@ -36,6 +37,7 @@ type Options struct {
 	SampleRate int    // the config's audio.sample_rate; 0 when unknown
 	Charset    map[rune]bool
 	Cleaner    string // the config's text_cleaner, named in evidence
+	Language   string // the config's dataset language, for the composition
 	Thresholds Thresholds
 	Workers    int // audio decoders in parallel; <1 means 1
 	// Severity regrades rules (the policy's dataset.severity); Ignore
@@ -87,6 +89,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 	}
 	clipRules(rows, clips, opt, rep)
 	labelRules(rows, clips, opt.Thresholds, emit)
+	composition(rows, clips, opt.Language, opt.Thresholds, rep)
 	rep.applyPolicy(opt)
 	rep.finish()
 	return rep, nil

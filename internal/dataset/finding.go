@@ -74,6 +74,7 @@ type Report struct {
 	Seconds         float64        `json:"audio_seconds"`
 	Majority        string         `json:"majority_format,omitempty"` // e.g. "22050 Hz, 1 ch, pcm16"
 	Counts          map[string]int `json:"counts"`                    // findings by severity
+	Composition     []Group        `json:"composition"`               // per speaker and split
 	Findings        []Finding      `json:"findings"`
 	Silenced        []Finding      `json:"silenced,omitempty"` // findings the policy's dataset.ignore matched
 	Worst           scan.Severity  `json:"worst"`
@@ -115,6 +116,7 @@ func (r *Report) Text(w io.Writer) error {
 	case r.RootDigestError != "":
 		fmt.Fprintf(w, "root digest: none (%s)\n", safe(r.RootDigestError))
 	}
+	r.compositionText(w)
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "  %s\n", f)
 	}

@@ -97,6 +97,8 @@ func normText(s string) string {
 // recording, two labels), low when it repeats it (oversampling).
 func duplicates(rows []Row, clips map[string]*clipResult, emit func(Finding)) {
 	first := map[string]Row{}
+	firstText := map[string]Row{} // normalized transcript -> first row, for rows of other audio
+	audioKey := map[string]string{}
 	for _, r := range rows {
 		if r.Clip.Rel == "" {
 			continue
@@ -105,9 +107,18 @@ func duplicates(rows []Row, clips map[string]*clipResult, emit func(Finding)) {
 		if c := clips[r.Clip.Rel]; c != nil && c.stats != nil && c.stats.Samples > 0 {
 			key = "sha256:" + c.stats.DataSHA256
 		}
+		audioKey[r.Clip.Rel] = key
 		f, ok := first[key]
 		if !ok {
 			first[key] = r
+			if t := normText(r.Text); t != "" {
+				if ft, seen := firstText[t]; !seen {
+					firstText[t] = r
+				} else if audioKey[ft.Clip.Rel] != key {
+					emit(Finding{Rule: "label/duplicate-text", Severity: scan.Info, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+						Message: fmt.Sprintf("the transcript of %s:%d (clip %q) again, read in other audio: normal for a sentence read twice, a weight on it when it repeats often", ft.MetaFile, ft.Line, ft.ID)})
+				}
+			}
 			continue
 		}
 		same := "the same file"

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,7 +20,7 @@ func TestRulesListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`"((?:meta|text|audio|label)/[a-z0-9-]+)"`)
+	re := regexp.MustCompile(`"((?:meta|text|audio|label|composition)/[a-z0-9-]+)"`)
 	var seen []string
 	for _, f := range files {
 		if f == "rules.go" || strings.HasSuffix(f, "_test.go") {
@@ -47,7 +48,7 @@ func TestThresholdsSet(t *testing.T) {
 	var th Thresholds
 	th.MaxSeconds = DefaultThresholds.MaxSeconds
 	defaults := map[string]float64{"min_seconds": 0.3, "max_seconds": 40, "silence_dbfs": -60, "clip_fraction": 0.001,
-		"dc_offset": 0.03, "rate_z": 6, "rate_min_rows": 10, "inaudible_hz": 16000, "tone_prominence_db": 15, "tone_level_db": -60}
+		"dc_offset": 0.03, "rate_z": 6, "rate_min_rows": 10, "inaudible_hz": 16000, "tone_prominence_db": 15, "tone_level_db": -60, "imbalance_ratio": 0.1}
 	for _, name := range ThresholdNames() {
 		if err := th.Set(name, defaults[name]); err != nil {
 			t.Errorf("Set(%s): %v", name, err)
@@ -108,5 +109,62 @@ func TestPolicyApplied(t *testing.T) {
 	}
 	if rep.Worst != scan.High || !rep.Failed(scan.High) {
 		t.Errorf("worst %v: the severity override did not apply", rep.Worst)
+	}
+}
+
+// TestInfoFindings: the info rules (not part of TestCorpus, which compares
+// low and above) fire on exactly their rows: the same sentence read twice,
+// a speaker with a tenth of the audio of another; the composition counts
+// rows, clips and seconds per speaker.
+func TestInfoFindings(t *testing.T) {
+	dir := t.TempDir()
+	rows := dstest.Base("LJ001-", 12)
+	rows[8].Text = rows[0].Text // read twice, other audio
+	rows[8].Clip.Seconds = dstest.SpeechSeconds(rows[8].Text, rows[8].Clip.Seed)
+	multi := dstest.LJSpeech("multi", rows)
+	coqui := dstest.Coqui("speakers", dstest.Base("LJ001-", 12))
+	// spk0 has 6 rows; leave spk1 with one clip (the others' audio removed from the metadata)
+	meta := "audio_file|text|speaker_name\n"
+	for i, r := range dstest.Base("LJ001-", 12) {
+		if i%2 == 1 && i != 1 {
+			continue
+		}
+		meta += fmt.Sprintf("wavs/spk%d/%s.wav|%s|spk%d\n", i%2, r.ID, r.Text, i%2)
+	}
+	coqui.Files["metadata.csv"] = []byte(meta)
+	for _, tc := range []struct {
+		d    *dstest.Dataset
+		want []string
+	}{
+		{multi, []string{"label/duplicate-text@LJ001-0009"}},
+		{coqui, []string{"composition/imbalance@"}},
+	} {
+		root, err := tc.d.Write(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Audit(context.Background(), os.DirFS(root), root, Options{Formatter: tc.d.Formatter, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range rep.Findings {
+			if f.Severity != scan.Info {
+				t.Errorf("%s: %v", tc.d.Name, f)
+			}
+			got = append(got, f.Rule+"@"+f.Clip)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: findings %q, want %q", tc.d.Name, got, tc.want)
+		}
+		if tc.d == coqui {
+			if len(rep.Composition) != 2 || rep.Composition[0].Speaker != "spk0" || rep.Composition[0].Rows != 6 || rep.Composition[1].Rows != 1 ||
+				rep.Composition[1].Clips != 1 || rep.Composition[0].Seconds <= 5*rep.Composition[1].Seconds {
+				t.Errorf("composition %+v", rep.Composition)
+			}
+			if !strings.Contains(rep.Findings[0].Message, `speaker "spk1" has`) {
+				t.Errorf("imbalance names %q", rep.Findings[0].Message)
+			}
+		}
 	}
 }
