@@ -47,7 +47,91 @@ func newDatasetCmd(g *globals) *cobra.Command {
 		Use:   "dataset",
 		Short: "Audit TTS training datasets",
 	}
-	c.AddCommand(newDatasetAuditCmd(g))
+	c.AddCommand(newDatasetAuditCmd(g), newDatasetDiffCmd(g))
+	return c
+}
+
+// datasetConfig fills opt (and dir, when empty) from a coqui training
+// config's first datasets[] entry, audio and characters; flags win. It
+// checks that a known formatter is set.
+func datasetConfig(opt *dataset.Options, dir *string, configPath string) error {
+	if configPath != "" {
+		f, err := os.Open(configPath)
+		if err != nil {
+			return usageError{err}
+		}
+		cfg, err := dataset.ReadConfig(f)
+		f.Close()
+		if err != nil {
+			return usagef("--config %q: %v", configPath, err)
+		}
+		if len(cfg.Datasets) > 0 {
+			ds := cfg.Datasets[0]
+			if opt.Formatter == "" {
+				opt.Formatter = ds.Formatter
+			}
+			if opt.MetaFile == "" && ds.Formatter == opt.Formatter {
+				opt.MetaFile = ds.MetaFileTrain
+			}
+			if *dir == "" {
+				*dir = ds.Path
+			}
+			opt.Language = ds.Language
+		}
+		opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner
+	}
+	switch {
+	case opt.Formatter == "":
+		return usagef("no formatter: give --formatter (%s) or a --config with datasets", strings.Join(dataset.Formatters, ", "))
+	case !slices.Contains(dataset.Formatters, opt.Formatter):
+		return usagef("unknown formatter %q (known: %s)", opt.Formatter, strings.Join(dataset.Formatters, ", "))
+	}
+	return nil
+}
+
+// datasetDir checks that dir names a folder.
+func datasetDir(dir string) error {
+	if dir == "" {
+		return usagef("no dataset folder: give DIR or a --config whose dataset has a path")
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return usageError{err}
+	} else if !fi.IsDir() {
+		return usagef("%q is not a folder", dir)
+	}
+	return nil
+}
+
+func newDatasetDiffCmd(g *globals) *cobra.Command {
+	var formatter, metaFile, configPath string
+	c := &cobra.Command{
+		Use:   "diff [--formatter F] [--meta-file F] [--config config.json] [--json] OLD NEW",
+		Short: "List the rows and files added, removed and changed between two versions of a dataset",
+		Long: "diff reads both folders as coqui's formatter does and lists rows added, removed and changed (text, audio path, " +
+			"audio content, speaker) and every file added, removed or changed (SHA-256), so a review sees exactly what " +
+			"entered the data since a known state. Exit 0 when both were compared (whatever the differences), 2 for bad usage.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(c *cobra.Command, args []string) error {
+			opt := dataset.Options{Formatter: formatter, MetaFile: metaFile}
+			dir := args[1]
+			if err := datasetConfig(&opt, &dir, configPath); err != nil {
+				return err
+			}
+			for _, d := range args {
+				if err := datasetDir(d); err != nil {
+					return err
+				}
+			}
+			d, err := dataset.Diff(c.Context(), os.DirFS(args[0]), os.DirFS(args[1]), args[0], args[1], opt.Formatter, opt.MetaFile)
+			if err != nil {
+				return err
+			}
+			return g.printer().Print(d)
+		},
+	}
+	c.Flags().StringVar(&formatter, "formatter", "", "coqui formatter: "+strings.Join(dataset.Formatters, ", ")+" (default: the config's)")
+	c.Flags().StringVar(&metaFile, "meta-file", "", "metadata file relative to each folder (default: the config's meta_file_train or the formatter's)")
+	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter and meta file")
 	return c
 }
 
@@ -110,43 +194,11 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			if configPath != "" {
-				f, err := os.Open(configPath)
-				if err != nil {
-					return usageError{err}
-				}
-				cfg, err := dataset.ReadConfig(f)
-				f.Close()
-				if err != nil {
-					return usagef("--config %q: %v", configPath, err)
-				}
-				if len(cfg.Datasets) > 0 {
-					ds := cfg.Datasets[0]
-					if opt.Formatter == "" {
-						opt.Formatter = ds.Formatter
-					}
-					if opt.MetaFile == "" && ds.Formatter == opt.Formatter {
-						opt.MetaFile = ds.MetaFileTrain
-					}
-					if dir == "" {
-						dir = ds.Path
-					}
-					opt.Language = ds.Language
-				}
-				opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner
+			if err := datasetConfig(&opt, &dir, configPath); err != nil {
+				return err
 			}
-			switch {
-			case opt.Formatter == "":
-				return usagef("no formatter: give --formatter (%s) or a --config with datasets", strings.Join(dataset.Formatters, ", "))
-			case !slices.Contains(dataset.Formatters, opt.Formatter):
-				return usagef("unknown formatter %q (known: %s)", opt.Formatter, strings.Join(dataset.Formatters, ", "))
-			case dir == "":
-				return usagef("no dataset folder: give DIR or a --config whose dataset has a path")
-			}
-			if fi, err := os.Stat(dir); err != nil {
-				return usageError{err}
-			} else if !fi.IsDir() {
-				return usagef("%q is not a folder", dir)
+			if err := datasetDir(dir); err != nil {
+				return err
 			}
 			// the root digest (what `ttsguard digest DIR` prints and a
 			// signature covers) is computed while the audit runs
