@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -174,9 +175,9 @@ func countsLine(counts map[string]int) string {
 }
 
 func newDatasetAuditCmd(g *globals) *cobra.Command {
-	var formatter, metaFile, configPath, policyPath string
+	var formatter, metaFile, configPath, policyPath, format string
 	c := &cobra.Command{
-		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--json] [DIR]",
+		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [DIR]",
 		Short: "Find unsafe metadata, text triggers, broken audio and mismatched labels in a coqui dataset",
 		Long: "audit reads a dataset exactly as coqui's formatter does (" + strings.Join(dataset.Formatters, ", ") +
 			") and reports every finding with its clip and evidence. Exit 1 when a finding is at or above the policy's " +
@@ -184,6 +185,11 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			"and silenced findings (docs/dataset-audit.md).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			switch format {
+			case "", "text", "json", "sarif":
+			default:
+				return usagef("--format %q: want text, json or sarif", format)
+			}
 			opt := dataset.Options{Formatter: formatter, MetaFile: metaFile, Workers: runtime.NumCPU()}
 			pol, err := loadPolicy(policyPath)
 			if err != nil {
@@ -224,7 +230,18 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			if rr.err != nil {
 				rep.RootDigestError = rr.err.Error()
 			}
-			if err := g.printer().Print(rep); err != nil {
+			if format == "sarif" {
+				wd, _ := os.Getwd()
+				if abs, err := filepath.Abs(wd); err == nil {
+					wd = abs
+				}
+				err = rep.WriteSARIF(c.OutOrStdout(), Version(), wd)
+			} else {
+				p := g.printer()
+				p.JSON = p.JSON || format == "json"
+				err = p.Print(rep)
+			}
+			if err != nil {
 				return err
 			}
 			var cmdErr error
@@ -240,6 +257,7 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&formatter, "formatter", "", "coqui formatter: "+strings.Join(dataset.Formatters, ", ")+" (default: the config's)")
 	c.Flags().StringVar(&metaFile, "meta-file", "", "metadata file relative to DIR (default: the config's meta_file_train or the formatter's)")
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (its dataset section)")
+	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (--json is the same as --format json)")
 	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter, meta file, path, sample rate, character set")
 	return c
 }

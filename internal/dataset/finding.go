@@ -9,11 +9,13 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
 
+	"github.com/ttsguard/ttsguard/internal/sarif"
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
 
@@ -139,4 +141,29 @@ func (r *Report) Text(w io.Writer) error {
 	}
 	_, err := fmt.Fprintf(w, "%d %s: %s\n", len(r.Findings), noun, strings.Join(parts, ", "))
 	return err
+}
+
+// WriteSARIF writes the findings at or above low as SARIF 2.1.0 (ttsguard
+// version given); each is located at its metadata or audio file, made
+// relative to base (the repository root for GitHub) when it lies inside.
+func (r *Report) WriteSARIF(w io.Writer, version, base string) error {
+	var b sarif.Builder
+	for _, f := range r.Findings {
+		if f.Severity < scan.Low {
+			continue
+		}
+		p := filepath.Join(r.Root, filepath.FromSlash(f.File))
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
+		if rel, err := filepath.Rel(base, p); base != "" && err == nil && !strings.HasPrefix(rel, "..") {
+			p = rel
+		}
+		msg := f.Message
+		if f.Clip != "" {
+			msg = fmt.Sprintf("clip %q: %s", f.Clip, msg)
+		}
+		b.Add(f.Rule, f.Severity, msg, sarif.At(filepath.ToSlash(p), f.Line, 0))
+	}
+	return b.Write(w, version)
 }

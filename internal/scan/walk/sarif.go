@@ -1,102 +1,25 @@
 package walk
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"github.com/ttsguard/ttsguard/internal/sarif"
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
-
-// SARIF 2.1.0, as GitHub code scanning reads it.
-type sarifLog struct {
-	Schema  string     `json:"$schema"`
-	Version string     `json:"version"`
-	Runs    []sarifRun `json:"runs"`
-}
-
-type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
-}
-
-type sarifTool struct {
-	Driver sarifDriver `json:"driver"`
-}
-
-type sarifDriver struct {
-	Name           string      `json:"name"`
-	Version        string      `json:"version,omitempty"`
-	InformationURI string      `json:"informationUri"`
-	Rules          []sarifRule `json:"rules"`
-}
-
-type sarifRule struct {
-	ID                   string         `json:"id"`
-	ShortDescription     sarifText      `json:"shortDescription"`
-	DefaultConfiguration map[string]any `json:"defaultConfiguration"`
-	Properties           map[string]any `json:"properties"`
-}
-
-type sarifText struct {
-	Text string `json:"text"`
-}
-
-type sarifResult struct {
-	RuleID    string          `json:"ruleId"`
-	Level     string          `json:"level"`
-	Message   sarifText       `json:"message"`
-	Locations []sarifLocation `json:"locations"`
-}
-
-type sarifLocation struct {
-	PhysicalLocation struct {
-		ArtifactLocation struct {
-			URI string `json:"uri"`
-		} `json:"artifactLocation"`
-		Region struct {
-			StartLine  int   `json:"startLine"`
-			ByteOffset int64 `json:"byteOffset,omitempty"`
-		} `json:"region"`
-	} `json:"physicalLocation"`
-}
-
-func level(s scan.Severity) string {
-	switch {
-	case s >= scan.High:
-		return "error"
-	case s >= scan.Medium:
-		return "warning"
-	}
-	return "note"
-}
-
-// securitySeverity is GitHub's 0-10 score for a severity.
-func securitySeverity(s scan.Severity) string {
-	return map[scan.Severity]string{scan.Critical: "9.8", scan.High: "8.0", scan.Medium: "5.0", scan.Low: "2.0", scan.Info: "0.0"}[s]
-}
 
 // WriteSARIF writes the report as SARIF 2.1.0. Paths are made relative to
 // base (the repository root for GitHub) when they lie inside it.
 func (r *Report) WriteSARIF(w io.Writer, version, base string) error {
-	rules := map[string]scan.Severity{}
-	var results []sarifResult
+	var b sarif.Builder
 	add := func(path string, f scan.Finding) {
-		if s, ok := rules[f.Rule]; !ok || f.Severity > s {
-			rules[f.Rule] = f.Severity
-		}
-		res := sarifResult{RuleID: f.Rule, Level: level(f.Severity), Message: sarifText{Text: describe(f)}}
-		var loc sarifLocation
-		loc.PhysicalLocation.ArtifactLocation.URI = uri(path, base)
-		loc.PhysicalLocation.Region.StartLine = 1
+		var off int64
 		if f.Member == "" && f.Offset > 0 {
-			loc.PhysicalLocation.Region.ByteOffset = f.Offset
+			off = f.Offset
 		}
-		res.Locations = []sarifLocation{loc}
-		results = append(results, res)
+		b.Add(f.Rule, f.Severity, describe(f), sarif.At(uri(path, base), 1, off))
 	}
 	for _, fr := range r.Files {
 		for _, f := range fr.Findings {
@@ -108,25 +31,7 @@ func (r *Report) WriteSARIF(w io.Writer, version, base string) error {
 			add(fr.Path, scan.Finding{Rule: "scan/unscannable", Severity: scan.High, Offset: -1, Message: "could not be fully parsed, so it is not shown to be safe: " + fr.Unscannable})
 		}
 	}
-	ids := make([]string, 0, len(rules))
-	for id := range rules {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	var sr []sarifRule
-	for _, id := range ids {
-		sr = append(sr, sarifRule{ID: id, ShortDescription: sarifText{Text: id},
-			DefaultConfiguration: map[string]any{"level": level(rules[id])},
-			Properties:           map[string]any{"security-severity": securitySeverity(rules[id]), "tags": []string{"security"}}})
-	}
-	if results == nil {
-		results = []sarifResult{}
-	}
-	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0",
-		Runs: []sarifRun{{Tool: sarifTool{Driver: sarifDriver{Name: "ttsguard", Version: version, InformationURI: "https://github.com/ttsguard/ttsguard", Rules: sr}}, Results: results}}}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(log)
+	return b.Write(w, version)
 }
 
 func describe(f scan.Finding) string {
