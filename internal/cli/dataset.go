@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -136,6 +138,25 @@ func newDatasetDiffCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// auditProgress draws the clips decoded on a terminal, at most ten times a
+// second and at the end; nil (nothing drawn) when w is not a terminal.
+func auditProgress(w io.Writer) func(done, total int) {
+	if !isTerminal(w) {
+		return nil
+	}
+	var last time.Time
+	return func(done, total int) {
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\rdecoding clips: %d / %d (%d%%)   ", done, total, 100*done/max(total, 1))
+		if done == total {
+			fmt.Fprint(w, "\r\033[K")
+		}
+	}
+}
+
 // logDatasetAudit records an audit in the audit log of the policy's store,
 // when that store exists (an audit creates no store): the dataset's root
 // digest, the verdict and the counts. A log that cannot be written is a
@@ -221,6 +242,7 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 				}
 				rootCh <- rootResult{root: r.Root}
 			}()
+			opt.Progress = auditProgress(g.stderr)
 			rep, err := dataset.Audit(c.Context(), os.DirFS(dir), dir, opt)
 			rr := <-rootCh
 			if err != nil {

@@ -153,11 +153,7 @@ func loadPolicyFor(path, cmd string) (*policy.Policy, error) {
 
 // progressBar draws bytes, rate and ETA on a terminal, and nothing otherwise.
 func progressBar(w io.Writer) func(fetch.Progress) {
-	f, ok := w.(*os.File)
-	if !ok {
-		return nil
-	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
+	if !isTerminal(w) {
 		return nil
 	}
 	return func(p fetch.Progress) {
@@ -170,6 +166,16 @@ func progressBar(w io.Writer) func(fetch.Progress) {
 			fmt.Fprintln(w)
 		}
 	}
+}
+
+// isTerminal reports whether w is a terminal (progress is drawn only there).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func newPullCmd(g *globals) *cobra.Command {

@@ -45,6 +45,9 @@ type Options struct {
 	// Silenced, not in Findings.
 	Severity map[string]scan.Severity
 	Ignore   []Ignore
+	// Progress, when set, is called after each clip is decoded with the
+	// clips done and the clips to decode (from one goroutine at a time).
+	Progress func(done, total int)
 }
 
 // Audit reads the dataset in fsys (named root in the report) as coqui would
@@ -83,7 +86,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 			todo = append(todo, r.Clip.Rel)
 		}
 	}
-	clips, err := decodeAll(ctx, fsys, todo, opt.Workers, opt.Thresholds)
+	clips, err := decodeAll(ctx, fsys, todo, opt)
 	if err != nil {
 		return nil, err
 	}

@@ -29,17 +29,20 @@ type clipResult struct {
 
 // decodeAll decodes every clip with workers goroutines; each holds one read
 // buffer, so memory does not grow with the dataset.
-func decodeAll(ctx context.Context, fsys fs.FS, paths []string, workers int, th Thresholds) (map[string]*clipResult, error) {
+func decodeAll(ctx context.Context, fsys fs.FS, paths []string, opt Options) (map[string]*clipResult, error) {
 	out := make(map[string]*clipResult, len(paths))
 	var mu sync.Mutex
 	ch := make(chan string)
 	var wg sync.WaitGroup
-	for range max(workers, 1) {
+	for range max(opt.Workers, 1) {
 		wg.Go(func() {
 			for p := range ch {
-				r := decodeClip(ctx, fsys, p, th)
+				r := decodeClip(ctx, fsys, p, opt.Thresholds)
 				mu.Lock()
 				out[p] = r
+				if opt.Progress != nil {
+					opt.Progress(len(out), len(paths))
+				}
 				mu.Unlock()
 			}
 		})

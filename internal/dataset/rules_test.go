@@ -168,3 +168,25 @@ func TestInfoFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestProgress: Progress sees every decoded clip once, counting up to the
+// total.
+func TestProgress(t *testing.T) {
+	root, err := dstest.LJSpeech("p", dstest.Base("LJ001-", 12)).Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	_, err = Audit(context.Background(), os.DirFS(root), root, Options{Formatter: "ljspeech", Workers: 3, Progress: func(done, total int) {
+		if total != 12 {
+			t.Errorf("total %d, want 12", total)
+		}
+		got = append(got, done)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}; !slices.Equal(got, want) {
+		t.Errorf("progress %v, want %v", got, want)
+	}
+}
