@@ -78,6 +78,9 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 			fieldRules(r, f.Name, f.Value, emit)
 		}
 		mixedScript(r, emit)
+		if opt.Language != "" {
+			scriptRule(r, opt.Language, emit)
+		}
 		if opt.Charset != nil {
 			charsetRule(r, opt.Charset, opt.Cleaner, emit)
 		}

@@ -58,6 +58,9 @@ func optionsFor(t *testing.T, dir string, d *dstest.Dataset) Options {
 		t.Fatal(err)
 	}
 	opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner
+	if len(cfg.Datasets) > 0 {
+		opt.Language = cfg.Datasets[0].Language
+	}
 	return opt
 }
 

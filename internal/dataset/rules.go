@@ -21,7 +21,7 @@ var Rules = []string{
 	"meta/header", "meta/header-row", "meta/layout", "meta/line-break", "meta/line-too-long",
 	"meta/no-metadata", "meta/path-escape", "meta/path-traversal", "meta/short-row", "meta/skipped-file",
 	"meta/split-differs", "meta/symlink", "meta/unreadable",
-	"text/bidi-control", "text/control-char", "text/invisible", "text/mixed-script", "text/out-of-charset",
+	"text/bidi-control", "text/control-char", "text/homoglyph-word", "text/invisible", "text/mixed-script", "text/out-of-charset", "text/out-of-script",
 	"text/terminal-escape",
 }
 

@@ -190,3 +190,28 @@ func TestProgress(t *testing.T) {
 		t.Errorf("progress %v, want %v", got, want)
 	}
 }
+
+func TestScriptRule(t *testing.T) {
+	for _, tc := range []struct{ lang, text, want string }{
+		{"en", "The cat sat.", ""},
+		{"en-US", "The сар sat.", "text/homoglyph-word"}, // Cyrillic с, а, р: all drawn like Latin
+		{"en", "The саt sat.", "text/out-of-script"},     // part Latin: also text/mixed-script's
+		{"en", "The word Москва.", "text/out-of-script"},
+		{"de", "Grüße aus München.", ""},
+		{"ru", "Мы пошли домой.", ""},
+		{"ru", "Мы пошли home.", "text/out-of-script"}, // Latin in Russian: another script, never a homoglyph word
+		{"ja", "東京へ行きました。カメラ", ""},
+		{"xx", "The саt sat.", ""}, // unknown language: no rule
+		{"", "Москва", ""},
+	} {
+		var got []string
+		scriptRule(Row{Text: tc.text}, tc.lang, func(f Finding) { got = append(got, f.Rule) })
+		want := []string(nil)
+		if tc.want != "" {
+			want = []string{tc.want}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %q: %q, want %q", tc.lang, tc.text, got, want)
+		}
+	}
+}

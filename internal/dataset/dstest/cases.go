@@ -36,7 +36,7 @@ func lj(n int, mut func([]Row)) []Row {
 }
 
 // Config is a coqui training config for the ljspeech cases.
-const Config = `{"datasets": [{"formatter": "ljspeech", "path": "", "meta_file_train": "metadata.csv"}],
+const Config = `{"datasets": [{"formatter": "ljspeech", "path": "", "meta_file_train": "metadata.csv", "language": "en"}],
  "audio": {"sample_rate": 16000}, "use_phonemes": false, "text_cleaner": "basic_cleaners",
  "characters": {"characters": "abcdefghijklmnopqrstuvwxyz", "punctuations": "!'(),-.:;? "}}`
 
@@ -128,6 +128,13 @@ func poisoned() []*Dataset {
 	d.Config = Config
 	add(d.want("text/out-of-charset@LJ001-0001"))
 
+	// with the config's language (en): a word all in Cyrillic look-alikes
+	// of Latin letters, a Russian phrase (not look-alikes: another script)
+	d = LJSpeech("homoglyph-word", lj(12, nil)).
+		edit(m, "|A small dog barked at the gate.\n", "|\u0410 small dog barked at the gate.\n").
+		edit(m, "prisoners knew it well.\n", "prisoners, сказал он.\n")
+	d.Config = strings.Replace(Config, `"characters": "abcdefghijklmnopqrstuvwxyz"`, `"characters": "abcdefghijklmnopqrstuvwxyzабвгдежзийклмнопрстуфхцчшщъыьэюя"`, 1)
+	add(d.want("text/homoglyph-word@LJ001-0005", "text/out-of-script@LJ001-0012"))
 	add(LJSpeech("lone-cr", lj(12, nil)).
 		edit(m, "|Nobody knew why.\nLJ001-0002|The ship left at dawn.|", "|Nobody knew why.\rLJ001-0002|The ship left at dawn.|").
 		want("meta/line-break@metadata.csv:1", "meta/line-break@metadata.csv:2"))
