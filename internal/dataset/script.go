@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"unicode"
 
@@ -24,6 +23,20 @@ var languageScripts = map[string][]string{
 // latinLookalikes are Cyrillic and Greek letters drawn like Latin ones.
 const latinLookalikes = "аеорсухіјѕԁһӏАВЕКМНОРСТХІЈЅοαρνυικτΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
 
+// inScripts reports whether r is no letter or mark, or belongs to one of
+// scripts (or Common or Inherited): the fast path of every letter.
+func inScripts(r rune, scripts []string) bool {
+	if !unicode.In(r, unicode.L, unicode.M) || unicode.In(r, unicode.Common, unicode.Inherited) {
+		return true
+	}
+	for _, s := range scripts {
+		if unicode.Is(unicode.Scripts[s], r) {
+			return true
+		}
+	}
+	return false
+}
+
 // scriptRule reports, when the dataset's language is known, words whose
 // letters are of another script: medium when the whole word is made of
 // look-alikes of the language's Latin letters (a homoglyph word such as
@@ -41,11 +54,11 @@ func scriptRule(row Row, lang string, emit func(Finding)) {
 		var foreign []string
 		lookalike := true
 		for _, r := range w {
-			s := letterScript(r)
-			if s == "" || slices.Contains(scripts, s) {
+			if inScripts(r, scripts) {
 				lookalike = lookalike && !unicode.IsLetter(r)
 				continue
 			}
+			s := letterScript(r) // only for the evidence: it walks every script
 			foreign = append(foreign, fmt.Sprintf("%c U+%04X %s", r, r, s))
 			lookalike = lookalike && strings.ContainsRune(latinLookalikes, r)
 		}
