@@ -97,8 +97,11 @@ func (a *statsAcc) add(x float64) {
 	a.st.Samples++
 }
 
+// result returns the measures: a copy, so the accumulator's buffers are
+// not kept alive by the clip's Stats.
 func (a *statsAcc) result() *Stats {
-	st := &a.st
+	st := new(Stats)
+	*st = a.st
 	st.DataSHA256 = hex.EncodeToString(a.hash.Sum(nil))
 	st.Spectrum = a.spec.result()
 	if st.Samples > 0 {
