@@ -204,6 +204,12 @@ func (d *download) attempt(ctx context.Context) error {
 		return err
 	}
 	defer resp.Body.Close()
+	if ctx.Err() == nil && errors.Is(context.Cause(actx), ErrIdleTimeout) {
+		// The transport can hand over a response that raced with the idle
+		// timer's cancellation (e.g. one the server sent because it saw the
+		// connection close): the attempt had already failed.
+		return fmt.Errorf("%w: no response for %s", ErrIdleTimeout, d.c.idle)
+	}
 	d.responded = true
 	idle.Reset(d.c.idle)
 	if err := d.accept(resp, ranged); err != nil {
@@ -352,6 +358,11 @@ func (d *download) pump(ctx, actx context.Context, body io.Reader, idle *time.Ti
 			s.release(buf)
 		}
 		switch {
+		case rerr == io.EOF && pos != d.total && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrIdleTimeout):
+			// An end of body that raced with the idle timer's cancellation
+			// is not trusted to be the end (unless the declared length is
+			// all there): a new attempt resumes from here.
+			return &resumable{fmt.Errorf("%w: nothing received for %s (at byte %d)%s", ErrIdleTimeout, d.c.idle, pos, d.at)}
 		case rerr == io.EOF:
 			return nil
 		case rerr == nil:

@@ -134,8 +134,9 @@ class TestAPI(Base):
         r = ttsguard.check(self.model, policy=self.policy)
         self.assertIsInstance(r, ttsguard.CheckResult)
         self.assertTrue(r.ok)
-        self.assertEqual([g.name for g in r.gates], ["pin", "signature", "scan"])
+        self.assertEqual([g.name for g in r.gates], ["pin", "signature", "provenance", "scan"])
         self.assertIn('signer "example"', r.gates[1].detail)
+        self.assertIn("no training provenance", r.gates[2].detail)
         self.assertTrue(r.root_digest.startswith("sha256:"))
 
     def test_check_tampered_folder_is_an_integrity_error(self):
