@@ -392,6 +392,13 @@ func (l *LockFile) write(df *os.File, data []byte) error {
 	return nil
 }
 
+// CheckDuplicateKeys fails on a JSON document in which an object holds the
+// same key twice (two readers could pick different ones); other packages
+// that read JSON from untrusted places share it.
+func CheckDuplicateKeys(data []byte) error {
+	return checkDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), "", 0)
+}
+
 // checkDuplicateKeys fails on an object holding the same key twice, which
 // encoding/json would silently accept (last one wins).
 func checkDuplicateKeys(dec *json.Decoder, at string, depth int) error {

@@ -1,0 +1,248 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"oras.land/oras-go/v2/registry/remote/auth"
+)
+
+// memBlobs is a registry's blob storage that a test can change behind the
+// registry's back (as someone with access to its storage could).
+type memBlobs struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (b *memBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, ok := b.m[h.String()]
+	if !ok {
+		return nil, registry.ErrNotFound
+	}
+	return io.NopCloser(bytes.NewReader(d)), nil
+}
+
+func (b *memBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	d, ok := b.m[h.String()]
+	if !ok {
+		return 0, registry.ErrNotFound
+	}
+	return int64(len(d)), nil
+}
+
+func (b *memBlobs) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
+	d, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.m[h.String()] = d
+	return nil
+}
+
+func (b *memBlobs) set(d string, data []byte) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.m[d] = data
+}
+
+// testRegistry is an in-process registry over TLS; referrers says whether it
+// offers the referrers API.
+type testRegistry struct {
+	blobs *memBlobs
+	host  string
+	c     *Client
+}
+
+func newTestRegistry(t *testing.T, referrers bool) *testRegistry {
+	t.Helper()
+	blobs := &memBlobs{m: map[string][]byte{}}
+	srv := httptest.NewTLSServer(registry.New(registry.WithReferrersSupport(referrers), registry.WithBlobHandler(blobs),
+		registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	c, err := New(Options{TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig, Credentials: auth.StaticCredential("", auth.EmptyCredential)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testRegistry{blobs: blobs, host: strings.TrimPrefix(srv.URL, "https://"), c: c}
+}
+
+func (r *testRegistry) ref(t *testing.T, s string) Ref {
+	t.Helper()
+	ref, err := ParseRef("oci://" + r.host + "/" + s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
+
+func file(p string, data []byte) PushFile {
+	return PushFile{Path: p, SHA256: sum(data), Size: int64(len(data)),
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
+}
+
+var model = map[string][]byte{
+	"config.json":          []byte(`{"model": "vits"}`),
+	"model_file.pth":       bytes.Repeat([]byte("weights "), 5000),
+	"speakers/speaker.pth": []byte("speaker ids"),
+}
+
+func pushModel(t *testing.T, r *testRegistry, tag string, bundles map[string][]byte) *PushResult {
+	t.Helper()
+	req := PushRequest{Name: "tiny", Version: "abc", Format: "pytorch", Bundles: bundles}
+	for p, d := range model {
+		req.Files = append(req.Files, file(p, d))
+	}
+	res, err := r.c.Push(context.Background(), r.ref(t, "models/tiny:"+tag), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// TestPushFetchRoundTrip: a pushed model comes back file for file with its
+// bundles, from registries with and without the referrers API.
+func TestPushFetchRoundTrip(t *testing.T) {
+	for _, api := range []bool{true, false} {
+		t.Run(map[bool]string{true: "referrers-api", false: "referrers-tag"}[api], func(t *testing.T) {
+			r := newTestRegistry(t, api)
+			bundles := map[string][]byte{SignatureFile: []byte(`{"sig": 1}`), ProvenanceFile: []byte(`{"prov": 1}`)}
+			res := pushModel(t, r, "v1", bundles)
+			if res.Layers != 3 || res.Uploaded != 3 || len(res.Referrers) != 2 {
+				t.Fatalf("push: %+v", res)
+			}
+			again := pushModel(t, r, "v1", bundles)
+			if again.Manifest != res.Manifest || again.Uploaded != 0 {
+				t.Errorf("a second push of the same model: %+v (first %+v)", again, res)
+			}
+			d, err := r.c.Resolve(context.Background(), r.ref(t, "models/tiny:v1"))
+			if err != nil || d != res.Manifest {
+				t.Fatalf("resolve: %q %v, pushed %s", d, err, res.Manifest)
+			}
+			dir := t.TempDir()
+			got, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), d, dir, 1<<30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, want := range model {
+				b, err := os.ReadFile(filepath.Join(dir, p))
+				if err != nil || !bytes.Equal(b, want) {
+					t.Errorf("%s: %v (%d bytes)", p, err, len(b))
+				}
+			}
+			for f, want := range bundles {
+				b, err := os.ReadFile(filepath.Join(dir, f))
+				if err != nil || !bytes.Equal(b, want) {
+					t.Errorf("%s: %v %q", f, err, b)
+				}
+			}
+			if len(got.Files) != 3 || len(got.Bundles) != 2 || got.Bytes != int64(len(model["config.json"])+len(model["model_file.pth"])+len(model["speakers/speaker.pth"])) {
+				t.Errorf("fetched %s", got)
+			}
+		})
+	}
+}
+
+// TestFetchChangedBlob: a blob changed in the registry's storage is refused,
+// naming the file.
+func TestFetchChangedBlob(t *testing.T) {
+	r := newTestRegistry(t, true)
+	res := pushModel(t, r, "v1", nil)
+	d := model["model_file.pth"]
+	bad := append([]byte{}, d...)
+	bad[100] ^= 1
+	r.blobs.set("sha256:"+sum(d), bad)
+	_, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
+	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "model_file.pth") {
+		t.Fatalf("a changed blob: %v", err)
+	}
+	r.blobs.set("sha256:"+sum(d), d[:len(d)-1])
+	_, err = r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
+	if err == nil || !strings.Contains(err.Error(), "model_file.pth") {
+		t.Fatalf("a shortened blob: %v", err)
+	}
+	// A file larger than the caller allows is refused before any download.
+	r.blobs.set("sha256:"+sum(d), d)
+	_, err = r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 100)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a file over the limit: %v", err)
+	}
+}
+
+// TestFetchWrongManifest: a manifest whose bytes are not the pinned digest
+// (a registry answering with other content) is refused.
+func TestFetchWrongManifest(t *testing.T) {
+	r := newTestRegistry(t, true)
+	pushModel(t, r, "v1", nil)
+	other := "sha256:" + strings.Repeat("ab", 32)
+	_, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), other, t.TempDir(), 1<<30)
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an unknown manifest: %v", err)
+	}
+	if _, err := r.c.Resolve(context.Background(), r.ref(t, "models/tiny:nope")); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an unknown tag: %v", err)
+	}
+}
+
+// TestTwoSignatures: two different model.sig referrers are ambiguous.
+func TestTwoSignatures(t *testing.T) {
+	r := newTestRegistry(t, true)
+	pushModel(t, r, "v1", map[string][]byte{SignatureFile: []byte(`{"sig": 1}`)})
+	res := pushModel(t, r, "v1", map[string][]byte{SignatureFile: []byte(`{"sig": 2}`)})
+	_, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "two referrers") {
+		t.Fatalf("two signatures: %v", err)
+	}
+}
+
+func TestParseRef(t *testing.T) {
+	good := map[string]Ref{
+		"oci://reg.example:5000/a/b:v1":                         {Host: "reg.example:5000", Repository: "a/b", Tag: "v1"},
+		"oci://REG.example/a@sha256:" + strings.Repeat("0", 64): {Host: "reg.example", Repository: "a", Digest: "sha256:" + strings.Repeat("0", 64)},
+	}
+	for s, want := range good {
+		got, err := ParseRef(s)
+		if err != nil || got != want {
+			t.Errorf("%s: %+v %v", s, got, err)
+		}
+		if err == nil && got.String() != strings.Replace(s, "REG", "reg", 1) {
+			t.Errorf("%s: String %s", s, got.String())
+		}
+	}
+	for _, s := range []string{
+		"oci://reg.example/a", // no tag
+		"oci://reg.example/a:v1@sha256:" + strings.Repeat("0", 64),
+		"oci://reg.example/a@sha512:" + strings.Repeat("0", 128),
+		"oci://user@reg.example/a:v1",
+		"oci://reg.example/A:v1",
+		"oci://reg.example/a:v1?x",
+		"oci://reg.example",
+		"https://reg.example/a:v1",
+		"oci://reg.example:99999/a:v1",
+	} {
+		if r, err := ParseRef(s); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: accepted as %+v", s, r)
+		}
+	}
+}
