@@ -161,6 +161,7 @@ var commandRoles = map[string][]string{
 	"pull":          {policy.RoleAdmins},
 	"lock update":   {policy.RoleAdmins},
 	"rm":            {policy.RoleAdmins},
+	"push":          {policy.RoleAdmins},
 	"gc":            {policy.RoleAdmins},
 	"doctor --fix":  {policy.RoleAdmins},
 	"train":         {policy.RoleAdmins},

@@ -6,13 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/ttsguard/ttsguard/internal/oci/ocitest"
 	"github.com/ttsguard/ttsguard/internal/testutil"
 )
+
+// scriptRegistries are the registries scripts started, by host.
+var scriptRegistries sync.Map // host -> *ocitest.Registry
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -75,6 +80,37 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("%s does not contain %q", args[0], args[1])
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), bytes.Replace(data, []byte(args[1]), []byte(args[2]), 1), 0o600))
+			},
+			// registry [-noreferrers] [-blob DIGEST FILE] [-corrupt-largest]: start an in-process OCI
+			// registry over TLS for the rest of the script: $REGISTRY is its
+			// host:port and $WORK/registry.pem its certificate. With -blob, replace
+			// the registry's stored blob DIGEST by FILE's bytes (storage tampered
+			// behind the registry's back); with -corrupt-largest flip a byte of its
+			// largest blob.
+			"registry": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) == 1 && args[0] == "-corrupt-largest" {
+					r, ok := scriptRegistries.Load(ts.Getenv("REGISTRY"))
+					if !ok {
+						ts.Fatalf("registry -corrupt-largest: no registry started")
+					}
+					r.(*ocitest.Registry).CorruptLargest()
+					return
+				}
+				if len(args) == 3 && args[0] == "-blob" {
+					data, err := os.ReadFile(ts.MkAbs(args[2]))
+					ts.Check(err)
+					r, ok := scriptRegistries.Load(ts.Getenv("REGISTRY"))
+					if !ok {
+						ts.Fatalf("registry -blob: no registry started")
+					}
+					r.(*ocitest.Registry).SetBlob(args[1], data)
+					return
+				}
+				r := ocitest.Start(len(args) == 0 || args[0] != "-noreferrers")
+				scriptRegistries.Store(r.Host, r)
+				ts.Defer(r.Close)
+				ts.Setenv("REGISTRY", r.Host)
+				ts.Check(os.WriteFile(ts.MkAbs("registry.pem"), r.CertPEM(), 0o644))
 			},
 			// mkfifo PATH
 			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {

@@ -81,7 +81,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(newStoreCmds(g)...)
 	root.AddCommand(newRunCmd(g), newTrainCmd(g), newDoctorCmd(g), newLogCmd(g), newAuditCmd(g))
 	root.AddCommand(newDatasetCmd(g))
-	root.AddCommand(newInspectCmd(g), newDiffCmd(g))
+	root.AddCommand(newInspectCmd(g), newDiffCmd(g), newPushCmd(g))
 	var wrap func(*cobra.Command)
 	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)

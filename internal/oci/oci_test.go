@@ -7,88 +7,35 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/ttsguard/ttsguard/internal/oci/ocitest"
 )
 
-// memBlobs is a registry's blob storage that a test can change behind the
-// registry's back (as someone with access to its storage could).
-type memBlobs struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (b *memBlobs) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, ok := b.m[h.String()]
-	if !ok {
-		return nil, registry.ErrNotFound
-	}
-	return io.NopCloser(bytes.NewReader(d)), nil
-}
-
-func (b *memBlobs) Stat(_ context.Context, _ string, h v1.Hash) (int64, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	d, ok := b.m[h.String()]
-	if !ok {
-		return 0, registry.ErrNotFound
-	}
-	return int64(len(d)), nil
-}
-
-func (b *memBlobs) Put(_ context.Context, _ string, h v1.Hash, rc io.ReadCloser) error {
-	d, err := io.ReadAll(rc)
-	if err != nil {
-		return err
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.m[h.String()] = d
-	return nil
-}
-
-func (b *memBlobs) set(d string, data []byte) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.m[d] = data
-}
-
-// testRegistry is an in-process registry over TLS; referrers says whether it
-// offers the referrers API.
+// testRegistry is an in-process registry with a client for it.
 type testRegistry struct {
-	blobs *memBlobs
-	host  string
-	c     *Client
+	*ocitest.Registry
+	c *Client
 }
 
 func newTestRegistry(t *testing.T, referrers bool) *testRegistry {
 	t.Helper()
-	blobs := &memBlobs{m: map[string][]byte{}}
-	srv := httptest.NewTLSServer(registry.New(registry.WithReferrersSupport(referrers), registry.WithBlobHandler(blobs),
-		registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	c, err := New(Options{TLS: srv.Client().Transport.(*http.Transport).TLSClientConfig, Credentials: auth.StaticCredential("", auth.EmptyCredential)})
+	reg := ocitest.New(t, referrers)
+	c, err := New(Options{TLS: reg.TLS, Credentials: auth.StaticCredential("", auth.EmptyCredential)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testRegistry{blobs: blobs, host: strings.TrimPrefix(srv.URL, "https://"), c: c}
+	return &testRegistry{Registry: reg, c: c}
 }
 
 func (r *testRegistry) ref(t *testing.T, s string) Ref {
 	t.Helper()
-	ref, err := ParseRef("oci://" + r.host + "/" + s)
+	ref, err := ParseRef("oci://" + r.Host + "/" + s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,18 +119,18 @@ func TestFetchChangedBlob(t *testing.T) {
 	d := model["model_file.pth"]
 	bad := append([]byte{}, d...)
 	bad[100] ^= 1
-	r.blobs.set("sha256:"+sum(d), bad)
+	r.SetBlob("sha256:"+sum(d), bad)
 	_, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
 	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "model_file.pth") {
 		t.Fatalf("a changed blob: %v", err)
 	}
-	r.blobs.set("sha256:"+sum(d), d[:len(d)-1])
+	r.SetBlob("sha256:"+sum(d), d[:len(d)-1])
 	_, err = r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
 	if err == nil || !strings.Contains(err.Error(), "model_file.pth") {
 		t.Fatalf("a shortened blob: %v", err)
 	}
 	// A file larger than the caller allows is refused before any download.
-	r.blobs.set("sha256:"+sum(d), d)
+	r.SetBlob("sha256:"+sum(d), d)
 	_, err = r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 100)
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("a file over the limit: %v", err)

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,7 +43,7 @@ type source struct {
 var loopbackHosts = map[string]bool{"127.0.0.1": true, "::1": true, "localhost": true}
 
 func defaultPort(scheme string) string {
-	if scheme == "http" {
+	if scheme == "http" || scheme == "oci+http" {
 		return "80"
 	}
 	return "443"
@@ -56,11 +57,13 @@ func parseSource(s string) (source, error) {
 	}
 	host := strings.ToLower(u.Hostname())
 	switch {
-	case u.Scheme == "http" && loopbackHosts[host]:
+	case (u.Scheme == "http" || u.Scheme == "oci+http") && loopbackHosts[host]:
 	case u.Scheme == "http":
 		return source{}, fmt.Errorf("%q: plain http is allowed only for 127.0.0.1, [::1] and localhost; use https", s)
-	case u.Scheme != "https":
-		return source{}, fmt.Errorf("%q: want an https URL", s)
+	case u.Scheme == "oci+http":
+		return source{}, fmt.Errorf("%q: a plain-HTTP registry is allowed only on 127.0.0.1, [::1] and localhost; use oci://", s)
+	case u.Scheme != "https" && u.Scheme != "oci":
+		return source{}, fmt.Errorf("%q: want an https URL or an oci:// registry prefix", s)
 	}
 	switch {
 	case u.Opaque != "" || u.Host == "" || host == "":
@@ -199,6 +202,37 @@ func (p *Policy) AllowURL(u *url.URL) error {
 	return refuse("is not in the policy's sources")
 }
 
+// AllowOCI returns nil when a source allows the OCI repository repo on
+// the registry host:port (port "" is 443), and whether that source lets it
+// be reached over plain HTTP: "oci://HOST[:PORT]/PREFIX" allows the
+// repositories under PREFIX on a segment boundary over TLS;
+// "oci+http://LOOPBACK[:PORT]/PREFIX" the same over plain HTTP, for a
+// registry on this machine only. The error is a *URLError naming the
+// repository.
+func (p *Policy) AllowOCI(host, port, repo string) (plainHTTP bool, err error) {
+	host = strings.ToLower(host)
+	if port == "" {
+		port = "443"
+	}
+	shown := "oci://" + host + ":" + port + "/" + repo
+	if why := badPath("/" + repo); why != "" || repo == "" {
+		return false, &URLError{URL: shown, Reason: "has an invalid repository path"}
+	}
+	for _, s := range p.Sources {
+		src, err := parseSource(s)
+		if err != nil {
+			continue
+		}
+		if src.allows("oci", host, port, "/"+repo) {
+			return false, nil
+		}
+		if src.allows("oci+http", host, port, "/"+repo) {
+			return true, nil
+		}
+	}
+	return false, &URLError{URL: shown, Reason: "is not in the policy's sources (add an oci://HOST[:PORT]/PREFIX source)"}
+}
+
 // AllowURLString parses s and calls AllowURL. A Hugging Face source,
 // "hf://OWNER/REPO[@REVISION]" (hub.ParseSource), is checked for its form
 // only: the Hub endpoint it leads to comes from the environment
@@ -211,6 +245,17 @@ func (p *Policy) AllowURLString(s string) error {
 			return &URLError{Reason: err.Error()}
 		}
 		return nil
+	}
+	if rest, ok := strings.CutPrefix(s, "oci://"); ok {
+		hostport, repo, _ := strings.Cut(rest, "/")
+		repo, _, _ = strings.Cut(repo, "@")
+		repo, _, _ = strings.Cut(repo, ":")
+		host, port := hostport, ""
+		if h, pt, err := net.SplitHostPort(hostport); err == nil {
+			host, port = h, pt
+		}
+		_, err := p.AllowOCI(host, port, repo)
+		return err
 	}
 	u, err := url.Parse(s)
 	if err != nil {

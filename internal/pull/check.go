@@ -28,6 +28,9 @@ type CheckResult struct {
 	// (the provenance gate), nil without one.
 	Lineage *lineage.Record `json:"lineage,omitempty"`
 	Gates   []Gate          `json:"gates"`
+	// OCI is the registry manifest the lock file pins for the model (a
+	// model pulled from oci://), reported once its pin gate passed.
+	OCI *store.LockOCI `json:"oci,omitempty"`
 	// BadBlobs: for a stored model whose files changed, each blob that no
 	// longer matches, every stored model and version that shares it, and
 	// whether it was repaired.
@@ -213,6 +216,9 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		return nil, err
 	}
 	add(checkPin(pol, lf, r.Name, entry))
+	if pin := lf.Entries[r.Name].OCI; pin != nil && r.Gates[len(r.Gates)-1].OK {
+		r.OCI = pin
+	}
 	g, _, err := signatureGate(ctx, pol, r.Name, r.Dir, filepath.Join(r.Dir, "model.sig"), hashed)
 	add(g, err)
 	if !o.noScan { // a model, not a dataset
@@ -275,6 +281,7 @@ func checkPin(pol *policy.Policy, lf *store.LockFile, name string, got store.Loc
 		return g, nil
 	}
 	g.OK, g.Detail = true, "matches the lock file"
+	g.Detail += ociNote(g, lf.Entries[name].OCI) + revisionNote(g, lf.Entries[name].Revision)
 	return g, nil
 }
 

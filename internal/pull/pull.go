@@ -15,6 +15,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/hub"
 	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/oci"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -56,6 +57,7 @@ type Result struct {
 	Pinned    string               `json:"pin"` // "matched", "added", "updated"
 	Changes   string               `json:"changes,omitempty"`
 	Revision  *store.LockRevision  `json:"revision,omitempty"` // the Hugging Face commit pulled (hub.go)
+	OCI       *store.LockOCI       `json:"oci,omitempty"`      // the OCI manifest pulled (oci.go)
 	Requires  []*Result            `json:"requires,omitempty"` // the pulls of its requirements (deps.go)
 	Diff      *weightdiff.Result   `json:"diff,omitempty"`     // against the version it replaces (update.go)
 	TOS       string               `json:"tos,omitempty"`
@@ -75,6 +77,7 @@ type plan struct {
 	license   coqui.License // of a coqui catalog entry
 	coquiID   string
 	hub       *hubPlan // a Hugging Face repository (hub.go)
+	oci       *oci.Ref // an OCI registry artifact (oci.go)
 }
 
 // resolve turns the arguments into a plan.
@@ -109,6 +112,14 @@ func resolve(o Options, args []string) (*plan, error) {
 			if o.hubPatterns != nil {
 				p.hub.patterns = *o.hubPatterns
 			}
+		case oci.IsSource(a):
+			if len(args) != 1 {
+				return nil, fmt.Errorf("%w: an OCI source %q cannot be combined with others", ErrUsage, a)
+			}
+			var err error
+			if p.oci, err = ociSource(a); err != nil {
+				return nil, err
+			}
 		case exists(a):
 			if len(args) != 1 {
 				return nil, fmt.Errorf("%w: a local source %q cannot be combined with others", ErrUsage, a)
@@ -120,7 +131,7 @@ func resolve(o Options, args []string) (*plan, error) {
 			}
 			e, err := catalogEntry(o.Catalog, a)
 			if err != nil {
-				return nil, fmt.Errorf("%w: %q is not an https URL, an hf://OWNER/REPO repository, an existing file or folder, or a coqui model id: %w", ErrUsage, a, err)
+				return nil, fmt.Errorf("%w: %q is not an https URL, an hf://OWNER/REPO repository, an oci://HOST/REPO:TAG artifact, an existing file or folder, or a coqui model id: %w", ErrUsage, a, err)
 			}
 			p.license = e.LicenseInfo()
 			p.coquiID, p.urls, p.tosReq, p.hub = e.ID, e.URLs, e.TOSRequired, hubEntry(e)
@@ -137,6 +148,8 @@ func resolve(o Options, args []string) (*plan, error) {
 		p.name = p.coquiID
 	case p.hub != nil:
 		p.name = p.hub.repo
+	case p.oci != nil:
+		p.name = p.oci.Repository[strings.LastIndex(p.oci.Repository, "/")+1:]
 	case p.local != "":
 		p.name = strings.TrimSuffix(filepath.Base(filepath.Clean(p.local)), filepath.Ext(p.local))
 	case len(p.urls) == 1:
@@ -240,6 +253,12 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		if err != nil {
 			return fail(err)
 		}
+	case p.oci != nil:
+		recs, pin, err := downloadOCI(ctx, o, p.name, *p.oci, model, hashed)
+		r.Sources, r.OCI = recs, pin
+		if err != nil {
+			return fail(err)
+		}
 	case p.local != "":
 		sum, err := placeLocal(ctx, p.local, model, dl, hashed)
 		if err != nil {
@@ -287,7 +306,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 		return fail(fmt.Errorf("%w: %v", ErrGate, err))
 	}
 	entry := lockEntry(p, archives, m)
-	entry.Revision = r.Revision
+	entry.Revision, entry.OCI = r.Revision, r.OCI
 	r.Root, r.Files, r.Bytes = entry.Root, m.Files, m.Bytes
 
 	// Gates and commit run inside one update of the lock file: pulls that
@@ -303,7 +322,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	err = store.UpdateLock(lockPath, func(lf *store.LockFile) error {
 		// Gate 1: pins.
 		g, newPin, err := pinGate(o, lf, p.name, entry)
-		g.Detail += revisionNote(g, entry.Revision) // hub.go
+		g.Detail += revisionNote(g, entry.Revision) + ociNote(g, entry.OCI) // hub.go, oci.go
 		r.Gates = append(r.Gates, g)
 		if err != nil {
 			return err
@@ -346,7 +365,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return err
 		}
 		committed = true
-		if newPin == "matched" && !revisionAdded(lf, p.name, entry) {
+		if newPin == "matched" && !revisionAdded(lf, p.name, entry) && (entry.OCI == nil || lf.Entries[p.name].OCI != nil) {
 			return store.ErrUnchanged
 		}
 		lf.Entries[p.name] = entry
@@ -389,7 +408,7 @@ func pinGate(o Options, lf *store.LockFile, name string, got store.LockEntry) (G
 	}
 	pinned, diff, err := lf.Check(name, got)
 	changes := diff.String()
-	if moved := revisionMoved(lf, name, got); moved != "" { // hub.go
+	if moved := revisionMoved(lf, name, got) + ociMoved(lf, name, got); moved != "" { // hub.go, oci.go
 		changes = moved + "; " + changes
 		if err == nil {
 			err = store.ErrPinMismatch

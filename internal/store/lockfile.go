@@ -44,6 +44,15 @@ type LockEntry struct {
 	Files    map[string]string // slash-separated path in the model folder -> hex SHA-256
 	Updated  time.Time         // written in UTC, whole seconds
 	Revision *LockRevision     // the Hugging Face commit of a Hub model; nil for any other
+	OCI      *LockOCI          // the OCI manifest of a model pulled from a registry; nil for any other
+}
+
+// LockOCI pins the manifest a model pulled from an OCI registry came from:
+// a tag is resolved once, and a tag that later names another manifest is a
+// change of the pin.
+type LockOCI struct {
+	Ref      string `json:"ref"`      // oci://HOST/REPO:TAG or @sha256:..., as requested
+	Manifest string `json:"manifest"` // the manifest's digest, sha256:<hex>
 }
 
 // LockRevision pins the Hugging Face Hub commit a model's files came from.
@@ -111,6 +120,7 @@ type lockEntryWire struct {
 	Files    map[string]string `json:"files"`
 	Updated  string            `json:"updated"`
 	Revision *LockRevision     `json:"revision,omitempty"`
+	OCI      *LockOCI          `json:"oci,omitempty"`
 }
 
 // LoadLock reads the lock file at path; a missing file is an empty lock file.
@@ -150,7 +160,7 @@ func LoadLock(path string) (*LockFile, error) {
 		if err != nil {
 			return nil, fmt.Errorf("lock file %q: model %q: updated %q: want RFC 3339 time", path, name, we.Updated)
 		}
-		e := LockEntry{Name: name, Source: we.Source, Archives: we.Archives, Root: we.Root, Files: we.Files, Updated: t.UTC(), Revision: we.Revision}
+		e := LockEntry{Name: name, Source: we.Source, Archives: we.Archives, Root: we.Root, Files: we.Files, Updated: t.UTC(), Revision: we.Revision, OCI: we.OCI}
 		if err := e.validate(); err != nil {
 			return nil, fmt.Errorf("lock file %q: %w", path, err)
 		}
@@ -242,6 +252,11 @@ func (e LockEntry) validate() error {
 	if r := e.Revision; r != nil && (hub.ParseRepoID(r.Repo) != nil || hub.ValidRevision(r.Ref) != nil || !hub.IsCommit(r.Commit)) {
 		return bad("revision {repo %q, ref %q, commit %q}: want OWNER/NAME, a branch, tag or commit, and 40 lowercase hex", r.Repo, r.Ref, r.Commit)
 	}
+	if o := e.OCI; o != nil {
+		if md, err := digest.Parse(o.Manifest); err != nil || md.Algorithm != digest.SHA256 || md.String() != o.Manifest || !strings.HasPrefix(o.Ref, "oci://") {
+			return bad("oci {ref %q, manifest %q}: want an oci:// reference and sha256:<64 lowercase hex>", o.Ref, o.Manifest)
+		}
+	}
 	d, err := digest.Parse(e.Root)
 	if err != nil || d.Algorithm != digest.SHA256 || d.String() != e.Root {
 		return bad("root %q: want sha256:<64 lowercase hex>", e.Root)
@@ -293,7 +308,7 @@ func (l *LockFile) Marshal() ([]byte, error) {
 			src = []string{}
 		}
 		w.Models[name] = lockEntryWire{Source: src, Archives: e.Archives, Root: e.Root, Files: e.Files,
-			Updated: e.Updated.UTC().Truncate(time.Second).Format(time.RFC3339), Revision: e.Revision}
+			Updated: e.Updated.UTC().Truncate(time.Second).Format(time.RFC3339), Revision: e.Revision, OCI: e.OCI}
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
