@@ -56,17 +56,19 @@ func newDatasetCmd(g *globals) *cobra.Command {
 
 // datasetConfig fills opt (and dir, when empty) from a coqui training
 // config's first datasets[] entry, audio and characters; flags win. It
-// checks that a known formatter is set.
-func datasetConfig(opt *dataset.Options, dir *string, configPath string) error {
+// checks that a known formatter is set and returns the config (nil without
+// one).
+func datasetConfig(opt *dataset.Options, dir *string, configPath string) (*dataset.Config, error) {
+	var cfg *dataset.Config
 	if configPath != "" {
 		f, err := os.Open(configPath)
 		if err != nil {
-			return usageError{err}
+			return nil, usageError{err}
 		}
-		cfg, err := dataset.ReadConfig(f)
+		cfg, err = dataset.ReadConfig(f)
 		f.Close()
 		if err != nil {
-			return usagef("--config %q: %v", configPath, err)
+			return nil, usagef("--config %q: %v", configPath, err)
 		}
 		if len(cfg.Datasets) > 0 {
 			ds := cfg.Datasets[0]
@@ -83,13 +85,38 @@ func datasetConfig(opt *dataset.Options, dir *string, configPath string) error {
 		}
 		opt.SampleRate, opt.Charset, opt.Cleaner = cfg.Audio.SampleRate, cfg.Charset(), cfg.TextCleaner
 	}
+	if err := checkFormatter(opt.Formatter); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func checkFormatter(f string) error {
 	switch {
-	case opt.Formatter == "":
+	case f == "":
 		return usagef("no formatter: give --formatter (%s) or a --config with datasets", strings.Join(dataset.Formatters, ", "))
-	case !slices.Contains(dataset.Formatters, opt.Formatter):
-		return usagef("unknown formatter %q (known: %s)", opt.Formatter, strings.Join(dataset.Formatters, ", "))
+	case !slices.Contains(dataset.Formatters, f):
+		return usagef("unknown formatter %q (known: %s)", f, strings.Join(dataset.Formatters, ", "))
 	}
 	return nil
+}
+
+// datasetParts lists every datasets[] entry of cfg as a part to audit, each
+// checked (formatter known, path a folder).
+func datasetParts(cfg *dataset.Config) ([]dataset.Part, error) {
+	var parts []dataset.Part
+	for i, ds := range cfg.Datasets {
+		name := fmt.Sprintf("datasets[%d]", i)
+		if err := checkFormatter(ds.Formatter); err != nil {
+			return nil, usagef("--config %s: %v", name, err)
+		}
+		if err := datasetDir(ds.Path); err != nil {
+			return nil, usagef("--config %s: %v", name, err)
+		}
+		parts = append(parts, dataset.Part{Name: name, Root: ds.Path, FS: os.DirFS(ds.Path), Formatter: ds.Formatter,
+			MetaFile: ds.MetaFileTrain, Language: ds.Language})
+	}
+	return parts, nil
 }
 
 // datasetDir checks that dir names a folder.
@@ -117,7 +144,7 @@ func newDatasetDiffCmd(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, args []string) error {
 			opt := dataset.Options{Formatter: formatter, MetaFile: metaFile}
 			dir := args[1]
-			if err := datasetConfig(&opt, &dir, configPath); err != nil {
+			if _, err := datasetConfig(&opt, &dir, configPath); err != nil {
 				return err
 			}
 			for _, d := range args {
@@ -177,7 +204,14 @@ func logDatasetAudit(g *globals, pol *policy.Policy, rep *dataset.Report, failOn
 	if rep.RootDigestError != "" {
 		detail += "; no root digest: " + rep.RootDigestError
 	}
-	e := audit.Event{Command: "dataset-audit", Root: rep.RootDigest, OK: cmdErr == nil, Detail: firstLine(detail)}
+	root := rep.RootDigest
+	for _, p := range rep.Parts {
+		detail += fmt.Sprintf("; %s %s root %s", p.Name, p.Root, p.RootDigest)
+		if root == "" {
+			root = p.RootDigest
+		}
+	}
+	e := audit.Event{Command: "dataset-audit", Root: root, OK: cmdErr == nil, Detail: firstLine(detail)}
 	return logEventAfter(g, pol, e, false, cmdErr)
 }
 
@@ -203,7 +237,8 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 		Long: "audit reads a dataset exactly as coqui's formatter does (" + strings.Join(dataset.Formatters, ", ") +
 			") and reports every finding with its clip and evidence. Exit 1 when a finding is at or above the policy's " +
 			"dataset.fail_on (default medium); the policy's dataset section also holds the thresholds, severity overrides " +
-			"and silenced findings (docs/dataset-audit.md).",
+			"and silenced findings (docs/dataset-audit.md). With --config and no DIR, --formatter or --meta-file, every entry of the " +
+			"config's datasets[] is audited (each at its path) and each finding names its entry (datasets[N]).",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			switch format {
@@ -221,36 +256,70 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			if err := datasetConfig(&opt, &dir, configPath); err != nil {
+			// with a config and neither DIR nor --formatter, every
+			// datasets[] entry is audited
+			whole := dir == "" && formatter == "" && metaFile == ""
+			cfg, err := datasetConfig(&opt, &dir, configPath)
+			if err != nil {
 				return err
 			}
-			if err := datasetDir(dir); err != nil {
-				return err
+			var parts []dataset.Part
+			if whole && cfg != nil && len(cfg.Datasets) > 1 {
+				if parts, err = datasetParts(cfg); err != nil {
+					return err
+				}
+			} else {
+				if err := datasetDir(dir); err != nil {
+					return err
+				}
+				parts = []dataset.Part{{Root: dir, FS: os.DirFS(dir), Formatter: opt.Formatter, MetaFile: opt.MetaFile, Language: opt.Language}}
 			}
-			// the root digest (what `ttsguard digest DIR` prints and a
-			// signature covers) is computed while the audit runs
+			// the root digests (what `ttsguard digest DIR` prints and a
+			// signature covers) are computed while the audit runs
 			type rootResult struct {
 				root string
 				err  error
 			}
-			rootCh := make(chan rootResult, 1)
-			go func() {
-				r, err := oms.Digest(c.Context(), dir, oms.ModelOptions{Method: manifest.MethodFiles})
-				if err != nil {
-					rootCh <- rootResult{err: err}
-					return
-				}
-				rootCh <- rootResult{root: r.Root}
-			}()
+			rootChs := make([]chan rootResult, len(parts))
+			for i, p := range parts {
+				rootChs[i] = make(chan rootResult, 1)
+				go func() {
+					r, err := oms.Digest(c.Context(), p.Root, oms.ModelOptions{Method: manifest.MethodFiles})
+					if err != nil {
+						rootChs[i] <- rootResult{err: err}
+						return
+					}
+					rootChs[i] <- rootResult{root: r.Root}
+				}()
+			}
 			opt.Progress = auditProgress(g.stderr)
-			rep, err := dataset.Audit(c.Context(), os.DirFS(dir), dir, opt)
-			rr := <-rootCh
+			var rep *dataset.Report
+			if len(parts) == 1 {
+				rep, err = dataset.Audit(c.Context(), parts[0].FS, parts[0].Root, opt)
+			} else {
+				rep, err = dataset.AuditParts(c.Context(), parts, opt)
+			}
+			rrs := make([]rootResult, len(parts))
+			for i := range parts {
+				rrs[i] = <-rootChs[i]
+			}
 			if err != nil {
 				return err
 			}
-			rep.RootDigest = rr.root
-			if rr.err != nil {
-				rep.RootDigestError = rr.err.Error()
+			if len(parts) == 1 {
+				rep.RootDigest = rrs[0].root
+				if rrs[0].err != nil {
+					rep.RootDigestError = rrs[0].err.Error()
+				}
+			} else {
+				var errs []string
+				for i, rr := range rrs {
+					rep.Parts[i].RootDigest = rr.root
+					if rr.err != nil {
+						errs = append(errs, fmt.Sprintf("%s: %v", parts[i].Name, rr.err))
+					}
+				}
+				rep.RootDigestError = strings.Join(errs, "; ")
 			}
 			if format == "sarif" {
 				wd, _ := os.Getwd()

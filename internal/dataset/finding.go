@@ -21,7 +21,8 @@ import (
 
 // Finding is one problem, located by metadata file and line, clip id or file.
 type Finding struct {
-	Rule     string        `json:"rule"` // stable, e.g. "meta/path-escape"
+	Rule     string        `json:"rule"`              // stable, e.g. "meta/path-escape"
+	Dataset  string        `json:"dataset,omitempty"` // the config's datasets[] entry, when the audit read several
 	Severity scan.Severity `json:"severity"`
 	File     string        `json:"file,omitempty"` // metadata or audio file, relative to the dataset root
 	Line     int           `json:"line,omitempty"` // 1-based line of File as Python counts it
@@ -33,6 +34,9 @@ type Finding struct {
 func (f Finding) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s [%s]", f.Severity, f.Rule)
+	if f.Dataset != "" {
+		fmt.Fprintf(&b, " %s", safe(f.Dataset))
+	}
 	if f.File != "" {
 		fmt.Fprintf(&b, " %s", safe(f.File))
 		if f.Line > 0 {
@@ -80,6 +84,9 @@ type Report struct {
 	Findings        []Finding      `json:"findings"`
 	Silenced        []Finding      `json:"silenced,omitempty"` // findings the policy's dataset.ignore matched
 	Worst           scan.Severity  `json:"worst"`
+	// Parts are the datasets of a config audited together (AuditParts);
+	// empty for a single folder.
+	Parts []PartSummary `json:"datasets,omitempty"`
 }
 
 // add records a finding.
@@ -88,7 +95,7 @@ func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
 // finish sorts findings (worst first, then by rule and place) and counts them.
 func (r *Report) finish() {
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Rule, b.Rule),
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Dataset, b.Dataset),
 			cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Clip, b.Clip))
 	})
 	r.Counts = map[string]int{}
@@ -117,6 +124,17 @@ func (r *Report) Text(w io.Writer) error {
 		fmt.Fprintf(w, "root digest: %s\n", r.RootDigest)
 	case r.RootDigestError != "":
 		fmt.Fprintf(w, "root digest: none (%s)\n", safe(r.RootDigestError))
+	}
+	for _, p := range r.Parts {
+		fmt.Fprintf(w, "%s: %s (formatter %s", safe(p.Name), safe(p.Root), p.Formatter)
+		if p.Language != "" {
+			fmt.Fprintf(w, ", language %s", safe(p.Language))
+		}
+		fmt.Fprintf(w, "): %d rows, %d clips, %.1f s", p.Rows, p.Clips, p.Seconds)
+		if p.RootDigest != "" {
+			fmt.Fprintf(w, ", root digest %s", p.RootDigest)
+		}
+		fmt.Fprintln(w)
 	}
 	r.compositionText(w)
 	for _, f := range r.Findings {
