@@ -57,7 +57,11 @@ func (r pullResult) Text(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "%s %s: %s\n", r.verb, verdict, r.Name)
 	for _, s := range r.Sources {
-		fmt.Fprintf(&b, "  source:   %s (sha256 %s, %d bytes)\n", s.FinalURL, s.SHA256, s.Size)
+		u := s.FinalURL
+		if u == "" {
+			u = s.URL // a registry blob: no redirects to report
+		}
+		fmt.Fprintf(&b, "  source:   %s (sha256 %s, %d bytes)\n", u, s.SHA256, s.Size)
 	}
 	for _, g := range r.Gates {
 		mark := "ok"
