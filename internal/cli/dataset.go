@@ -14,6 +14,7 @@ import (
 
 	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/dataset"
+	"github.com/ttsguard/ttsguard/internal/dataset/htmlreport"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -230,15 +231,17 @@ func countsLine(counts map[string]int) string {
 }
 
 func newDatasetAuditCmd(g *globals) *cobra.Command {
-	var formatter, metaFile, configPath, policyPath, format string
+	var formatter, metaFile, configPath, policyPath, format, htmlPath string
 	c := &cobra.Command{
-		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [DIR]",
+		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [--html FILE] [DIR]",
 		Short: "Find unsafe metadata, text triggers, broken audio and mismatched labels in a coqui dataset",
 		Long: "audit reads a dataset exactly as coqui's formatter does (" + strings.Join(dataset.Formatters, ", ") +
 			") and reports every finding with its clip and evidence. Exit 1 when a finding is at or above the policy's " +
 			"dataset.fail_on (default medium); the policy's dataset section also holds the thresholds, severity overrides " +
 			"and silenced findings (docs/dataset-audit.md). With --config and no DIR, --formatter or --meta-file, every entry of the " +
-			"config's datasets[] is audited (each at its path) and each finding names its entry (datasets[N]).",
+			"config's datasets[] is audited (each at its path) and each finding names its entry (datasets[N]). --html FILE also " +
+			"writes one self-contained page (no script, no request) with the summary, the findings by rule and plots: duration " +
+			"against transcript length, the spectra of clips with an inaudible tone, the audio per speaker.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			switch format {
@@ -273,6 +276,12 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 					return err
 				}
 				parts = []dataset.Part{{Root: dir, FS: os.DirFS(dir), Formatter: opt.Formatter, MetaFile: opt.MetaFile, Language: opt.Language}}
+			}
+			if htmlPath != "" {
+				if err := htmlTarget(htmlPath); err != nil {
+					return err
+				}
+				opt.LabelPoints = htmlLabelPoints
 			}
 			// the root digests (what `ttsguard digest DIR` prints and a
 			// signature covers) are computed while the audit runs
@@ -335,6 +344,12 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if htmlPath != "" {
+				hopt := htmlreport.Options{FailOn: failOn, Version: Version(), Generated: time.Now()}
+				if err := htmlreport.WriteFile(htmlPath, rep, hopt); err != nil {
+					return err
+				}
+			}
 			var cmdErr error
 			if rep.Failed(failOn) {
 				cmdErr = datasetFailed{rep.Counts, failOn}
@@ -350,5 +365,24 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (its dataset section)")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (--json is the same as --format json)")
 	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter, meta file, path, sample rate, character set")
+	c.Flags().StringVar(&htmlPath, "html", "", "also write the report as one self-contained HTML page to FILE (replaced atomically)")
 	return c
+}
+
+// htmlLabelPoints is how many (duration, letters) points besides the rate
+// outliers the HTML report draws.
+const htmlLabelPoints = 2000
+
+// htmlTarget checks, before the audit runs, that --html names a file in an
+// existing folder (not a folder itself).
+func htmlTarget(p string) error {
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		return usagef("--html %q is a folder; give a file name", p)
+	}
+	if fi, err := os.Stat(filepath.Dir(p)); err != nil {
+		return usagef("--html %q: %v", p, err)
+	} else if !fi.IsDir() {
+		return usagef("--html %q: %q is not a folder", p, filepath.Dir(p))
+	}
+	return nil
 }

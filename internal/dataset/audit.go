@@ -48,6 +48,10 @@ type Options struct {
 	// Progress, when set, is called after each clip is decoded with the
 	// clips done and the clips to decode (from one goroutine at a time).
 	Progress func(done, total int)
+	// LabelPoints, when above 0, keeps that many (duration, letters)
+	// points of rows in the report's Plots, plus every rate outlier.
+	LabelPoints int
+	spectra     *spectrumKeeper
 }
 
 // Audit reads the dataset in fsys (named root in the report) as coqui would
@@ -89,6 +93,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 			todo = append(todo, r.Clip.Rel)
 		}
 	}
+	opt.spectra = &spectrumKeeper{th: opt.Thresholds}
 	clips, err := decodeAll(ctx, fsys, todo, opt)
 	if err != nil {
 		return nil, err
@@ -98,6 +103,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 	composition(rows, clips, opt.Language, opt.Thresholds, rep)
 	rep.applyPolicy(opt)
 	rep.finish()
+	rep.plots(rows, clips, opt.LabelPoints, opt.spectra)
 	return rep, nil
 }
 

@@ -37,7 +37,7 @@ func decodeAll(ctx context.Context, fsys fs.FS, paths []string, opt Options) (ma
 	for range max(opt.Workers, 1) {
 		wg.Go(func() {
 			for p := range ch {
-				r := decodeClip(ctx, fsys, p, opt.Thresholds)
+				r := decodeClip(ctx, fsys, p, opt.Thresholds, opt.spectra)
 				mu.Lock()
 				out[p] = r
 				if opt.Progress != nil {
@@ -59,8 +59,9 @@ func decodeAll(ctx context.Context, fsys fs.FS, paths []string, opt Options) (ma
 }
 
 // decodeClip reads one clip and keeps its measures; the spectrum is reduced
-// to its tone here, so what stays in memory per clip is a few numbers.
-func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds) *clipResult {
+// to its tone here, so what stays in memory per clip is a few numbers (keep
+// holds the spectra of the few clips with the most prominent tones).
+func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds, keep *spectrumKeeper) *clipResult {
 	f, err := fsys.Open(p)
 	if err != nil {
 		return &clipResult{err: err}
@@ -102,6 +103,7 @@ func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds) *clipR
 	if r.stats != nil {
 		if t, ok := r.stats.Spectrum.PeakAbove(th.InaudibleHz); ok {
 			r.tone = &t
+			keep.offer(p, t, r.stats.Spectrum)
 		}
 		r.stats.Spectrum = nil
 	}

@@ -87,6 +87,7 @@ type Report struct {
 	// Parts are the datasets of a config audited together (AuditParts);
 	// empty for a single folder.
 	Parts []PartSummary `json:"datasets,omitempty"`
+	Plots *Plots        `json:"plots,omitempty"` // data behind the HTML report's plots (plotdata.go)
 }
 
 // add records a finding.

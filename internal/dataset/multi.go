@@ -70,6 +70,7 @@ func AuditParts(ctx context.Context, parts []Part, opt Options) (*Report, error)
 		out.Seconds += rep.Seconds
 		out.Findings = append(out.Findings, name(rep.Findings)...)
 		out.Silenced = append(out.Silenced, name(rep.Silenced)...)
+		out.Plots = mergePlots(out.Plots, rep.Plots, p.Name)
 	}
 	if len(parts) > 1 {
 		out.Root = fmt.Sprintf("%d datasets", len(parts))
