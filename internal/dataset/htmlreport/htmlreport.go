@@ -295,7 +295,7 @@ tr.group th{background:#f3f5f7;font-weight:600;padding-top:10px}tr.more td{color
 figure{margin:12px 0 20px}figcaption{color:#59626b;font-size:13px;margin-top:4px}
 svg{background:#fff;max-width:100%;height:auto}svg text{font:11px system-ui,sans-serif;fill:#37414a}
 svg .axis{stroke:#6b757e;stroke-width:1}svg .grid{stroke:#e7eaed;stroke-width:1}
-svg .pt{fill:#4a78b5;fill-opacity:.7}svg .out{fill:#d32f2f;stroke:#7a1010;stroke-width:1}
+svg .pt{fill:#78909c;fill-opacity:.8}svg .out{fill:#d32f2f;stroke:#7a1010;stroke-width:1}
 svg .median{stroke:#2e7d32;stroke-width:1.5;stroke-dasharray:6 4}
 svg .band{fill:#fff3e0}svg .spec{fill:none;stroke:#3f51b5;stroke-width:1.2}svg .tone{fill:none;stroke:#8e24aa;stroke-width:2}
 svg .edge{stroke:#ef6c00;stroke-dasharray:4 3}svg .bar{fill:#5c8fd6}svg text.lbl{fill:#1d2125}
