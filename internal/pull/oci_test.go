@@ -34,9 +34,16 @@ type ociEnv struct {
 }
 
 func newOCIEnv(t *testing.T, referrers bool) *ociEnv {
-	e := &ociEnv{reg: ocitest.New(t, referrers), dir: t.TempDir()}
+	return newOCIEnvWith(t, ocitest.Options{Referrers: referrers}, "oci")
+}
+
+// newOCIEnvWith is newOCIEnv with a registry started with o and a policy
+// whose source for it has scheme ("oci" or "oci+http"). The publisher's
+// client logs in with o's user and password.
+func newOCIEnvWith(t *testing.T, o ocitest.Options, scheme string) *ociEnv {
+	e := &ociEnv{reg: ocitest.NewWith(t, o), dir: t.TempDir()}
 	var err error
-	if e.c, err = oci.New(oci.Options{TLS: e.reg.TLS, Credentials: auth.StaticCredential("", auth.EmptyCredential)}); err != nil {
+	if e.c, err = oci.New(oci.Options{TLS: e.reg.TLS, PlainHTTP: o.PlainHTTP, Credentials: auth.StaticCredential(e.reg.Host, auth.Credential{Username: o.User, Password: o.Password})}); err != nil {
 		t.Fatal(err)
 	}
 	k, _ := oms.GenerateKey("p256")
@@ -44,8 +51,8 @@ func newOCIEnv(t *testing.T, referrers bool) *ociEnv {
 	pub, _ := oms.MarshalPublicKey(&k.PublicKey)
 	pubPath := filepath.Join(e.dir, "team.pub")
 	must(t, os.WriteFile(pubPath, pub, 0o644))
-	yaml := fmt.Sprintf("version: 1\nstore: %s\nsources:\n  - oci://%s/models/\nsigners:\n  - name: team\n    public_key: %s\nmodels:\n  tiny:\n    signature: required\n",
-		filepath.Join(e.dir, "store"), e.reg.Host, pubPath)
+	yaml := fmt.Sprintf("version: 1\nstore: %s\nsources:\n  - %s://%s/models/\nsigners:\n  - name: team\n    public_key: %s\nmodels:\n  tiny:\n    signature: required\n",
+		filepath.Join(e.dir, "store"), scheme, e.reg.Host, pubPath)
 	pp := filepath.Join(e.dir, "ttsguard.yaml")
 	must(t, os.WriteFile(pp, []byte(yaml), 0o600))
 	if e.pol, err = policy.Load(pp); err != nil {

@@ -6,10 +6,12 @@ package ocitest
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/pem"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,29 +25,131 @@ import (
 // Registry is a running registry.
 type Registry struct {
 	Host string      // 127.0.0.1:PORT
-	TLS  *tls.Config // trusts the registry's certificate
+	TLS  *tls.Config // trusts the registry's certificate; nil for plain HTTP
 	srv  *httptest.Server
+	h    http.Handler
+	o    Options
 	mu   sync.Mutex
 	m    map[string][]byte
+
+	stalls map[string]stall // blob digest -> a download to cut (StallBlob)
+}
+
+// Options configure a registry started by NewWith or StartWith.
+type Options struct {
+	// Referrers: offer the OCI 1.1 referrers API (without it clients use
+	// the referrers tag scheme).
+	Referrers bool
+	// PlainHTTP serves http:// instead of https://.
+	PlainHTTP bool
+	// User and Password, when User is set, are required of every request
+	// (HTTP basic authentication, as distribution's htpasswd does).
+	User, Password string
 }
 
 // New starts a registry for the test; referrers says whether it offers the
 // OCI 1.1 referrers API (without it clients use the referrers tag scheme).
 func New(t testing.TB, referrers bool) *Registry {
+	return NewWith(t, Options{Referrers: referrers})
+}
+
+// NewWith starts a registry for the test, stopped when it ends.
+func NewWith(t testing.TB, o Options) *Registry {
 	t.Helper()
-	r := Start(referrers)
-	t.Cleanup(r.srv.Close)
+	r := StartWith(o)
+	t.Cleanup(r.Close)
 	return r
 }
 
 // Start starts a registry the caller must Close.
-func Start(referrers bool) *Registry {
-	r := &Registry{m: map[string][]byte{}}
-	r.srv = httptest.NewTLSServer(registry.New(registry.WithReferrersSupport(referrers), registry.WithBlobHandler(r),
-		registry.Logger(log.New(io.Discard, "", 0))))
-	r.Host = strings.TrimPrefix(r.srv.URL, "https://")
-	r.TLS = r.srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+func Start(referrers bool) *Registry { return StartWith(Options{Referrers: referrers}) }
+
+// StartWith starts a registry the caller must Close.
+func StartWith(o Options) *Registry {
+	r := &Registry{m: map[string][]byte{}, o: o, stalls: map[string]stall{}}
+	r.h = registry.New(registry.WithReferrersSupport(o.Referrers), registry.WithBlobHandler(r),
+		registry.Logger(log.New(io.Discard, "", 0)))
+	if o.User != "" {
+		r.h = basicAuth(r.h, o.User, o.Password)
+	}
+	r.serve(httptest.NewUnstartedServer(r.h))
 	return r
+}
+
+// serve starts srv as the registry's server (TLS unless PlainHTTP).
+func (r *Registry) serve(srv *httptest.Server) {
+	if r.o.PlainHTTP {
+		srv.Start()
+		r.Host = strings.TrimPrefix(srv.URL, "http://")
+	} else {
+		srv.StartTLS()
+		r.Host = strings.TrimPrefix(srv.URL, "https://")
+		r.TLS = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	}
+	r.mu.Lock()
+	r.srv = srv
+	r.mu.Unlock()
+}
+
+// Restart serves the registry again, with the same content, on the same
+// address (and, for TLS, the same certificate) after Close: a registry back
+// from an outage.
+func (r *Registry) Restart() error {
+	ln, err := net.Listen("tcp", r.Host)
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewUnstartedServer(r.h)
+	srv.Listener.Close()
+	srv.Listener = ln
+	r.serve(srv)
+	return nil
+}
+
+// basicAuth requires user and password of every request.
+func basicAuth(h http.Handler, user, password string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		u, p, ok := req.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="ocitest"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// stall is a download of a blob to cut after n bytes.
+type stall struct {
+	n       int64
+	reached chan struct{}
+}
+
+// StallBlob makes the next download of blob d send its first n bytes and
+// then hang until the client's connection is closed (Close does that): a
+// registry that dies while the blob streams. The channel is closed once
+// the n bytes are handed to the connection.
+func (r *Registry) StallBlob(d string, n int64) <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ch := make(chan struct{})
+	r.stalls[d] = stall{n, ch}
+	return ch
+}
+
+// hang blocks until ctx ends, after closing reached.
+type hang struct {
+	ctx     context.Context
+	reached chan struct{}
+	once    sync.Once
+}
+
+func (h *hang) Read([]byte) (int, error) {
+	h.once.Do(func() { close(h.reached) })
+	<-h.ctx.Done()
+	return 0, h.ctx.Err()
 }
 
 // CertPEM is the registry's certificate, for a policy's ca_bundle.
@@ -54,7 +158,13 @@ func (r *Registry) CertPEM() []byte {
 }
 
 // Close stops the registry (a registry gone mid-pull).
-func (r *Registry) Close() { r.srv.CloseClientConnections(); r.srv.Close() }
+func (r *Registry) Close() {
+	r.mu.Lock()
+	srv := r.srv
+	r.mu.Unlock()
+	srv.CloseClientConnections()
+	srv.Close()
+}
 
 // SetBlob replaces the stored bytes of the blob with digest d.
 func (r *Registry) SetBlob(d string, data []byte) {
@@ -72,10 +182,17 @@ func (r *Registry) Blob(d string) ([]byte, bool) {
 }
 
 // Get implements registry.BlobHandler.
-func (r *Registry) Get(_ context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
+func (r *Registry) Get(ctx context.Context, _ string, h v1.Hash) (io.ReadCloser, error) {
 	d, ok := r.Blob(h.String())
 	if !ok {
 		return nil, registry.ErrNotFound
+	}
+	r.mu.Lock()
+	st, stalled := r.stalls[h.String()]
+	delete(r.stalls, h.String())
+	r.mu.Unlock()
+	if stalled && st.n < int64(len(d)) {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(d[:st.n]), &hang{ctx: ctx, reached: st.reached})), nil
 	}
 	return io.NopCloser(bytes.NewReader(d)), nil
 }
