@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# A fleet simulated on one machine (outside CI; issue 12): one real registry (Debian's docker-registry,
+# CNCF distribution 2.8, TLS with a certificate made here) and N hosts, each its own TTSGUARD_HOME, policy
+# and lock file, as N replicas' init containers would be.
+#   1. the publisher pushes v1 of a signed model to oci://REG/models/tiny-vits:stable
+#   2. every host pulls it (in parallel) and checks it: the time for the fleet to converge on v1
+#   3. the publisher re-signs a v2 and moves the tag; a plain pull on a host is refused (a moved tag is a
+#      pin change), then every host runs `lock update` (in parallel) and checks: the time to converge on v2;
+#      each host's check reports v2's manifest digest
+#   4. the registry dies while one host pulls a larger model: the pull fails cleanly (no pin, nothing
+#      stored); with the registry back the same pull succeeds
+# Env: E2E_FLEET_N (hosts, default 3), E2E_FLEET_PORT (default 5444), E2E_FLEET_MB (the larger model of
+# step 4, default 256), E2E_KEEP=1 keeps the work folder. Needs: apt-get install -y docker-registry.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+command -v docker-registry >/dev/null || { echo "needs docker-registry: apt-get install -y docker-registry"; exit 2; }
+N=${E2E_FLEET_N:-3}
+[ "$N" -ge 3 ] || { echo "E2E_FLEET_N must be at least 3"; exit 2; }
+W=$(mktemp -d /tmp/ttsguard-e2e-fleet-XXXXXX)
+RPID=
+finish() {
+	[ -z "$RPID" ] || kill "$RPID" 2>/dev/null || true
+	if [ "${E2E_KEEP:-}" = 1 ]; then echo "kept $W"; else rm -rf "$W"; fi
+}
+trap finish EXIT
+say() { printf '\n== [%4ss] %s\n' "$SECONDS" "$*"; }
+die() { echo "FAIL: $*"; exit 1; }
+now() { date +%s.%N; }
+
+say "build ttsguard (CGO_ENABLED=0)"
+CGO_ENABLED=0 go build -o "$W/ttsguard" ./cmd/ttsguard
+tg() { "$W/ttsguard" "$@"; }
+
+say "docker-registry on 127.0.0.1 with a certificate made here"
+PORT=${E2E_FLEET_PORT:-5444}
+REG=127.0.0.1:$PORT
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=fleet registry" \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$W/tls.key" -out "$W/tls.pem" 2>/dev/null
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, tls: {certificate: %s, key: %s}}\n' \
+	"$W/data" "$REG" "$W/tls.pem" "$W/tls.key" > "$W/config.yml"
+registry_up() {
+	docker-registry serve "$W/config.yml" >>"$W/registry.log" 2>&1 &
+	RPID=$!
+	local i
+	for i in $(seq 100); do
+		if curl -sf --cacert "$W/tls.pem" "https://$REG/v2/" >/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	cat "$W/registry.log"
+	die "docker-registry did not answer"
+}
+registry_down() { kill "$RPID"; wait "$RPID" 2>/dev/null || true; RPID=; }
+registry_up
+
+# host NAME: a folder with a policy that trusts the example key and the registry, and a store.
+host() {
+	mkdir -p "$W/$1"
+	cat > "$W/$1/ttsguard.yaml" <<YML
+version: 1
+store: $W/$1/store
+ca_bundle: $W/tls.pem
+sources:
+  - oci://$REG/models/
+signers:
+  - name: example
+    public_key: $PWD/examples/keys/example.pub
+models:
+  tiny-vits:
+    signature: required
+YML
+}
+as() { local h=$1; shift; tg "$1" --policy "$W/$h/ttsguard.yaml" "${@:2}"; }
+
+# publish VERSION DIR TAG: a publisher (its own store per version: a build job) stores DIR (signed) as
+# tiny-vits and pushes it to TAG.
+publish() {
+	host "pub-$1"
+	as "pub-$1" pull --name tiny-vits "$2" >/dev/null
+	as "pub-$1" push tiny-vits "oci://$REG/models/tiny-vits:$3" > "$W/push-$1.out"
+	sed -n 's/^  manifest  //p' "$W/push-$1.out"
+}
+# converge LABEL CMD...: runs CMD HOST for every host in parallel; prints the wall time.
+converge() {
+	local label=$1 i s e pids=()
+	shift
+	s=$(now)
+	for i in $(seq "$N"); do
+		"$@" "h$i" > "$W/h$i-$label.out" 2>&1 &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || { cat "$W/h$((i + 1))-$label.out"; die "$label on h$((i + 1))"; }
+	done
+	e=$(now)
+	printf '%s: %d hosts converged in %.2f s\n' "$label" "$N" "$(echo "$e - $s" | bc -l)" | tee -a "$W/times"
+}
+pull_check() { as "$1" pull --name tiny-vits "oci://$REG/models/tiny-vits:stable" && as "$1" check tiny-vits; }
+update_check() { as "$1" lock update tiny-vits && as "$1" check tiny-vits; }
+
+say "publisher: v1 to tiny-vits:stable"
+V1=$(publish v1 examples/tiny-vits stable)
+[ -n "$V1" ] || die "no manifest digest for v1"
+echo "v1 manifest $V1"
+
+say "$N hosts pull v1 and check it (in parallel)"
+for i in $(seq "$N"); do host "h$i"; done
+converge v1 pull_check
+for i in $(seq "$N"); do
+	grep -q "manifest $V1" "$W/h$i-v1.out" || die "h$i does not report v1's manifest"
+	grep -q 'check OK' "$W/h$i-v1.out" || die "h$i: check not OK"
+done
+
+say "publisher: a re-signed v2 moves tiny-vits:stable"
+cp -r examples/tiny-vits "$W/v2"
+rm "$W/v2/model.sig"
+printf '# tiny-vits v2\nrelease notes\n' > "$W/v2/README.md"
+tg sign key --private-key examples/keys/example.key "$W/v2" >/dev/null
+V2=$(publish v2 "$W/v2" stable)
+[ -n "$V2" ] && [ "$V2" != "$V1" ] || die "v2 has no new manifest digest"
+echo "v2 manifest $V2"
+
+say "a plain pull on a host is refused: the tag moved (a pin change)"
+set +e
+as h1 pull --name tiny-vits "oci://$REG/models/tiny-vits:stable" > "$W/moved.out" 2>&1
+rc=$?
+set -e
+tail -1 "$W/moved.out"
+[ "$rc" = 1 ] || die "a moved tag: exit $rc, want 1"
+grep -q 'lock update tiny-vits' "$W/moved.out" || die "the refusal does not say how to accept the move"
+
+say "$N hosts accept v2 with lock update and check it (in parallel)"
+converge v2 update_check
+for i in $(seq "$N"); do
+	grep -q "manifest $V2" "$W/h$i-v2.out" || die "h$i does not report v2's manifest"
+	grep -q '"manifest": "'"$V2"'"' "$W/h$i/ttsguard.lock" || die "h$i's lock file does not pin v2"
+done
+
+MB=${E2E_FLEET_MB:-256}
+say "the registry dies while a host pulls a ${MB} MiB model; back up, the pull succeeds"
+mkdir -p "$W/big"
+cp examples/tiny-vits/config.json "$W/big/"
+python3 - "$W/big/model_file.pth" "$MB" <<'PY'
+import os, sys, zipfile
+# random weights in a torch-zip-shaped checkpoint: a pickle without globals and one stored data record
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
+    z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    z.writestr("archive/data/0", os.urandom(int(sys.argv[2]) << 20))
+PY
+tg sign key --private-key examples/keys/example.key "$W/big" >/dev/null
+host pub
+as pub pull --name big "$W/big" >/dev/null
+as pub push big "oci://$REG/models/big:v1" >/dev/null
+host hx
+sed -i 's/^  tiny-vits:/  big:/' "$W/hx/ttsguard.yaml"
+as hx pull --name big "oci://$REG/models/big:v1" > "$W/outage.out" 2>&1 &
+PULL=$!
+# Stop the registry once the download is under way: the staging folder holds part of the checkpoint.
+for _ in $(seq 200); do
+	got=$(du -sm "$W/hx/store/tmp" 2>/dev/null | cut -f1 || echo 0)
+	[ "${got:-0}" -ge 16 ] && break
+	sleep 0.05
+done
+registry_down
+set +e
+wait "$PULL"
+rc=$?
+set -e
+tail -1 "$W/outage.out"
+[ "$rc" != 0 ] || die "a pull through an outage succeeded (the download finished first: raise E2E_FLEET_MB)"
+[ ! -e "$W/hx/ttsguard.lock" ] || die "a failed pull wrote the lock file"
+[ -z "$(ls -A "$W/hx/store/tmp" 2>/dev/null)" ] || die "staging left behind: $(ls "$W/hx/store/tmp")"
+if as hx ls 2>/dev/null | grep -q '^big'; then die "a failed pull stored the model"; fi
+registry_up
+s=$(now)
+as hx pull --name big "oci://$REG/models/big:v1" | head -1
+printf 'pull of a %d MiB model after the outage: %.2f s\n' "$MB" "$(echo "$(now) - $s" | bc -l)" | tee -a "$W/times"
+
+say "OK: $N hosts converged on v1 and v2; a moved tag refused; an outage mid-pull failed cleanly and recovered"
+cat "$W/times"
