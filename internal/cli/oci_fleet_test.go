@@ -114,12 +114,19 @@ func TestPushProvenanceAndOlderVersion(t *testing.T) {
 }
 
 // TestOCICredentialsCLI: push and pull through a registry that requires a
-// login, with the credentials of $DOCKER_CONFIG/config.json; a wrong
-// password fails both with the registry's refusal. The credential is in no
+// login (basic authentication, or the bearer token flow), with the
+// credentials of $DOCKER_CONFIG/config.json; a wrong password fails both
+// with the registry's refusal. The credential (and the token) is in no
 // output, and in no file of either store (the audit log included).
 func TestOCICredentialsCLI(t *testing.T) {
+	for _, token := range []bool{false, true} {
+		t.Run(map[bool]string{false: "basic", true: "token"}[token], func(t *testing.T) { testOCICredentialsCLI(t, token) })
+	}
+}
+
+func testOCICredentialsCLI(t *testing.T, token bool) {
 	const user, password = "fleet", "s3cret-Pa55-cli-9e2"
-	reg := ocitest.NewWith(t, ocitest.Options{Referrers: true, User: user, Password: password})
+	reg := ocitest.NewWith(t, ocitest.Options{Referrers: true, User: user, Password: password, Token: token})
 	dir := t.TempDir()
 	docker := filepath.Join(dir, "docker")
 	must(t, os.Mkdir(docker, 0o700))
@@ -157,6 +164,9 @@ func TestOCICredentialsCLI(t *testing.T) {
 	keep(pub.ok("log", "show"))
 
 	secrets := []string{password, base64.StdEncoding.EncodeToString([]byte(user + ":" + password)), "wrong-password"}
+	if reg.Token != "" {
+		secrets = append(secrets, reg.Token)
+	}
 	for _, o := range outputs {
 		for _, s := range secrets {
 			if strings.Contains(o, s) {

@@ -6,9 +6,12 @@ package ocitest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -33,6 +36,10 @@ type Registry struct {
 	m    map[string][]byte
 
 	stalls map[string]stall // blob digest -> a download to cut (StallBlob)
+
+	// Token is the bearer token the registry issues (Options.Token), for
+	// tests that check it is shown nowhere.
+	Token string
 }
 
 // Options configure a registry started by NewWith or StartWith.
@@ -45,6 +52,10 @@ type Options struct {
 	// User and Password, when User is set, are required of every request
 	// (HTTP basic authentication, as distribution's htpasswd does).
 	User, Password string
+	// Token: with User set, the registry takes bearer tokens instead, which
+	// its /token endpoint issues for User and Password (the Docker token
+	// flow of distribution's token auth, Harbor, GHCR).
+	Token bool
 }
 
 // New starts a registry for the test; referrers says whether it offers the
@@ -69,7 +80,13 @@ func StartWith(o Options) *Registry {
 	r := &Registry{m: map[string][]byte{}, o: o, stalls: map[string]stall{}}
 	r.h = registry.New(registry.WithReferrersSupport(o.Referrers), registry.WithBlobHandler(r),
 		registry.Logger(log.New(io.Discard, "", 0)))
-	if o.User != "" {
+	switch {
+	case o.User != "" && o.Token:
+		b := make([]byte, 16)
+		rand.Read(b)
+		r.Token = hex.EncodeToString(b)
+		r.h = tokenAuth(r.h, o.User, o.Password, r.Token)
+	case o.User != "":
 		r.h = basicAuth(r.h, o.User, o.Password)
 	}
 	r.serve(httptest.NewUnstartedServer(r.h))
@@ -109,16 +126,67 @@ func (r *Registry) Restart() error {
 // basicAuth requires user and password of every request.
 func basicAuth(h http.Handler, user, password string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		u, p, ok := req.BasicAuth()
-		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(password)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Basic realm="ocitest"`)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+		if !loggedIn(req, user, password) {
+			unauthorized(w, `Basic realm="ocitest"`)
 			return
 		}
 		h.ServeHTTP(w, req)
 	})
+}
+
+func loggedIn(req *http.Request, user, password string) bool {
+	u, p, ok := req.BasicAuth()
+	return ok && subtle.ConstantTimeCompare([]byte(u), []byte(user)) == 1 && subtle.ConstantTimeCompare([]byte(p), []byte(password)) == 1
+}
+
+func unauthorized(w http.ResponseWriter, challenge string) {
+	w.Header().Set("WWW-Authenticate", challenge)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`)
+}
+
+// tokenAuth requires a bearer token of every registry request, and issues
+// one at /token to a request logged in as user (the Docker token flow).
+func tokenAuth(h http.Handler, user, password, token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		scheme := "http"
+		if req.TLS != nil {
+			scheme = "https"
+		}
+		if req.URL.Path == "/token" {
+			if !loggedIn(req, user, password) {
+				unauthorized(w, `Basic realm="ocitest token"`)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"token":%q,"access_token":%q,"expires_in":300}`, token, token)
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(req.Header.Get("Authorization")), []byte("Bearer "+token)) != 1 {
+			challenge := fmt.Sprintf(`Bearer realm="%s://%s/token",service="ocitest"`, scheme, req.Host)
+			if repo := repoOf(req.URL.Path); repo != "" {
+				challenge += fmt.Sprintf(`,scope="repository:%s:pull,push"`, repo)
+			}
+			unauthorized(w, challenge)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// repoOf is the repository of a /v2/REPO/{manifests,blobs,referrers,tags}/... path.
+func repoOf(p string) string {
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return ""
+	}
+	for _, kind := range []string{"/manifests/", "/blobs/", "/referrers/", "/tags/"} {
+		if i := strings.LastIndex(rest, kind); i > 0 {
+			return rest[:i]
+		}
+	}
+	return ""
 }
 
 // stall is a download of a blob to cut after n bytes.
