@@ -121,6 +121,9 @@ func pathFields(p *Policy) []pathField {
 		}
 		add(key+".trust_root", &s.TrustRoot, true)
 	}
+	for i := range p.Channels {
+		add(fmt.Sprintf("channels[%d].root", i), &p.Channels[i].Root, true)
+	}
 	for i := range p.Run.AllowRead {
 		add(fmt.Sprintf("run.allow_read[%d]", i), &p.Run.AllowRead[i], false)
 	}

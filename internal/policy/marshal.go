@@ -20,6 +20,15 @@ type yamlPolicy struct {
 	Run      yamlRun              `yaml:"run,omitempty" json:"run,omitempty"`
 	Access   *yamlAccess          `yaml:"access,omitempty" json:"access,omitempty"`
 	Dataset  *yamlDataset         `yaml:"dataset,omitempty" json:"dataset,omitempty"`
+	Channels []yamlChannel        `yaml:"channels,omitempty" json:"channels,omitempty"`
+}
+
+type yamlChannel struct {
+	Name       string   `yaml:"name" json:"name"`
+	URL        string   `yaml:"url" json:"url"`
+	Root       string   `yaml:"root" json:"root"`
+	RootSHA256 string   `yaml:"root_sha256" json:"root_sha256"`
+	Models     []string `yaml:"models" json:"models"`
 }
 
 type yamlDataset struct {
@@ -137,6 +146,9 @@ func (p *Policy) MarshalYAML() (any, error) {
 	}
 	if y.Scan.Profile == "" {
 		y.Scan.Profile = ProfileCoqui
+	}
+	for _, c := range p.Channels {
+		y.Channels = append(y.Channels, yamlChannel(c))
 	}
 	for _, s := range p.Signers {
 		y.Signers = append(y.Signers, yamlSigner(s))

@@ -217,7 +217,7 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-var topKeys = []string{"version", "store", "sources", "ca_bundle", "signers", "models", "scan", "run", "access", "dataset"}
+var topKeys = []string{"version", "store", "sources", "ca_bundle", "signers", "models", "scan", "run", "access", "dataset", "channels"}
 
 func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 	p := &Policy{}
@@ -251,6 +251,8 @@ func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 			err = ps.dataset(p, vn)
 		case "access":
 			err = ps.access(p, vn)
+		case "channels":
+			err = ps.channels(p, vn)
 		}
 		return err
 	})

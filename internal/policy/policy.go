@@ -68,6 +68,8 @@ type Policy struct {
 	Access Access
 	// Dataset is how training datasets are audited (dataset.go).
 	Dataset Dataset
+	// Channels are the TUF update channels the host follows (channel.go).
+	Channels []Channel
 	// Path is the absolute path of the file the policy was loaded from; ""
 	// for the embedded default and for Parse.
 	Path string

@@ -36,6 +36,10 @@ type Options struct {
 	Signature string         // OMS bundle to use instead of the model's own model.sig
 	Update    bool           // lock update: accept a new upstream version, report the diff
 	Version   string         // ttsguard version, for provenance
+	// ExpectRoot, when set, is the OMS root digest the download must hash
+	// to (an update channel's target): any other root is refused before a
+	// gate runs or anything is stored.
+	ExpectRoot string
 	Progress  func(fetch.Progress)
 	// TLS overrides the policy's TLS configuration (tests).
 	TLS *fetchTLS
@@ -308,6 +312,16 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	entry := lockEntry(p, archives, m)
 	entry.Revision, entry.OCI = r.Revision, r.OCI
 	r.Root, r.Files, r.Bytes = entry.Root, m.Files, m.Bytes
+	if o.ExpectRoot != "" {
+		g := Gate{Name: "channel", OK: entry.Root == o.ExpectRoot, Detail: "the download hashes to the channel target's root digest " + o.ExpectRoot}
+		if !g.OK {
+			g.Detail = fmt.Sprintf("the download hashes to %s, the channel's signed target names %s: refusing bytes the channel did not publish", entry.Root, o.ExpectRoot)
+		}
+		r.Gates = append(r.Gates, g)
+		if !g.OK {
+			return fail(fmt.Errorf("%w: %s: channel: %s", ErrGate, p.name, g.Detail))
+		}
+	}
 
 	// Gates and commit run inside one update of the lock file: pulls that
 	// share it take turns from the pin check to the pin's update, so the pin
