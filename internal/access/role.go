@@ -160,6 +160,7 @@ func Require(a policy.Access, c Caller, resolve Resolver, command string, need .
 var commandRoles = map[string][]string{
 	"pull":          {policy.RoleAdmins},
 	"lock update":   {policy.RoleAdmins},
+	"update":        {policy.RoleAdmins},
 	"rm":            {policy.RoleAdmins},
 	"push":          {policy.RoleAdmins},
 	"gc":            {policy.RoleAdmins},

@@ -50,7 +50,7 @@ func (c *checker) checkStore(root string) string {
 	for _, e := range ents {
 		has[e.Name()] = e
 		switch e.Name() {
-		case "objects", "models", "tmp", ".lock", LogDir, policy.LockFile:
+		case "objects", "models", "tmp", ".lock", LogDir, ChannelsDir, policy.LockFile:
 		default:
 			known = false
 		}
@@ -101,12 +101,19 @@ func (c *checker) checkStore(root string) string {
 		case e.Name() == LogDir && in.isDir():
 			c.storeItem(in, c.withACLMask(in, modeTmp))
 			c.checkLogDir(p)
+		case e.Name() == ChannelsDir && in.isDir():
+			// the TUF caches of update channels: owner only, like tmp
+			c.storeItem(in, modeTmp)
 		default:
 			c.unexpected(p, fmt.Sprintf("%s that is not part of the store layout", typeName(in.typ)))
 		}
 	}
 	return root
 }
+
+// ChannelsDir holds the update channels' TUF caches (internal/channel's
+// CacheDir).
+const ChannelsDir = "channels"
 
 // checkLogDir checks the audit log folder: the log, its checkpoint and its
 // key pair (the signing key readable by the owner only).

@@ -22,6 +22,7 @@ import (
 	"github.com/theupdateframework/go-tuf/v2/metadata/config"
 	"github.com/theupdateframework/go-tuf/v2/metadata/updater"
 
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/policy"
 )
 
@@ -57,7 +58,15 @@ func (e *RefreshError) Error() string {
 	return fmt.Sprintf("channel %s: refresh failed: %v", e.Channel, e.Err)
 }
 
-func (e *RefreshError) Unwrap() error { return e.Err }
+// ErrAttack is matched by a RefreshError that names an attack.
+var ErrAttack = errors.New("channel metadata refused")
+
+func (e *RefreshError) Unwrap() []error {
+	if e.Attack != "" {
+		return []error{e.Err, ErrAttack}
+	}
+	return []error{e.Err}
+}
 
 func classify(name string, err error) error {
 	e := &RefreshError{Channel: name, Err: err}
@@ -88,7 +97,7 @@ type Client struct {
 
 // CacheDir is a channel's cache under a store.
 func CacheDir(storeDir, channel string) string {
-	return filepath.Join(storeDir, "channels", channel)
+	return filepath.Join(storeDir, audit.ChannelsDir, channel)
 }
 
 // State is a channel's verified view after a refresh.
@@ -309,6 +318,13 @@ func CachedStatus(cache, channel string, now time.Time) (*Status, error) {
 	ts, err := metadata.Timestamp().FromFile(filepath.Join(cache, "metadata", "timestamp.json"))
 	if err != nil {
 		return nil, fmt.Errorf("channel %s: no verified timestamp in %q (run ttsguard update): %w", channel, cache, err)
+	}
+	root, err := metadata.Root().FromFile(filepath.Join(cache, "metadata", "root.json"))
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: no trusted root in %q: %w", channel, cache, err)
+	}
+	if err := root.VerifyDelegate(metadata.TIMESTAMP, ts); err != nil {
+		return nil, fmt.Errorf("channel %s: the cached timestamp is not signed by the cached root's timestamp keys: %w", channel, err)
 	}
 	return &Status{Channel: channel, Timestamp: ts.Signed.Version, TimestampExpires: ts.Signed.Expires, Expired: ts.Signed.IsExpired(now)}, nil
 }

@@ -1,12 +1,14 @@
 package channel
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,7 +210,7 @@ func Publish(dir string, d Descriptor, keys Keys, expires map[string]time.Durati
 	r.targets.Signed.Targets[p] = tf
 	s := &Summary{Dir: dir, Published: &d}
 	// the target file is written first, under its consistent-snapshot name
-	r.pending = &pendingFile{filepath.Join(dir, "targets", filepath.FromSlash(filepath.Dir(p)), fmt.Sprintf("%x.%s", tf.Hashes["sha256"], filepath.Base(p))), body}
+	r.pending = &pendingFile{filepath.Join(dir, "targets", filepath.FromSlash(filepath.Dir(p)), hex.EncodeToString(tf.Hashes["sha256"])+"."+filepath.Base(p)), body}
 	r.snapshot.Signed.Expires = expiry(expires, metadata.SNAPSHOT, now)
 	r.timestamp.Signed.Expires = expiry(expires, metadata.TIMESTAMP, now)
 	if err := r.commit(s, keys, false); err != nil {
@@ -329,7 +331,7 @@ func signAs[T metadata.Roles](md *metadata.Metadata[T], root *metadata.Metadata[
 	md.ClearSignatures()
 	ids := root.Signed.Roles[role].KeyIDs
 	for _, k := range signers {
-		if !contains(ids, k.ID) && !forge {
+		if !slices.Contains(ids, k.ID) && !forge {
 			return fmt.Errorf("%w: key %q (%s) is not a %s key of this channel's root version %d", ErrRepo, k.File, k.ID[:12], role, root.Signed.Version)
 		}
 		if hasSig(md.Signatures, k.ID) {
@@ -343,15 +345,6 @@ func signAs[T metadata.Roles](md *metadata.Metadata[T], root *metadata.Metadata[
 		return fmt.Errorf("%w: %s needs %d signature(s) of its keys, got %d: give more --%s-key", ErrRepo, role, root.Signed.Roles[role].Threshold, len(md.Signatures), role)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // commit bumps (unless first) and signs snapshot and timestamp over the

@@ -17,10 +17,10 @@ var ErrUsage = errors.New("cannot update as asked")
 
 // Update outcomes.
 const (
-	UpToDate     = "up to date"    // the pin already is the channel's current version
-	Updated      = "updated"       // the pin moved to the channel's current version
-	Unpublished  = "not published" // the channel has no version of the model
-	Refused      = "refused"       // the refresh or the pull was refused
+	UpToDate    = "up to date"    // the pin already is the channel's current version
+	Updated     = "updated"       // the pin moved to the channel's current version
+	Unpublished = "not published" // the channel has no version of the model
+	Refused     = "refused"       // the refresh or the pull was refused
 )
 
 // ModelUpdate is the evidence of one model's update.
@@ -64,6 +64,11 @@ func Update(ctx context.Context, o UpdateOptions) (*UpdateResult, error) {
 	}
 	storeDir, err := pol.StoreDir()
 	if err != nil {
+		return nil, err
+	}
+	// open (create) the store first: its folders get their modes and group
+	// before the channel caches are made inside it
+	if _, err := store.Open(storeDir, store.ServingGroup(pol.Run.Group)); err != nil {
 		return nil, err
 	}
 	tlsCfg := o.TLS

@@ -29,8 +29,11 @@ type auditResult struct {
 	Log    *audit.LogReport    `json:"log"`
 	// Datasets are the --dataset folders of record, their roots now.
 	Datasets []*auditDataset `json:"datasets,omitempty"`
-	OK       bool            `json:"ok"`
-	Summary  string          `json:"summary"`
+	// Channels are the policy's update channels, by their last verified
+	// timestamp (auditChannels).
+	Channels []auditChannel `json:"channels,omitempty"`
+	OK       bool           `json:"ok"`
+	Summary  string         `json:"summary"`
 }
 
 func (r *auditResult) Text(w io.Writer) error {
@@ -56,6 +59,9 @@ func (r *auditResult) Text(w io.Writer) error {
 		default:
 			b.WriteString("no stored model's provenance names it\n")
 		}
+	}
+	for _, c := range r.Channels {
+		fmt.Fprintf(&b, "channel %s: %s\n", c.Name, c.Detail)
 	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "error: %s\n", e)
@@ -237,6 +243,7 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 			r.OK = false
 		}
 	}
+	frozen := auditChannels(r, st.Root, pol)
 	findings := 0
 	if r.Doctor != nil {
 		findings = len(r.Doctor.Findings)
@@ -247,6 +254,10 @@ func runAudit(ctx context.Context, g *globals, pol *policy.Policy, policyPath st
 	}
 	r.Summary = fmt.Sprintf("%d models, %d failed, %d not checked; doctor: %d findings; audit log %s",
 		len(versions), failed, len(versions)-len(r.Models), findings, logState)
+	if len(r.Channels) > 0 {
+		r.Summary += fmt.Sprintf("; channels: %d of %d stale or frozen", frozen, len(r.Channels))
+	}
+	failed += frozen
 	if perr := g.printer().Print(r); perr != nil {
 		return perr
 	}

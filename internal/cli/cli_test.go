@@ -2,11 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -15,6 +20,16 @@ import (
 	"github.com/ttsguard/ttsguard/internal/oci/ocitest"
 	"github.com/ttsguard/ttsguard/internal/testutil"
 )
+
+// scriptChannels are the static sites scripts started, by URL.
+var scriptChannels sync.Map // URL -> *staticSite
+
+// staticSite serves the files of a folder that can be swapped.
+type staticSite struct{ dir atomic.Value }
+
+func (s *staticSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	http.FileServer(http.Dir(s.dir.Load().(string))).ServeHTTP(w, r)
+}
 
 // scriptRegistries are the registries scripts started, by host.
 var scriptRegistries sync.Map // host -> *ocitest.Registry
@@ -111,6 +126,43 @@ func TestScripts(t *testing.T) {
 				ts.Defer(r.Close)
 				ts.Setenv("REGISTRY", r.Host)
 				ts.Check(os.WriteFile(ts.MkAbs("registry.pem"), r.CertPEM(), 0o644))
+			},
+			// channelserve DIR BUNDLE: serve DIR as a static HTTPS site for the
+			// rest of the script ($CHANNEL is its URL); its certificate is
+			// appended to BUNDLE. channelserve -swap DIR serves DIR instead (a
+			// mirror that changes what it serves).
+			"channelserve": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: channelserve DIR BUNDLE | channelserve -swap DIR")
+				}
+				if args[0] == "-swap" {
+					s, ok := scriptChannels.Load(ts.Getenv("CHANNEL"))
+					if !ok {
+						ts.Fatalf("channelserve -swap: no channel served")
+					}
+					s.(*staticSite).dir.Store(ts.MkAbs(args[1]))
+					return
+				}
+				site := &staticSite{}
+				site.dir.Store(ts.MkAbs(args[0]))
+				srv := httptest.NewTLSServer(site)
+				ts.Defer(srv.Close)
+				ts.Setenv("CHANNEL", srv.URL)
+				scriptChannels.Store(srv.URL, site)
+				f, err := os.OpenFile(ts.MkAbs(args[1]), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+				ts.Check(err)
+				ts.Check(pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+				ts.Check(f.Close())
+			},
+			// cpdir SRC DST: copy a folder tree (files and folders only).
+			"cpdir": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(os.CopyFS(ts.MkAbs(args[1]), os.DirFS(ts.MkAbs(args[0]))))
+			},
+			// sha256 FILE VAR: set $VAR to the hex SHA-256 of FILE.
+			"sha256": func(ts *testscript.TestScript, neg bool, args []string) {
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Setenv(args[1], fmt.Sprintf("%x", sha256.Sum256(b)))
 			},
 			// mkfifo PATH
 			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {

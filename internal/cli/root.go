@@ -82,6 +82,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.AddCommand(newRunCmd(g), newTrainCmd(g), newDoctorCmd(g), newLogCmd(g), newAuditCmd(g))
 	root.AddCommand(newDatasetCmd(g))
 	root.AddCommand(newInspectCmd(g), newDiffCmd(g), newPushCmd(g))
+	root.AddCommand(newChannelCmd(g), newUpdateCmd(g))
 	var wrap func(*cobra.Command)
 	wrap = func(c *cobra.Command) {
 		c.Args = wrapArgs(c.Args)

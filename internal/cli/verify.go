@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ttsguard/ttsguard/internal/access"
+	"github.com/ttsguard/ttsguard/internal/channel"
 	"github.com/ttsguard/ttsguard/internal/coqui"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/lineage"
@@ -142,7 +143,7 @@ func newVerifySigstoreCmd(g *globals) *cobra.Command {
 func isCheckFailure(err error) bool {
 	for _, e := range []error{access.ErrDenied, oms.ErrVerification, errUnsafe, pull.ErrGate, policy.ErrNotAllowed, fetch.ErrNotAllowed,
 		fetch.ErrHTML, fetch.ErrTooLarge, fetch.ErrTruncated, fetch.ErrBadResponse, fetch.ErrUnsafeEntry, fetch.ErrLimit,
-		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed, lineage.ErrProvenance, lineage.ErrNoProvenance} {
+		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed, lineage.ErrProvenance, lineage.ErrNoProvenance, channel.ErrAttack} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -154,7 +155,7 @@ func isCheckFailure(err error) bool {
 func isInputError(err error) bool {
 	for _, e := range []error{oms.ErrKey, oms.ErrEmptyModel, oms.ErrBundle, oms.ErrStatement, manifest.ErrSymlink, manifest.ErrSpecialFile,
 		manifest.ErrBrokenLink, manifest.ErrColonInName, manifest.ErrIgnorePath, policy.ErrInvalid, coqui.ErrCatalog,
-		coqui.ErrNoCatalog, coqui.ErrNotFound, pull.ErrUsage, store.ErrNotFound, store.ErrBadName, store.ErrUnsafeRoot} {
+		coqui.ErrNoCatalog, coqui.ErrNotFound, pull.ErrUsage, store.ErrNotFound, store.ErrBadName, store.ErrUnsafeRoot, channel.ErrKey, channel.ErrRepo, channel.ErrUsage} {
 		if errors.Is(err, e) {
 			return true
 		}

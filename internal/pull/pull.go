@@ -40,7 +40,7 @@ type Options struct {
 	// to (an update channel's target): any other root is refused before a
 	// gate runs or anything is stored.
 	ExpectRoot string
-	Progress  func(fetch.Progress)
+	Progress   func(fetch.Progress)
 	// TLS overrides the policy's TLS configuration (tests).
 	TLS *fetchTLS
 

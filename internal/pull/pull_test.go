@@ -19,19 +19,10 @@ import (
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
+	"github.com/ttsguard/ttsguard/internal/testutil"
 )
 
-var exampleFiles = func() map[string][]byte {
-	out := map[string][]byte{}
-	for _, f := range []string{"config.json", "model_file.pth"} {
-		b, err := os.ReadFile(filepath.Join("..", "..", "examples", "tiny-vits", f))
-		if err != nil {
-			panic(err)
-		}
-		out[f] = b
-	}
-	return out
-}()
+var exampleFiles = testutil.TinyVits()
 
 // zipOf writes files under one top folder, as coqui's release zips do.
 func zipOf(t testing.TB, top string, files map[string][]byte) []byte {

@@ -91,3 +91,18 @@ func MakeFixture(t testing.TB, dir, name string) string {
 	t.Fatalf("unknown fixture %q", name)
 	return ""
 }
+
+// TinyVits returns the files of examples/tiny-vits, by name (its model.sig
+// aside); it panics when they cannot be read.
+func TinyVits() map[string][]byte {
+	_, file, _, _ := runtime.Caller(0)
+	out := map[string][]byte{}
+	for _, f := range []string{"config.json", "model_file.pth"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(file), "..", "..", "examples", "tiny-vits", f))
+		if err != nil {
+			panic(err)
+		}
+		out[f] = b
+	}
+	return out
+}
