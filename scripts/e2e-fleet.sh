@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A fleet simulated on one machine (outside CI; issue 12): one real registry (Debian's docker-registry,
-# CNCF distribution 2.8, TLS with a certificate made here) and N hosts, each its own TTSGUARD_HOME, policy
-# and lock file, as N replicas' init containers would be.
+# CNCF distribution 2.8, TLS with a certificate made here, a login required: htpasswd) and N hosts, each its
+# own store, policy and lock file, as N replicas' init containers would be. Everyone logs in with the
+# credentials of $DOCKER_CONFIG/config.json, as OCI clients do.
+#   0. a host with a wrong password is refused (401), and the password shows in no output
 #   1. the publisher pushes v1 of a signed model to oci://REG/models/tiny-vits:stable
 #   2. every host pulls it (in parallel) and checks it: the time for the fleet to converge on v1
 #   3. the publisher re-signs a v2 and moves the tag; a plain pull on a host is refused (a moved tag is a
@@ -37,14 +39,28 @@ PORT=${E2E_FLEET_PORT:-5444}
 REG=127.0.0.1:$PORT
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "/CN=fleet registry" \
 	-addext subjectAltName=IP:127.0.0.1 -keyout "$W/tls.key" -out "$W/tls.pem" 2>/dev/null
-printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, tls: {certificate: %s, key: %s}}\n' \
-	"$W/data" "$REG" "$W/tls.pem" "$W/tls.key" > "$W/config.yml"
+# The login: a bcrypt htpasswd entry for the registry (cost 5: distribution checks it on every request, and
+# at the usual cost 12 that alone takes a quarter second a request here), the same login in the Docker
+# configuration.
+USER=fleet
+PASS=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+/usr/bin/python3 -W ignore -c 'import crypt, sys; print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=32)).replace("$2b$", "$2a$", 1))' \
+	"$USER" "$PASS" > "$W/htpasswd"
+docker_login() { # docker_login DIR PASSWORD
+	mkdir -p "$1"
+	printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$REG" "$(printf '%s:%s' "$USER" "$2" | base64 -w0)" > "$1/config.json"
+}
+docker_login "$W/docker" "$PASS"
+export DOCKER_CONFIG="$W/docker"
+printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s, tls: {certificate: %s, key: %s}}\nauth: {htpasswd: {realm: fleet, path: %s}}\n' \
+	"$W/data" "$REG" "$W/tls.pem" "$W/tls.key" "$W/htpasswd" > "$W/config.yml"
 registry_up() {
 	docker-registry serve "$W/config.yml" >>"$W/registry.log" 2>&1 &
 	RPID=$!
 	local i
 	for i in $(seq 100); do
-		if curl -sf --cacert "$W/tls.pem" "https://$REG/v2/" >/dev/null; then return 0; fi
+		# Up when it answers /v2/ with 401 (a login is required) or 200.
+		case $(curl -s -o /dev/null -w '%{http_code}' --cacert "$W/tls.pem" "https://$REG/v2/") in 401 | 200) return 0 ;; esac
 		sleep 0.1
 	done
 	cat "$W/registry.log"
@@ -102,6 +118,19 @@ say "publisher: v1 to tiny-vits:stable"
 V1=$(publish v1 examples/tiny-vits stable)
 [ -n "$V1" ] || die "no manifest digest for v1"
 echo "v1 manifest $V1"
+
+say "a host with a wrong password is refused"
+host hw
+docker_login "$W/docker-wrong" "not-$PASS"
+set +e
+DOCKER_CONFIG="$W/docker-wrong" as hw pull --name tiny-vits "oci://$REG/models/tiny-vits:stable" > "$W/wrong.out" 2>&1
+rc=$?
+set -e
+tail -1 "$W/wrong.out"
+[ "$rc" != 0 ] || die "a wrong password pulled"
+grep -q 401 "$W/wrong.out" || die "the refusal does not show the registry's 401"
+! grep -rqF -e "$PASS" "$W/wrong.out" "$W/hw" || die "the password shows in the output or the host's files"
+[ ! -e "$W/hw/ttsguard.lock" ] || die "a refused pull wrote the lock file"
 
 say "$N hosts pull v1 and check it (in parallel)"
 for i in $(seq "$N"); do host "h$i"; done
@@ -176,5 +205,6 @@ s=$(now)
 as hx pull --name big "oci://$REG/models/big:v1" | head -1
 printf 'pull of a %d MiB model after the outage: %.2f s\n' "$MB" "$(echo "$(now) - $s" | bc -l)" | tee -a "$W/times"
 
-say "OK: $N hosts converged on v1 and v2; a moved tag refused; an outage mid-pull failed cleanly and recovered"
+if grep -rqF -e "$PASS" "$W"/*.out "$W"/h*/ "$W"/pub*/; then die "the password shows in an output or a store"; fi
+say "OK: $N hosts converged on v1 and v2 (logged in); a wrong password and a moved tag refused; an outage mid-pull failed cleanly and recovered"
 cat "$W/times"
