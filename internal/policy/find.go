@@ -111,6 +111,7 @@ func pathFields(p *Policy) []pathField {
 		}
 	}
 	add("store", &p.Store, false)
+	add("store.encryption.identity", &p.Encryption.Identity, false)
 	add("ca_bundle", &p.CABundle, true)
 	for i := range p.Signers {
 		s := &p.Signers[i]

@@ -11,7 +11,7 @@ import (
 // docs/policy.md.
 type yamlPolicy struct {
 	Version  int                  `yaml:"version" json:"version"`
-	Store    string               `yaml:"store,omitempty" json:"store,omitempty"`
+	Store    any                  `yaml:"store,omitempty" json:"store,omitempty"` // a path, or yamlStore
 	Sources  []string             `yaml:"sources" json:"sources"`
 	CABundle string               `yaml:"ca_bundle,omitempty" json:"ca_bundle,omitempty"`
 	Signers  []yamlSigner         `yaml:"signers,omitempty" json:"signers,omitempty"`
@@ -131,7 +131,7 @@ func formatLimit(v int64, size bool) string {
 func (p *Policy) MarshalYAML() (any, error) {
 	y := yamlPolicy{
 		Version:  Version,
-		Store:    p.Store,
+		Store:    marshalStore(p),
 		Sources:  append([]string{}, p.Sources...),
 		CABundle: p.CABundle,
 		Scan:     yamlScan{Profile: p.Scan.Profile, AllowGlobals: p.Scan.AllowGlobals},

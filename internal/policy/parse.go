@@ -229,9 +229,7 @@ func (ps *parser) policy(root *yaml.Node) (*Policy, error) {
 		case "version":
 			versionNode = vn
 		case "store":
-			if p.Store, err = ps.str(vn, k); err == nil && p.Store != "" {
-				err = ps.path(vn, k, p.Store)
-			}
+			err = ps.store(p, vn)
 		case "sources":
 			sourcesSet = !isNull(vn)
 			err = ps.sources(p, vn)

@@ -44,6 +44,8 @@ type Policy struct {
 	Version int
 	// Store is the store folder; "" means the default (see StoreDir).
 	Store string
+	// Encryption is store.encryption: encryption at rest of the store's blobs.
+	Encryption Encryption
 	// Sources are the URL prefixes downloads may touch (see AllowURL):
 	// https only; http only for http://127.0.0.1[:port]/, http://[::1][:port]/
 	// or http://localhost[:port]/ listed explicitly. A policy file without a
