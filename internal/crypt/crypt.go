@@ -4,8 +4,9 @@
 // (or to the user running ttsguard), and streams that encrypt a blob as it is
 // written and decrypt it as it is read, hashing the plaintext on the way.
 //
-// It is not wired into the store yet: nothing in ttsguard encrypts models
-// today (docs/storage.md says what is missing).
+// The store (internal/store) commits blobs through Encrypt when the
+// policy's store.encryption is set, and reads them back through Decrypt
+// (docs/storage.md, "Encryption at rest").
 package crypt
 
 import (
@@ -142,7 +143,7 @@ func Encrypt(w io.Writer, rs []age.Recipient) (io.WriteCloser, error) {
 func Decrypt(r io.Reader, ids []age.Identity) (io.Reader, error) {
 	p, err := age.Decrypt(r, ids...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+		return nil, fmt.Errorf("%w: %w", ErrDecrypt, err)
 	}
 	return p, nil
 }

@@ -248,8 +248,9 @@ func (s *Store) commit(ctx context.Context, name, staged, wantRoot string, known
 		}
 		step("relink journal written")
 	}
-	for _, f := range all {
-		if err := c.placeBlob(ctx, byName[f.Path], ids[f.Path], f.SHA256); err != nil {
+	for i, f := range all {
+		enc := s.Encrypts() && i < len(meta.Files) // model files, not the signature or provenance
+		if err := c.placeBlob(ctx, byName[f.Path], ids[f.Path], f.SHA256, enc); err != nil {
 			return nil, fmt.Errorf("commit %q: %w", name, err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+
+	"github.com/ttsguard/ttsguard/internal/crypt"
 )
 
 // The serving group.
@@ -43,6 +45,7 @@ type Option func(*openOptions)
 
 type openOptions struct {
 	group string
+	keys  *crypt.Keys
 }
 
 // ServingGroup names the group of the user the TTS server runs as (the

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/ttsguard/ttsguard/internal/crypt"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 )
 
@@ -47,8 +48,9 @@ func statID(p string) (fileID, error) {
 // blob is correct whatever happens next, and f is consumed), and leaves the
 // versions that shared the old blob linked to the old inode until
 // relinkPlaced links them to the new one. A second file of this commit with
-// the same content is left in staged.
-func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum string) error {
+// the same content is left in staged. With enc (a model file of an
+// encrypting store), the blob is the age file of f's content (encryptBlob).
+func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum string, enc bool) error {
 	if c.placed[sum] {
 		return nil
 	}
@@ -73,7 +75,11 @@ func (c *commit) placeBlob(ctx context.Context, f manifest.File, id fileID, sum 
 	if now, err := statID(f.Path); err != nil || now != id {
 		return fmt.Errorf("staged file %q changed after it was hashed", f.Path)
 	}
-	if err := c.moveBlob(ctx, f, id, sum, bp, replacing); err != nil {
+	move := c.moveBlob
+	if enc {
+		move = c.encryptBlob
+	}
+	if err := move(ctx, f, id, sum, bp, replacing); err != nil {
 		return err
 	}
 	c.placed[sum] = true
@@ -122,7 +128,7 @@ func (c *commit) moveBlob(ctx context.Context, f manifest.File, id fileID, sum, 
 	if id.nlink != 1 {
 		// Another name shares this inode (perhaps outside staged): moving it
 		// would let writes through that name change the blob. Copy instead.
-		return c.copyBlob(ctx, f, id.size, sum, bp, replacing)
+		return c.copyBlob(ctx, f, id.size, sum, bp, replacing, false)
 	}
 	if err := os.Chmod(f.Path, 0o444); err != nil {
 		return err
@@ -132,7 +138,7 @@ func (c *commit) moveBlob(ctx context.Context, f manifest.File, id fileID, sum, 
 	}
 	err := os.Rename(f.Path, bp)
 	if errors.Is(err, syscall.EXDEV) {
-		return c.copyBlob(ctx, f, id.size, sum, bp, replacing)
+		return c.copyBlob(ctx, f, id.size, sum, bp, replacing, false)
 	}
 	if err != nil {
 		return fmt.Errorf("blob %q: %w", bp, err)
@@ -146,9 +152,17 @@ func (c *commit) moveBlob(ctx context.Context, f manifest.File, id fileID, sum, 
 	return nil
 }
 
+// encryptBlob writes the age file of f's content into bp (copyBlob with
+// encryption to the store's recipients); f stays in staged.
+func (c *commit) encryptBlob(ctx context.Context, f manifest.File, id fileID, sum, bp string, replacing bool) error {
+	return c.copyBlob(ctx, f, id.size, sum, bp, replacing, true)
+}
+
 // copyBlob copies f (on another filesystem, or with other hard links) into
-// bp through a hash that must give sum: the bytes stored are the bytes verified.
-func (c *commit) copyBlob(ctx context.Context, f manifest.File, size int64, sum, bp string, replacing bool) error {
+// bp through a hash that must give sum: the bytes stored are the bytes
+// verified. With enc, what it writes is the age file of those bytes for
+// the store's recipients.
+func (c *commit) copyBlob(ctx context.Context, f manifest.File, size int64, sum, bp string, replacing, enc bool) error {
 	in, err := os.OpenFile(f.Path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
@@ -161,7 +175,18 @@ func (c *commit) copyBlob(ctx context.Context, f manifest.File, size int64, sum,
 	}
 	defer out.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(out, h), io.LimitReader(ctxReader{ctx, in}, size+1))
+	var w io.Writer = out
+	var ew io.WriteCloser
+	if enc {
+		if ew, err = crypt.Encrypt(out, c.s.keys.Recipients); err != nil {
+			return fmt.Errorf("encrypt %q: %w", f.Path, err)
+		}
+		w = ew
+	}
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(ctxReader{ctx, in}, size+1))
+	if err == nil && ew != nil {
+		err = ew.Close()
+	}
 	if err != nil {
 		return fmt.Errorf("copy %q: %w", f.Path, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ttsguard/ttsguard/internal/crypt"
 )
 
 // The stat record of a version, models/<escaped name>/<id>.stat (0444),
@@ -81,6 +83,12 @@ type RecordEntry struct {
 	FSVerity string `json:"fsverity,omitempty"`
 	// Hashed is when this content was last hashed in this inode and matched.
 	Hashed time.Time `json:"hashed"`
+	// Encrypted says the file is the age file of the content (encryption
+	// at rest): Size and the times are the ciphertext file's, SHA256 the
+	// plaintext's. The stat of the ciphertext proves it unchanged as well
+	// as a plaintext file's would (age authenticates what it decrypts, and
+	// a full hash decrypts).
+	Encrypted bool `json:"encrypted,omitempty"`
 }
 
 // inodeStat is what a record compares of a file.
@@ -160,15 +168,25 @@ func (s *Store) writeRecord(work, esc string, m *Meta, vouch voucher, fsverity s
 		if !cleanRel(f.Path) {
 			continue
 		}
-		now, err := lstatInode(filepath.Join(dir, filepath.FromSlash(f.Path)))
-		if err != nil || !now.regular || now.perm&0o022 != 0 || now.size != f.Size {
+		p := filepath.Join(dir, filepath.FromSlash(f.Path))
+		now, err := lstatInode(p)
+		if err != nil || !now.regular || now.perm&0o022 != 0 {
 			continue
+		}
+		encrypted := false
+		if now.size != f.Size {
+			if isAge, err := crypt.IsAgeFile(p); err != nil || !isAge {
+				continue
+			}
+			encrypted = true
 		}
 		hashed, verity, ok := vouch(f.Path, f.SHA256, now)
 		e, kept := old[f.Path]
 		switch {
 		case ok:
-			entries = append(entries, now.entry(f.Path, f.SHA256, hashed, verity))
+			e := now.entry(f.Path, f.SHA256, hashed, verity)
+			e.Encrypted = encrypted
+			entries = append(entries, e)
 		case kept && e.SHA256 == f.SHA256 && now.differs(&e) == "":
 			entries = append(entries, e)
 		default:

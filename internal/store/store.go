@@ -58,11 +58,14 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/ttsguard/ttsguard/internal/crypt"
 )
 
 // Store is a model store rooted at Root (an absolute path without symbolic links).
 type Store struct {
 	Root string
+	keys *crypt.Keys // store.encryption; nil: blobs are committed as plaintext
 }
 
 // Errors callers can branch on; each is wrapped with the name or path concerned.
@@ -123,7 +126,7 @@ func Open(root string, opts ...Option) (*Store, error) {
 	if err := checkOwned(abs, root); err != nil {
 		return nil, err
 	}
-	s := &Store{Root: abs}
+	s := &Store{Root: abs, keys: o.keys}
 	// Private folders get the creator's group. Run as root, models/ gets the
 	// store folder's group when that is a serving group (not root's), with
 	// the setgid bit, so that model folders created in it inherit it.
@@ -422,7 +425,11 @@ func OpenRead(root string, opts ...Option) (*Store, error) {
 			return nil, fmt.Errorf("store %q: %w", root, err)
 		}
 	}
-	return &Store{Root: abs}, nil
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Store{Root: abs, keys: o.keys}, nil
 }
 
 // checkRootOwned refuses p unless it is a folder owned by root and not

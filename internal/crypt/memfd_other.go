@@ -1,0 +1,15 @@
+//go:build !linux
+
+package crypt
+
+import (
+	"errors"
+	"io"
+	"os"
+)
+
+// PlainMemfd needs Linux's memfd_create; elsewhere an encrypted blob cannot
+// be given to a reader without a file on disk, so it fails.
+func PlainMemfd(io.Reader, *Keys, string) (*os.File, int64, error) {
+	return nil, 0, errors.New("reading an encrypted model needs Linux (memfd_create)")
+}
