@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 // with $CRASH_AT=N it SIGKILLs itself at the N-th durable step. On success it
 // prints "steps=<count>" and exits 0.
 func helperMain() int {
-	s, err := Open(os.Getenv("STORE"))
+	var opts []Option
+	if k := os.Getenv("AGE_KEYS"); k != "" {
+		opts = append(opts, Encryption(keysFromEnv(k)))
+	}
+	s, err := Open(os.Getenv("STORE"), opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -48,6 +52,14 @@ func helperMain() int {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			time.Sleep(time.Minute)
 		}
+	}
+	if mode := os.Getenv("CONVERT"); mode != "" {
+		if _, err := s.Convert(context.Background(), mode == "rekey"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Printf("steps=%d\n", steps)
+		return 0
 	}
 	dir, cleanup, err := stageIn(s, os.Getenv("STAGE_IN"))
 	if err != nil {

@@ -41,6 +41,7 @@ type blobRef struct {
 	BlobUser
 	dir  string // the version folder
 	size int64
+	side bool // the signature or provenance file, not a model file
 }
 
 // blobRefs reads the metadata of every version of every model and returns
@@ -74,12 +75,12 @@ func (s *Store) blobRefs() (map[string][]blobRef, error) {
 				continue
 			}
 			files := append(m.Files[:len(m.Files):len(m.Files)], m.SideFiles()...)
-			for _, f := range files {
+			for i, f := range files {
 				if !cleanRel(f.Path) || !isHexSum(f.SHA256) {
 					continue
 				}
 				refs[f.SHA256] = append(refs[f.SHA256], blobRef{BlobUser: BlobUser{Name: m.Name, ID: id, Path: f.Path, Current: id == cur},
-					dir: v.Dir, size: f.Size})
+					dir: v.Dir, size: f.Size, side: i >= len(m.Files)})
 			}
 		}
 	}
