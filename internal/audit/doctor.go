@@ -231,6 +231,7 @@ func (e *env) audit(ctx context.Context) (*Report, error) {
 	rep.Store = c.checkStore(e.storeDir)
 	c.checkServingGroup(rep.Store)
 	rep.Access = c.checkAccess(rep.Store)
+	c.checkIdentity()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ const (
 	RuleFolder        = "folder"               // a folder holding trusted files is writable by others
 	RuleNotAStore     = "not-a-store"          // the store folder does not look like a ttsguard store
 	RuleNoServingUser = "serving-user-unknown" // the serving user named by the policy does not exist
+	RuleIdentity      = "identity"             // store.encryption.identity is missing, not root's, or readable by others
 )
 
 // Finding is one problem doctor found, with what to do about it.

@@ -79,6 +79,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newDigestCmd(g), newSignCmd(g), newVerifyCmd(g), newKeygenCmd(g), newScanCmd(g), newPullCmd(g), newCheckCmd(g))
 	root.AddCommand(newStoreCmds(g)...)
+	root.AddCommand(newStoreEncCmd(g))
 	root.AddCommand(newRunCmd(g), newTrainCmd(g), newDoctorCmd(g), newLogCmd(g), newAuditCmd(g))
 	root.AddCommand(newDatasetCmd(g))
 	root.AddCommand(newInspectCmd(g), newDiffCmd(g), newPushCmd(g))

@@ -47,7 +47,11 @@ func openStoreIf(policyPath, cmd string, create bool) (*policy.Policy, *store.St
 	if !create && pol.Access.Set {
 		open = store.OpenRead // a root store opened by a role holder
 	}
-	st, err := open(root, store.ServingGroup(pol.Run.Group))
+	opts, err := store.Options(pol)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := open(root, opts...)
 	return pol, st, err
 }
 
@@ -190,6 +194,11 @@ func newStoreCmds(g *globals) []*cobra.Command {
 			v, err := st.Get(args[0])
 			if err != nil {
 				return usageError{err}
+			}
+			if enc, err := st.Encrypted(v); err != nil {
+				return err
+			} else if enc {
+				return usageError{fmt.Errorf("model %q is encrypted at rest (store.encryption): its folder holds age files, not the model, and no path to its plaintext can be given (it exists only in memory while `ttsguard run %s` runs; see docs/storage.md)", v.Name, v.Name)}
 			}
 			if g.json {
 				return g.printer().Print(map[string]string{"name": v.Name, "path": v.Dir, "root_digest": v.Root})

@@ -135,6 +135,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 	var requested []string       // a stored model's sources, for its requirements
 	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
 	var scanned []string         // the files to scan; nil: the whole model folder
+	var plain func(string) (*os.File, int64, error) // a stored model's content (decrypted when encrypted at rest)
 	if o.folderOnly || (!o.storedOnly && isFolderTarget(target, root)) {
 		r.Dir = target
 		r.Name = name
@@ -164,7 +165,11 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		if pol.Access.Set {
 			open = store.OpenRead // a root store checked by a role holder
 		}
-		st, err := open(root, store.ServingGroup(pol.Run.Group))
+		opts, err := store.Options(pol)
+		if err != nil {
+			return nil, err
+		}
+		st, err := open(root, opts...)
 		if err != nil {
 			return nil, err
 		}
@@ -173,6 +178,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 			return nil, fmt.Errorf("%q is neither a folder nor a stored model: %w", target, err)
 		}
 		r.Stored, r.Name, r.Dir, r.Files = true, v.Name, v.Dir, v.Files
+		plain = st.OpenPlain
 		vr, err := st.VerifyVersion(ctx, v, o.verify.Fast)
 		var diff manifest.Diff
 		if vr != nil {
@@ -225,7 +231,7 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		pg, rec, err := provenanceGate(ctx, pol, r.Name, r.Dir, hashed)
 		r.Lineage = rec
 		add(pg, err)
-		g, _, err = scanGate(ctx, pol, r.Dir, scanned...)
+		g, _, err = scanGateOpen(ctx, pol, r.Dir, plain, scanned...)
 		add(g, err)
 	}
 	if o.requires && r.Stored {

@@ -224,12 +224,18 @@ func ScanFolder(ctx context.Context, pol *policy.Policy, dir string) (Gate, erro
 //
 // Given files, only those are scanned (paths inside model).
 func scanGate(ctx context.Context, pol *policy.Policy, model string, files ...string) (Gate, string, error) {
+	return scanGateOpen(ctx, pol, model, nil, files...)
+}
+
+// scanGateOpen is scanGate reading each file's content through open (nil:
+// the file itself; store.OpenPlain for a model encrypted at rest).
+func scanGateOpen(ctx context.Context, pol *policy.Policy, model string, open func(string) (*os.File, int64, error), files ...string) (Gate, string, error) {
 	g := Gate{Name: "scan"}
 	sp, err := scan.NewPolicy(pol.Scan.Profile, pol.Scan.AllowGlobals)
 	if err != nil {
 		return g, "", err
 	}
-	s := &walk.Scanner{Policy: sp, Limits: scan.DefaultLimits}
+	s := &walk.Scanner{Policy: sp, Limits: scan.DefaultLimits, Open: open}
 	targets := files
 	if len(targets) == 0 {
 		targets = []string{model}

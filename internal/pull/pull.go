@@ -232,7 +232,11 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(root, store.ServingGroup(o.Policy.Run.Group))
+	opts, err := store.Options(o.Policy)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(root, opts...)
 	if err != nil {
 		return nil, err
 	}
