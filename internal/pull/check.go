@@ -132,9 +132,9 @@ func check(ctx context.Context, pol *policy.Policy, target, name string, o check
 		return nil, err
 	}
 	var entry store.LockEntry
-	var requested []string       // a stored model's sources, for its requirements
-	var hashed []manifest.Hashed // what the first hashing saw: the signature gate reuses it
-	var scanned []string         // the files to scan; nil: the whole model folder
+	var requested []string                          // a stored model's sources, for its requirements
+	var hashed []manifest.Hashed                    // what the first hashing saw: the signature gate reuses it
+	var scanned []string                            // the files to scan; nil: the whole model folder
 	var plain func(string) (*os.File, int64, error) // a stored model's content (decrypted when encrypted at rest)
 	if o.folderOnly || (!o.storedOnly && isFolderTarget(target, root)) {
 		r.Dir = target
