@@ -86,6 +86,11 @@ See docs/fleet.md.`,
 			if err != nil {
 				return err
 			}
+			if enc, err := st.Encrypted(v); err != nil {
+				return err
+			} else if enc {
+				return usageError{fmt.Errorf("push %s: the model is encrypted at rest (store.encryption): pushing it would send either its ciphertext, which no puller can verify, or its plaintext out of the encrypted store; neither is done (docs/storage.md)", v.Name)}
+			}
 			meta, err := st.Meta(v)
 			if err != nil {
 				return err
