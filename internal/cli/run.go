@@ -144,6 +144,11 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	// Arguments and the plan come from the immutable version folders; a
 	// model that fails its check is reported as such, not as whatever
 	// building the plan from it found wrong.
+	if !f.explain {
+		if err := decryptOverlays(ctx, st, &spec, v, vocoder); err != nil {
+			return err
+		}
+	}
 	plan, ts, err := prepareRun(f, spec, v, vocoder)
 	if err != nil {
 		if f.explain {
@@ -213,7 +218,7 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan 
 		if needGPU && !spec.GPU {
 			return nil, nil, usagef("tts-server on CUDA needs --gpu (or the policy's run.gpu: true)")
 		}
-		if ts, spec.Command, err = ttsServerCommand(f, v, vocoder); err != nil {
+		if ts, spec.Command, err = ttsServerCommand(f, v, vocoder, overlayConfigs(spec)); err != nil {
 			return nil, nil, err
 		}
 		spec.Command = append(spec.Command, opts...)
@@ -224,7 +229,11 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan 
 	// verified folder (tts-server as --config_path, any command as
 	// {config}); the stored model stays as it is.
 	cfg := filepath.Join(v.Dir, "config.json")
-	if copyData, fields, err := sandbox.RewriteConfig(v.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	rewrite := sandbox.RewriteConfig
+	if data, ok := overlayConfigs(spec)[v.Dir]; ok { // encrypted at rest: its plaintext
+		rewrite = func(dir string) ([]byte, []string, error) { return sandbox.RewriteConfigData(dir, data) }
+	}
+	if copyData, fields, err := rewrite(v.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, sandboxErr(err)
 	} else if copyData != nil {
 		spec.Files = map[string][]byte{sandbox.ConfigCopy: copyData}
@@ -355,7 +364,7 @@ func checkedStart(g *globals, pol *policy.Policy, cmd string, v *store.Version, 
 }
 
 // ttsServerCommand builds coqui tts-server's command line for the model.
-func ttsServerCommand(f runFlags, v, vocoder *store.Version) (*sandbox.TTSServer, []string, error) {
+func ttsServerCommand(f runFlags, v, vocoder *store.Version, configs map[string][]byte) (*sandbox.TTSServer, []string, error) {
 	path, err := exec.LookPath("tts-server")
 	if err != nil {
 		return nil, nil, usagef("tts-server is not in PATH: install coqui-tts (pip install 'coqui-tts[server]') or give the command after --")
@@ -368,7 +377,7 @@ func ttsServerCommand(f runFlags, v, vocoder *store.Version) (*sandbox.TTSServer
 	if vocoder != nil {
 		vdir = vocoder.Dir
 	}
-	ts, err := sandbox.TTSServerArgs(v.Dir, vdir, port)
+	ts, err := sandbox.TTSServerArgsConfigs(v.Dir, vdir, port, configs)
 	if err != nil {
 		return nil, nil, sandboxErr(err)
 	}

@@ -52,6 +52,8 @@ type initSpec struct {
 	// Tree is built there after them (hfcache.go).
 	Files map[string][]byte `json:"files,omitempty"`
 	Tree  []TreeEntry       `json:"tree,omitempty"`
+	// Overlays are mounted after them (overlay.go).
+	Overlays []Overlay `json:"overlays,omitempty"`
 }
 
 func init() {
@@ -267,7 +269,37 @@ func privateMounts(is *initSpec) error {
 	if err := writeFiles(is.Scratch, is.Files); err != nil {
 		return err
 	}
-	return buildTree(is.Scratch, is.Tree, true)
+	if err := buildTree(is.Scratch, is.Tree, true); err != nil {
+		return err
+	}
+	for _, o := range is.Overlays {
+		if err := mountOverlay(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountOverlay mounts a tmpfs on o.Dir (in this mount namespace only),
+// sized to its tree, builds the tree in it and makes it read-only.
+func mountOverlay(o Overlay) error {
+	var size int64 = 1 << 20
+	for _, e := range o.Tree {
+		size += int64(len(e.Data)) + 4096
+	}
+	inodes := 2*len(o.Tree) + 64
+	opts := fmt.Sprintf("mode=0555,uid=0,gid=0,size=%d,nr_inodes=%d", size, inodes)
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if err := unix.Mount("ttsguard-decrypted", o.Dir, "tmpfs", flags, opts); err != nil {
+		return fmt.Errorf("tmpfs on %q: %w", o.Dir, err)
+	}
+	if err := buildTree(o.Dir, o.Tree, true); err != nil {
+		return fmt.Errorf("decrypted model in %q: %w", o.Dir, err)
+	}
+	if err := unix.Mount("", o.Dir, "", flags|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		return fmt.Errorf("read-only tmpfs on %q: %w", o.Dir, err)
+	}
+	return nil
 }
 
 // writeFiles writes files into dir, read-only (0444), refusing to replace

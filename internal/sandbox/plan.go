@@ -103,6 +103,11 @@ type Spec struct {
 	ScratchParent string
 	// Limits caps the command's resources (nil: DefaultLimits).
 	Limits *Limits
+	// Overlays are folders (the model's, the vocoder's) whose content the
+	// command sees replaced by a tree held in memory: a model encrypted at
+	// rest, decrypted by the caller (overlay.go). They need ttsguard to
+	// run as root (a mount namespace of the command's own).
+	Overlays []Overlay
 }
 
 // Limits are the resource limits of the command and every process it
@@ -155,8 +160,12 @@ type Plan struct {
 	// Python is the Python installation the command runs on, when it is a
 	// Python interpreter or a script whose #! names one (nil otherwise).
 	Python *Python `json:"python,omitempty"`
+	// Overlays are the folders the command sees as a private in-memory
+	// copy (Spec.Overlays): their paths.
+	Overlays []string `json:"overlays,omitempty"`
 
 	scratchParent string
+	overlays      []Overlay
 	reach         []string          // what the serving user must reach to start the command
 	files         map[string][]byte // Spec.Files
 	tree          []TreeEntry       // Spec.HFCache's layout
@@ -341,6 +350,9 @@ func Prepare(s Spec) (*Plan, error) {
 		p.Notes = append(p.Notes, "GPU: no address-space limit (CUDA reserves terabytes of address space)")
 	}
 	p.Process = processPlan(p.Identity.Change)
+	if err := p.planOverlays(s.Overlays); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -121,6 +121,7 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 	}
 	if ns {
 		is.Files, is.Tree = p.files, p.tree // written into the tmpfs once it is mounted
+		is.Overlays = p.overlays
 	} else if err := writeFiles(scratch, p.files); err != nil {
 		return 0, fmt.Errorf("scratch folder: %w", err)
 	} else if err := buildTree(scratch, p.tree, false); err != nil {

@@ -39,6 +39,17 @@ func RewriteConfig(model string) ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return RewriteConfigData(model, data)
+}
+
+// RewriteConfigData is RewriteConfig of the config.json content data of
+// the folder model (a model encrypted at rest: data is its plaintext; the
+// folder is only looked at for which files it holds).
+func RewriteConfigData(model string, data []byte) ([]byte, []string, error) {
+	p := filepath.Join(model, "config.json")
+	if len(data) > maxConfig {
+		return nil, nil, fmt.Errorf("%w: %s: %d bytes, more than %d", ErrSpec, p, len(data), maxConfig)
+	}
 	fields, err := config.PathFields(data, os.DirFS(model))
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %s: %w", ErrSpec, p, err)

@@ -50,7 +50,14 @@ type TTSServer struct {
 // FILE is the first of model.pth, model_file.pth, model_file.pth.tar,
 // checkpoint.pth, best_model.pth, else the checkpoint_N.pth with the highest N.
 func TTSServerArgs(model, vocoder string, port int) (*TTSServer, error) {
-	fam, err := family(model)
+	return TTSServerArgsConfigs(model, vocoder, port, nil)
+}
+
+// TTSServerArgsConfigs is TTSServerArgs with the content of the model's
+// and the vocoder's config.json taken from configs (by folder) where it has
+// them: folders encrypted at rest, whose plaintext the caller decrypted.
+func TTSServerArgsConfigs(model, vocoder string, port int, configs map[string][]byte) (*TTSServer, error) {
+	fam, err := family(model, configs[model])
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +82,7 @@ func TTSServerArgs(model, vocoder string, port int) (*TTSServer, error) {
 		if dirFamilies[fam] {
 			return nil, fmt.Errorf("%w: %s models bring their own vocoder; --vocoder does not apply", ErrSpec, fam)
 		}
-		if t.Vocoder, err = family(vocoder); err != nil {
+		if t.Vocoder, err = family(vocoder, configs[vocoder]); err != nil {
 			return nil, err
 		}
 		f, err := checkpoint(vocoder)
@@ -88,14 +95,18 @@ func TTSServerArgs(model, vocoder string, port int) (*TTSServer, error) {
 	return t, nil
 }
 
-// family reads the "model" field of a folder's config.json.
-func family(dir string) (string, error) {
-	f, err := os.Open(filepath.Join(dir, "config.json"))
-	if err != nil {
-		return "", fmt.Errorf("%w: %s is not a coqui model folder: %w", ErrSpec, dir, err)
+// family reads the "model" field of a folder's config.json (of plain, its
+// content, when not nil).
+func family(dir string, plain []byte) (string, error) {
+	data, err := plain, error(nil)
+	if plain == nil {
+		var f *os.File
+		if f, err = os.Open(filepath.Join(dir, "config.json")); err != nil {
+			return "", fmt.Errorf("%w: %s is not a coqui model folder: %w", ErrSpec, dir, err)
+		}
+		defer f.Close()
+		data, err = io.ReadAll(io.LimitReader(f, maxConfig+1))
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxConfig+1))
 	if err == nil && len(data) > maxConfig {
 		err = fmt.Errorf("larger than %d bytes", maxConfig)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -192,4 +193,44 @@ func (s *Store) hashFiles(ctx context.Context, files []manifest.File) (*manifest
 	}
 	manifest.Sort(m.Items)
 	return m, nil
+}
+
+// PlainFiles reads the content of every file of version v (its model
+// files, decrypted when encrypted, and its signature and provenance files)
+// into memory, by slash path, each checked against the SHA-256 and size its
+// metadata records: what `run` gives the command of a model encrypted at
+// rest. Nothing is written anywhere.
+func (s *Store) PlainFiles(ctx context.Context, v *Version) (map[string][]byte, error) {
+	m, err := s.Meta(v)
+	if err != nil {
+		return nil, err
+	}
+	esc, err := EscapeName(v.Name)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.modelDir(esc), m.ID)
+	out := make(map[string][]byte, len(m.Files)+2)
+	for _, f := range metaFiles(m) {
+		if !cleanRel(f.Path) {
+			return nil, fmt.Errorf("version %q of %q: %w: path %q", m.ID, m.Name, ErrCorrupt, f.Path)
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		in, _, err := s.openContent(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(in, f.Size+1))
+		in.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
+		}
+		if sum := sha256.Sum256(data); int64(len(data)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
+			return nil, fmt.Errorf("%s: %s: %w: its content does not match the metadata", v.Name, f.Path, ErrCorrupt)
+		}
+		out[f.Path] = data
+	}
+	return out, nil
 }
