@@ -9,7 +9,10 @@
 #   3. the publisher re-signs a v2 and moves the tag; a plain pull on a host is refused (a moved tag is a
 #      pin change), then every host runs `lock update` (in parallel) and checks: the time to converge on v2;
 #      each host's check reports v2's manifest digest
-#   4. the registry dies while one host pulls a larger model: the pull fails cleanly (no pin, nothing
+#   4. a TUF update channel (ttsguard channel, served by a static HTTPS server): the publisher publishes v3
+#      there, every host runs `ttsguard update` (in parallel): the time to converge on v3; a hostile mirror
+#      that replays the channel's older state to one host is refused (rollback)
+#   5. the registry dies while one host pulls a larger model: the pull fails cleanly (no pin, nothing
 #      stored); with the registry back the same pull succeeds
 # Env: E2E_FLEET_N (hosts, default 3), E2E_FLEET_PORT (default 5444), E2E_FLEET_MB (the larger model of
 # step 4, default 256), E2E_KEEP=1 keeps the work folder. Needs: apt-get install -y docker-registry.
@@ -165,6 +168,63 @@ for i in $(seq "$N"); do
 	grep -q '"manifest": "'"$V2"'"' "$W/h$i/ttsguard.lock" || die "h$i's lock file does not pin v2"
 done
 
+say "a TUF channel: v3 published there; every host follows it with update (in parallel)"
+mkdir -p "$W/keys"
+for role in root targets snapshot timestamp; do tg keygen --out "$W/keys/$role" >/dev/null; done
+keys=(--targets-key "$W/keys/targets.key" --snapshot-key "$W/keys/snapshot.key" --timestamp-key "$W/keys/timestamp.key")
+tg channel init "$W/chan" --root-key "$W/keys/root.key" "${keys[@]}" | tail -1
+tg channel publish "$W/chan" tiny-vits --version 2.0 --from "$W/v2" "${keys[@]}" "oci://$REG/models/tiny-vits@$V2" | head -1
+cp -r "$W/chan" "$W/chan-v2" # what a hostile mirror will replay
+# serve DIR PORT: a static HTTPS server for a channel folder (the registry's certificate is for 127.0.0.1)
+serve() {
+	/usr/bin/python3 - "$1" "$2" "$W/tls.pem" "$W/tls.key" >>"$W/serve.log" 2>&1 <<'PY' &
+import functools, http.server, ssl, sys
+d, port, cert, key = sys.argv[1:]
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), functools.partial(http.server.SimpleHTTPRequestHandler, directory=d))
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+PY
+	SERVERS+=($!)
+	local i
+	for i in $(seq 50); do curl -sf --cacert "$W/tls.pem" "https://127.0.0.1:$2/root.json" >/dev/null && return 0; sleep 0.1; done
+	die "the channel server on $2 did not start"
+}
+SERVERS=()
+trap 'kill "${SERVERS[@]}" 2>/dev/null || true; finish' EXIT
+CPORT=$((PORT + 1))
+serve "$W/chan" "$CPORT"
+serve "$W/chan-v2" "$((PORT + 2))"
+ROOTPIN=$(sha256sum "$W/chan/root.json" | cut -d' ' -f1)
+follow() { # follow HOST URL: the host's policy follows the channel at URL
+	cp "$W/chan/root.json" "$W/$1/channel-root.json"
+	printf 'channels:\n  - name: prod\n    url: %s\n    root: channel-root.json\n    root_sha256: %s\n    models: [tiny-vits]\n' "$2" "$ROOTPIN" >> "$W/$1/ttsguard.yaml"
+}
+for i in $(seq "$N"); do follow "h$i" "https://127.0.0.1:$CPORT"; done
+mkdir -p "$W/v3"
+cp "$W/v2"/config.json "$W/v2"/model_file.pth "$W/v2"/README.md "$W/v3/"
+printf 'v3: from the channel\n' > "$W/v3/CHANGELOG.txt"
+tg sign key --private-key examples/keys/example.key "$W/v3" >/dev/null
+V3=$(publish v3 "$W/v3" v3)
+tg channel publish "$W/chan" tiny-vits --version 3.0 --from "$W/v3" "${keys[@]}" "oci://$REG/models/tiny-vits@$V3" | head -1
+update_check() { as "$1" update tiny-vits && as "$1" check tiny-vits; }
+converge v3 update_check
+for i in $(seq "$N"); do
+	grep -q 'updated *tiny-vits -> 3.0' "$W/h$i-v3.out" || { cat "$W/h$i-v3.out"; die "h$i did not move to 3.0"; }
+	grep -q "manifest $V3" "$W/h$i-v3.out" || die "h$i does not report v3's manifest"
+done
+say "a hostile mirror replays the channel's older state to h1: refused"
+sed -i "s|url: https://127.0.0.1:$CPORT|url: https://127.0.0.1:$((PORT + 2))|" "$W/h1/ttsguard.yaml"
+set +e
+as h1 update tiny-vits > "$W/mirror.out" 2>&1
+rc=$?
+set -e
+tail -1 "$W/mirror.out"
+[ "$rc" = 1 ] || die "the mirror's rollback: exit $rc, want 1"
+grep -q 'rollback attack refused' "$W/mirror.out" || die "the refusal does not name the rollback"
+grep -q '"manifest": "'"$V3"'"' "$W/h1/ttsguard.lock" || die "the rollback moved h1's pin"
+
 MB=${E2E_FLEET_MB:-256}
 say "the registry dies while a host pulls a ${MB} MiB model; back up, the pull succeeds"
 mkdir -p "$W/big"
@@ -206,5 +266,5 @@ as hx pull --name big "oci://$REG/models/big:v1" | head -1
 printf 'pull of a %d MiB model after the outage: %.2f s\n' "$MB" "$(echo "$(now) - $s" | bc -l)" | tee -a "$W/times"
 
 if grep -rqF -e "$PASS" "$W"/*.out "$W"/h*/ "$W"/pub*/; then die "the password shows in an output or a store"; fi
-say "OK: $N hosts converged on v1 and v2 (logged in); a wrong password and a moved tag refused; an outage mid-pull failed cleanly and recovered"
+say "OK: $N hosts converged on v1 and v2 (logged in, by tag and lock update) and v3 (TUF channel, update); a wrong password, a moved tag and a mirror's rollback refused; an outage mid-pull failed cleanly and recovered"
 cat "$W/times"
