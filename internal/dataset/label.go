@@ -15,6 +15,7 @@ import (
 func labelRules(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
 	rateOutliers(rows, clips, th, emit)
 	duplicates(rows, clips, emit)
+	nearDuplicates(rows, clips, th, emit)
 }
 
 // letters counts the characters that are spoken: letters and digits.

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"math"
+	"slices"
 )
 
 // ClipLevel is the full-scale threshold above which a sample counts as
@@ -30,10 +31,15 @@ type Stats struct {
 	DataSHA256 string  `json:"data_sha256"`
 	// Spectrum is the mean power spectrum (nil for clips shorter than one
 	// frame of SpectrumSize samples).
-	Spectrum    *Spectrum `json:"-"`
-	PeakDBFS    float64   `json:"-"`
-	RMSDBFS     float64   `json:"-"`
-	ClippedFrac float64   `json:"-"`
+	Spectrum *Spectrum `json:"-"`
+	// Fingerprint is the clip's audio fingerprint (fingerprint.go): one
+	// byte per 1/40 s, at most MaxFingerprintFrames.
+	Fingerprint []byte `json:"-"`
+	// Pitch is the F0 at each fingerprint frame (pitch.go; 0 unvoiced).
+	Pitch       []byte  `json:"-"`
+	PeakDBFS    float64 `json:"-"`
+	RMSDBFS     float64 `json:"-"`
+	ClippedFrac float64 `json:"-"`
 }
 
 // Analyze streams h.DataSize bytes of samples from r, decoding them as h
@@ -74,19 +80,32 @@ type statsAcc struct {
 	sum, sq float64
 	hash    hash.Hash
 	spec    *spectrumAcc
+	fp      *fpAcc
+	pending []float64 // samples for fp, handed over a block at a time
+}
+
+// fpAdd queues one sample for the fingerprint.
+func (a *statsAcc) fpAdd(x float64) {
+	a.pending = append(a.pending, x)
+	if len(a.pending) == cap(a.pending) {
+		a.fp.addBlock(a.pending)
+		a.pending = a.pending[:0]
+	}
 }
 
 func newStatsAcc(rate, channels int) *statsAcc {
-	return &statsAcc{hash: sha256.New(), spec: newSpectrumAcc(rate, channels)}
+	return &statsAcc{hash: sha256.New(), spec: newSpectrumAcc(rate, channels), fp: newFPAcc(rate, channels), pending: make([]float64, 0, 4096)}
 }
 
 func (a *statsAcc) add(x float64) {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		a.st.NonFinite++
 		a.spec.add(0)
+		a.fpAdd(0)
 		return
 	}
 	a.spec.add(x)
+	a.fpAdd(x)
 	v := math.Abs(x)
 	a.st.Peak = max(a.st.Peak, v)
 	if v >= ClipLevel {
@@ -104,6 +123,10 @@ func (a *statsAcc) result() *Stats {
 	*st = a.st
 	st.DataSHA256 = hex.EncodeToString(a.hash.Sum(nil))
 	st.Spectrum = a.spec.result()
+	a.fp.addBlock(a.pending)
+	a.pending = a.pending[:0]
+	st.Fingerprint = slices.Clip(a.fp.out)
+	st.Pitch = slices.Clip(a.fp.pitchOut)
 	if st.Samples > 0 {
 		st.DC = a.sum / float64(st.Samples)
 		st.RMS = math.Sqrt(a.sq / float64(st.Samples))

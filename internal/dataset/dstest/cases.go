@@ -216,6 +216,16 @@ func poisoned() []*Dataset {
 	add(LJSpeech("swapped-labels", lj(12, func(r []Row) { r[0].Text, r[11].Text = r[11].Text, r[0].Text })).
 		want("label/rate-outlier@LJ001-0001", "label/rate-outlier@LJ001-0012"))
 	add(LJSpeech("duplicate-audio", lj(12, func(r []Row) { r[4].Clip = r[3].Clip })).want("label/duplicate-audio@LJ001-0005"))
+	// one recording under another transcript, altered: trimmed, quieter
+	// with noise, made at 48 kHz and reduced to 16 kHz; and one altered
+	// copy under its own transcript (oversampled)
+	add(LJSpeech("near-duplicate-audio", lj(12, func(r []Row) {
+		r[4].Audio = r[3].Clip.Copy(1, 0.13, 0, 0, 1)
+		r[7].Audio = r[6].Clip.Copy(0.5, 0, 0.005, 0, 2)
+		r[10].Audio = r[9].Clip.Copy(0.9, 0.05, 0.002, 48000, 3)
+	})).want("label/near-duplicate-audio@LJ001-0005", "label/near-duplicate-audio@LJ001-0008", "label/near-duplicate-audio@LJ001-0011"))
+	add(LJSpeech("near-duplicate-oversampled", append(lj(12, nil), Row{ID: "LJ001-0013", Text: Sentences[1], Audio: lj(2, nil)[1].Clip.Copy(0.7, 0.1, 0.003, 0, 4)})).
+		want("label/near-duplicate-audio@LJ001-0013"))
 	add(LJSpeech("oversampled", append(lj(12, nil), lj(2, nil)[1])).want("label/oversampled@LJ001-0002"))
 
 	add(LibriTTS("libri_tts-escape", lj(12, nil)).edit("19/198/19_198.trans.tsv", "19_198_000000_000000\t", "..__x\t").

@@ -45,22 +45,46 @@ func SpeechSeconds(text string, seed uint64) float64 {
 }
 
 // Samples synthesizes a voice-like signal: a harmonic series whose pitch
-// wanders, in syllables of about 0.2 s, over a broadband noise floor.
+// wanders, in syllables of 0.12 to 0.3 s whose pitch, loudness and timbre
+// (harmonic weights) vary with Seed, over a broadband noise floor. Two
+// clips with different seeds are different recordings; the same Clip at
+// another Rate is the same recording sampled differently (the noise floor
+// differs).
 func (c Clip) Samples() []float64 {
 	c.defaults()
 	n := int(c.Seconds * float64(c.Rate))
 	out := make([]float64, n)
 	rng := rand.New(rand.NewPCG(c.Seed, 1))
+	syl := rand.New(rand.NewPCG(c.Seed, 2)) // syllables: the same at every rate
+	type syllable struct {
+		end, f0, loud float64
+		amp           [6]float64
+	}
+	var cur syllable
+	start := 0.0
+	nextSyl := func() {
+		start = cur.end
+		cur.end = start + 0.12 + 0.18*syl.Float64()
+		cur.f0 = 0.85 + 0.3*syl.Float64()
+		cur.loud = 0.6 + 0.4*syl.Float64()
+		for h := range cur.amp {
+			cur.amp[h] = (0.2 + syl.Float64()) / float64(h+1)
+		}
+	}
+	nextSyl()
 	phase := 0.0
 	for i := range out {
 		t := float64(i) / float64(c.Rate)
-		f := c.F0 * (1 + 0.08*math.Sin(2*math.Pi*1.3*t))
+		for t >= cur.end {
+			nextSyl()
+		}
+		f := c.F0 * cur.f0 * (1 + 0.08*math.Sin(2*math.Pi*1.3*t))
 		phase += 2 * math.Pi * f / float64(c.Rate)
 		v := 0.0
-		for h := 1.0; h <= 6; h++ {
-			v += math.Sin(h*phase) / h
+		for h, a := range cur.amp {
+			v += a * math.Sin(float64(h+1)*phase)
 		}
-		env := math.Pow(math.Sin(math.Pi*math.Mod(t/0.2, 1)), 2)
+		env := cur.loud * math.Pow(math.Sin(math.Pi*(t-start)/(cur.end-start)), 2)
 		out[i] = c.Gain*0.55*v*env + 0.003*rng.NormFloat64() + c.DC
 		if c.ToneHz > 0 && (c.ToneEnd == 0 || t >= c.ToneStart && t < c.ToneEnd) {
 			out[i] += c.ToneGain * math.Sin(2*math.Pi*c.ToneHz*t)
@@ -73,6 +97,33 @@ func (c Clip) Samples() []float64 {
 		out[10] = math.NaN()
 	}
 	return out
+}
+
+// Copy is the recording of c altered as a near-duplicate is: scaled by
+// gain, its first trim seconds cut, white noise of RMS noise added (seeded
+// by seed), sampled at c.Rate after being made at fromRate (0: c.Rate;
+// a multiple of c.Rate, reduced by averaging), encoded as c says.
+func (c Clip) Copy(gain, trim, noise float64, fromRate int, seed uint64) []byte {
+	c.defaults()
+	src, k := c, 1
+	if fromRate > 0 {
+		src.Rate, k = fromRate, fromRate/c.Rate
+	}
+	in := src.Samples()
+	var s []float64
+	for i := 0; i+k <= len(in); i += k {
+		v := 0.0
+		for _, x := range in[i : i+k] {
+			v += x
+		}
+		s = append(s, v/float64(k))
+	}
+	s = s[min(len(s), int(trim*float64(c.Rate))):]
+	rng := rand.New(rand.NewPCG(seed, 3))
+	for i := range s {
+		s[i] = s[i]*gain + noise*rng.NormFloat64()
+	}
+	return c.WAV(s)
 }
 
 func (c *Clip) defaults() {
