@@ -21,6 +21,7 @@ type Thresholds struct {
 	ToneProminenceDB       float64 // a peak in that band this far above the band's median level ...
 	ToneLevelDB            float64 // ... and at least this loud relative to the whole clip
 	ImbalanceRatio         float64 // a speaker with less audio than this share of the largest: composition/imbalance (info)
+	LanguageRatio          float64 // a language with less audio than this share of the largest: composition/language-imbalance (info)
 	NearDupBER             float64 // fingerprints differing in at most this share of bits: label/near-duplicate-audio; 0 turns it off
 }
 
@@ -29,7 +30,7 @@ var DefaultThresholds = Thresholds{
 	MinSeconds: 0.3, MaxSeconds: 40, SilenceDBFS: -60, ClipFraction: 0.001, DCOffset: 0.03,
 	RateZ: 6, RateMinRows: 10,
 	InaudibleHz: 16000, ToneProminenceDB: 15, ToneLevelDB: -60, ImbalanceRatio: 0.1,
-	NearDupBER: 0.25,
+	NearDupBER: 0.25, LanguageRatio: 0.1,
 }
 
 // Options say how to read and judge a dataset.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/ttsguard/ttsguard/internal/dataset/audio"
@@ -25,6 +26,27 @@ type clipResult struct {
 	err    error       // why it could not be decoded
 	format string      // "RATE Hz, N ch, ENC"
 	tone   *audio.Tone // the most prominent peak above the inaudible band's edge; nil when none or no band
+	f0     float64     // median F0 (Hz) of the voiced frames; 0 when fewer than minVoiced
+}
+
+// minVoiced is how many voiced frames (25 ms each) a clip needs for its
+// median F0 to count in the composition.
+const minVoiced = 10
+
+// medianF0 is the median of a clip's voiced pitch frames in Hz (0 when
+// fewer than minVoiced).
+func medianF0(p []byte) float64 {
+	var v []byte
+	for _, x := range p {
+		if x > 0 {
+			v = append(v, x)
+		}
+	}
+	if len(v) < minVoiced {
+		return 0
+	}
+	slices.Sort(v)
+	return audio.PitchHz(v[len(v)/2])
 }
 
 // decodeAll decodes every clip with workers goroutines; each holds one read
@@ -106,6 +128,7 @@ func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds, keep *
 			keep.offer(p, t, r.stats.Spectrum)
 		}
 		r.stats.Spectrum = nil
+		r.f0 = medianF0(r.stats.Pitch)
 	}
 	return r
 }

@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"math"
 	"slices"
 	"unicode"
 
@@ -21,6 +23,24 @@ type Group struct {
 	Seconds  float64 `json:"audio_seconds"`
 	Letters  int     `json:"letters"`  // distinct letters (lower case) in the transcripts
 	Coverage float64 `json:"coverage"` // Letters / the dataset's distinct letters
+	// F0 (pitch) of the group: over its clips' median F0 (clips with at
+	// least a quarter second of voicing), the median and the 10th and 90th
+	// percentiles in Hz; F0Clips is how many clips had one.
+	F0Clips  int     `json:"f0_clips"`
+	F0Median float64 `json:"f0_median_hz,omitempty"`
+	F0P10    float64 `json:"f0_p10_hz,omitempty"`
+	F0P90    float64 `json:"f0_p90_hz,omitempty"`
+}
+
+// setF0 fills the group's F0 figures from its clips' medians.
+func (g *Group) setF0(f0 []float64) {
+	g.F0Clips = len(f0)
+	if len(f0) == 0 {
+		return
+	}
+	slices.Sort(f0)
+	at := func(q float64) float64 { return math.Round(10*f0[int(q*float64(len(f0)-1)+0.5)]) / 10 }
+	g.F0Median, g.F0P10, g.F0P90 = at(0.5), at(0.1), at(0.9)
 }
 
 // composition groups rows by speaker, language and split, and reports as
@@ -30,6 +50,7 @@ func composition(rows []Row, clips map[string]*clipResult, lang string, th Thres
 	type key struct{ spk, split string }
 	groups := map[key]*Group{}
 	letters := map[key]map[rune]bool{}
+	f0s := map[key][]float64{}
 	all := map[rune]bool{}
 	seen := map[string]bool{}
 	for _, r := range rows {
@@ -50,9 +71,13 @@ func composition(rows []Row, clips map[string]*clipResult, lang string, th Thres
 			seen[r.Clip.Rel] = true
 			g.Clips++
 			g.Seconds += c.hdr.Duration.Seconds()
+			if c.f0 > 0 {
+				f0s[k] = append(f0s[k], c.f0)
+			}
 		}
 	}
 	for k, g := range groups {
+		g.setF0(f0s[k])
 		g.Letters = len(letters[k])
 		if len(all) > 0 {
 			g.Coverage = float64(g.Letters) / float64(len(all))
@@ -67,7 +92,13 @@ func composition(rows []Row, clips map[string]*clipResult, lang string, th Thres
 	for _, g := range rep.Composition {
 		secs[g.Speaker] += g.Seconds
 	}
-	if len(secs) < 2 {
+	imbalance(rep, "composition/imbalance", "speaker", secs, th.ImbalanceRatio, "the model learns them less well")
+}
+
+// imbalance reports as info each key (a speaker, a language) with less
+// audio than ratio of the key with the most, when there are two or more.
+func imbalance(rep *Report, rule, what string, secs map[string]float64, ratio float64, why string) {
+	if len(secs) < 2 || ratio <= 0 {
 		return
 	}
 	top, most := "", 0.0
@@ -76,19 +107,26 @@ func composition(rows []Row, clips map[string]*clipResult, lang string, th Thres
 			top, most = s, v
 		}
 	}
-	for _, s := range slices.Sorted(func(yield func(string) bool) {
-		for s := range secs {
-			if !yield(s) {
-				return
-			}
-		}
-	}) {
-		if v := secs[s]; most > 0 && v < th.ImbalanceRatio*most {
-			rep.add(Finding{Rule: "composition/imbalance", Severity: scan.Info, Field: "speaker",
-				Message: fmt.Sprintf("speaker %q has %.1f s of audio, %.1f%% of speaker %q's %.1f s (below %.0f%%): the model learns them less well",
-					s, v, 100*v/most, top, most, 100*th.ImbalanceRatio)})
+	for _, s := range slices.Sorted(maps.Keys(secs)) {
+		if v := secs[s]; most > 0 && v < ratio*most {
+			rep.add(Finding{Rule: rule, Severity: scan.Info, Field: what,
+				Message: fmt.Sprintf("%s %q has %.1f s of audio, %.1f%% of %s %q's %.1f s (below %.0f%%): %s",
+					what, s, v, 100*v/most, what, top, most, 100*ratio, why)})
 		}
 	}
+}
+
+// languageImbalance reports as info a language with less audio than
+// th.LanguageRatio of the language with the most (two or more languages
+// in the composition; groups without a language are left out).
+func languageImbalance(rep *Report, th Thresholds) {
+	secs := map[string]float64{}
+	for _, g := range rep.Composition {
+		if g.Language != "" {
+			secs[g.Language] += g.Seconds
+		}
+	}
+	imbalance(rep, "composition/language-imbalance", "language", secs, th.LanguageRatio, "a multilingual model speaks it less well")
 }
 
 // compositionText writes the composition table when there is more than one
@@ -97,8 +135,16 @@ func (r *Report) compositionText(w io.Writer) {
 	if len(r.Composition) < 2 {
 		return
 	}
-	fmt.Fprintln(w, "composition (speaker, split: rows, clips, audio, letters covered):")
+	fmt.Fprintln(w, "composition (speaker, split: rows, clips, audio, letters covered, F0 median and 10-90% range):")
 	for _, g := range r.Composition {
-		fmt.Fprintf(w, "  %s, %s: %d rows, %d clips, %.1f s, %d letters (%.0f%%)\n", safe(g.Speaker), safe(g.Split), g.Rows, g.Clips, g.Seconds, g.Letters, 100*g.Coverage)
+		fmt.Fprintf(w, "  %s, %s", safe(g.Speaker), safe(g.Split))
+		if g.Language != "" {
+			fmt.Fprintf(w, " (%s)", safe(g.Language))
+		}
+		fmt.Fprintf(w, ": %d rows, %d clips, %.1f s, %d letters (%.0f%%)", g.Rows, g.Clips, g.Seconds, g.Letters, 100*g.Coverage)
+		if g.F0Clips > 0 {
+			fmt.Fprintf(w, ", F0 %.0f Hz (%.0f-%.0f, %d clips)", g.F0Median, g.F0P10, g.F0P90, g.F0Clips)
+		}
+		fmt.Fprintln(w)
 	}
 }

@@ -37,6 +37,9 @@ func AuditParts(ctx context.Context, parts []Part, opt Options) (*Report, error)
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("no dataset to audit")
 	}
+	if opt.Thresholds == (Thresholds{}) {
+		opt.Thresholds = DefaultThresholds
+	}
 	out := &Report{Counts: map[string]int{}}
 	for i, p := range parts {
 		o := opt
@@ -75,6 +78,8 @@ func AuditParts(ctx context.Context, parts []Part, opt Options) (*Report, error)
 	if len(parts) > 1 {
 		out.Root = fmt.Sprintf("%d datasets", len(parts))
 	}
+	languageImbalance(out, opt.Thresholds)
+	out.applyPolicy(opt)
 	out.finish()
 	return out, nil
 }

@@ -15,7 +15,7 @@ var Rules = []string{
 	"audio/clipping", "audio/dc-offset", "audio/duration", "audio/empty", "audio/format-mismatch",
 	"audio/header-lie", "audio/inaudible-tone", "audio/missing", "audio/near-silent", "audio/non-finite",
 	"audio/not-decoded", "audio/not-regular", "audio/sample-rate", "audio/unreadable",
-	"composition/imbalance",
+	"composition/imbalance", "composition/language-imbalance",
 	"label/duplicate-audio", "label/duplicate-text", "label/near-duplicate-audio", "label/oversampled", "label/rate-outlier",
 	"meta/csv-error", "meta/duplicate-column", "meta/encoding", "meta/extra-columns", "meta/extra-lines",
 	"meta/header", "meta/header-row", "meta/layout", "meta/line-break", "meta/line-too-long",
@@ -44,6 +44,7 @@ var thresholds = []threshold{
 	{"tone_prominence_db", func(t *Thresholds) *float64 { return &t.ToneProminenceDB }, 3, 200},
 	{"tone_level_db", func(t *Thresholds) *float64 { return &t.ToneLevelDB }, -200, 0},
 	{"imbalance_ratio", func(t *Thresholds) *float64 { return &t.ImbalanceRatio }, 0, 1},
+	{"language_imbalance_ratio", func(t *Thresholds) *float64 { return &t.LanguageRatio }, 0, 1},
 	{"near_duplicate_ber", func(t *Thresholds) *float64 { return &t.NearDupBER }, 0, 0.45},
 }
 
