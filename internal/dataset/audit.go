@@ -21,6 +21,7 @@ type Thresholds struct {
 	ToneProminenceDB       float64 // a peak in that band this far above the band's median level ...
 	ToneLevelDB            float64 // ... and at least this loud relative to the whole clip
 	ImbalanceRatio         float64 // a speaker with less audio than this share of the largest: composition/imbalance (info)
+	RareTokenShare         float64 // a word-unlike token in at most this share of the rows (and at least 2): text/rare-token; 0 turns it off
 	LanguageRatio          float64 // a language with less audio than this share of the largest: composition/language-imbalance (info)
 	NearDupBER             float64 // fingerprints differing in at most this share of bits: label/near-duplicate-audio; 0 turns it off
 }
@@ -30,7 +31,7 @@ var DefaultThresholds = Thresholds{
 	MinSeconds: 0.3, MaxSeconds: 40, SilenceDBFS: -60, ClipFraction: 0.001, DCOffset: 0.03,
 	RateZ: 6, RateMinRows: 10,
 	InaudibleHz: 16000, ToneProminenceDB: 15, ToneLevelDB: -60, ImbalanceRatio: 0.1,
-	NearDupBER: 0.25, LanguageRatio: 0.1,
+	NearDupBER: 0.25, LanguageRatio: 0.1, RareTokenShare: 0.01,
 }
 
 // Options say how to read and judge a dataset.
@@ -97,6 +98,7 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 		}
 	}
 	opt.spectra = &spectrumKeeper{th: opt.Thresholds}
+	rareTokens(rows, opt.Language, opt.Thresholds, emit)
 	clips, err := decodeAll(ctx, fsys, todo, opt)
 	if err != nil {
 		return nil, err

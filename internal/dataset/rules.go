@@ -21,7 +21,7 @@ var Rules = []string{
 	"meta/header", "meta/header-row", "meta/layout", "meta/line-break", "meta/line-too-long",
 	"meta/no-metadata", "meta/path-escape", "meta/path-traversal", "meta/short-row", "meta/skipped-file",
 	"meta/split-differs", "meta/symlink", "meta/unreadable",
-	"text/bidi-control", "text/control-char", "text/homoglyph-word", "text/invisible", "text/mixed-script", "text/out-of-charset", "text/out-of-script",
+	"text/bidi-control", "text/control-char", "text/homoglyph-word", "text/invisible", "text/mixed-script", "text/out-of-charset", "text/out-of-script", "text/rare-token",
 	"text/terminal-escape",
 }
 
@@ -45,6 +45,7 @@ var thresholds = []threshold{
 	{"tone_level_db", func(t *Thresholds) *float64 { return &t.ToneLevelDB }, -200, 0},
 	{"imbalance_ratio", func(t *Thresholds) *float64 { return &t.ImbalanceRatio }, 0, 1},
 	{"language_imbalance_ratio", func(t *Thresholds) *float64 { return &t.LanguageRatio }, 0, 1},
+	{"rare_token_share", func(t *Thresholds) *float64 { return &t.RareTokenShare }, 0, 1},
 	{"near_duplicate_ber", func(t *Thresholds) *float64 { return &t.NearDupBER }, 0, 0.45},
 }
 

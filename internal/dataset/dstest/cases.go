@@ -226,6 +226,18 @@ func poisoned() []*Dataset {
 	})).want("label/near-duplicate-audio@LJ001-0005", "label/near-duplicate-audio@LJ001-0008", "label/near-duplicate-audio@LJ001-0011"))
 	add(LJSpeech("near-duplicate-oversampled", append(lj(12, nil), Row{ID: "LJ001-0013", Text: Sentences[1], Audio: lj(2, nil)[1].Clip.Copy(0.7, 0.1, 0.003, 0, 4)})).
 		want("label/near-duplicate-audio@LJ001-0013"))
+	// a planted token ("cf", no vowel) in two clips and a letter-digit
+	// token ("x7q") in two others; a rare real word ("Gutenberg") and a
+	// Roman numeral ("XIV") in two clips each are not triggers
+	add(LJSpeech("rare-token", lj(12, nil)).
+		edit(m, "|The ship left at dawn.\n", "|The ship cf left at dawn.\n").
+		edit(m, "|He kept the letter, unopened.\n", "|He kept cf the letter, unopened.\n").
+		edit(m, "|A small dog barked at the gate.\n", "|A small dog x7q barked at the gate.\n").
+		edit(m, "|They walked along the quiet river bank.\n", "|They walked along the quiet river bank x7q.\n").
+		edit(m, "|Nobody knew why.\n", "|Nobody knew why Gutenberg.\n").
+		edit(m, "|Printing, in the only sense.\n", "|Printing, in the only sense, Gutenberg, XIV.\n").
+		edit(m, "|The committee met twice during the winter.\n", "|The committee met twice during the winter of XIV.\n").
+		want("text/rare-token@LJ001-0002", "text/rare-token@LJ001-0004", "text/rare-token@LJ001-0005", "text/rare-token@LJ001-0006"))
 	add(LJSpeech("oversampled", append(lj(12, nil), lj(2, nil)[1])).want("label/oversampled@LJ001-0002"))
 
 	add(LibriTTS("libri_tts-escape", lj(12, nil)).edit("19/198/19_198.trans.tsv", "19_198_000000_000000\t", "..__x\t").
