@@ -56,7 +56,7 @@ const pageHTML = `<!DOCTYPE html>
 {{range .Points}}<circle class="pt" cx="{{f .X}}" cy="{{f .Y}}" r="2.5"/>{{end}}
 {{range .Outliers}}<circle class="out" cx="{{f .X}}" cy="{{f .Y}}" r="5"><title>{{.Title}}</title></circle>{{end}}
 </svg>
-<figcaption>Each dot is a clip; <span class="sev sev-medium">red</span> dots are label/rate-outlier findings (a transcript that does not fit its audio: swapped or smuggled labels){{if .Rate}}; the dashed line is the dataset's median speaking rate, {{.Rate}} letters a second{{end}}. {{$.ScatterNote}}</figcaption>
+<figcaption>Each dot is a clip; the large red dots are label/rate-outlier findings (a transcript that does not fit its audio: swapped or smuggled labels){{if .Rate}}; the dashed line is the dataset's median speaking rate, {{.Rate}} letters a second{{end}}. {{$.ScatterNote}}</figcaption>
 {{else}}<p class="note">{{.ScatterNote}}</p>{{end}}
 </figure>
 
