@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -345,6 +346,9 @@ func TestComposition(t *testing.T) {
 	for i, g := range rep.Composition {
 		if got := text(bars[i]); !strings.HasPrefix(got, g.Speaker+": ") {
 			t.Errorf("bar %d is %q, want speaker %s", i, got, g.Speaker)
+		}
+		if g.F0Clips == 0 || !strings.Contains(text(bars[i]), fmt.Sprintf("F0 %.0f Hz", g.F0Median)) {
+			t.Errorf("bar %d (%q) lacks the F0 of %d clips", i, text(bars[i]), g.F0Clips)
 		}
 	}
 	if v := byID(doc, "verdict"); !hasClass(v, "pass") {

@@ -221,7 +221,7 @@ func newBars(groups []dataset.Group) *bars {
 		most = max(most, g.Seconds)
 	}
 	shown := groups
-	b := &bars{W: 720, LabelX: 200}
+	b := &bars{W: 880, LabelX: 200}
 	if len(shown) > maxBars {
 		// the speakers with the most audio and those with the least
 		// (where an imbalance shows)
@@ -232,7 +232,7 @@ func newBars(groups []dataset.Group) *bars {
 	}
 	const rowH, top = 22.0, 8.0
 	b.H = top*2 + rowH*float64(len(shown))
-	span := b.W - b.LabelX - 300
+	span := b.W - b.LabelX - 420
 	for i, g := range shown {
 		name := visible(g.Speaker)
 		if name == "" {
@@ -248,9 +248,19 @@ func newBars(groups []dataset.Group) *bars {
 		b.Bars = append(b.Bars, bar{
 			Y: top + rowH*float64(i) + 3, X: b.LabelX + 6, W: max(w, 1),
 			Label: shorten(name, 30), Full: name,
-			Value: fmt.Sprintf("%.1f s · %d clips · %d rows · %.0f%% of letters", g.Seconds, g.Clips, g.Rows, 100*g.Coverage),
+			Value: barValue(g),
 			TextX: b.LabelX + 12 + max(w, 1),
 		})
 	}
 	return b
+}
+
+// barValue writes a group's figures beside its bar: audio, clips, rows,
+// letters covered and, when its clips had voicing, its F0.
+func barValue(g dataset.Group) string {
+	v := fmt.Sprintf("%.1f s · %d clips · %d rows · %.0f%% of letters", g.Seconds, g.Clips, g.Rows, 100*g.Coverage)
+	if g.F0Clips > 0 {
+		v += fmt.Sprintf(" · F0 %.0f Hz (%.0f–%.0f)", g.F0Median, g.F0P10, g.F0P90)
+	}
+	return v
 }

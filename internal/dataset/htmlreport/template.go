@@ -83,7 +83,7 @@ const pageHTML = `<!DOCTYPE html>
 <line class="axis" x1="{{f (add .LabelX 6)}}" x2="{{f (add .LabelX 6)}}" y1="0" y2="{{f .H}}"/>
 {{range .Bars}}<text class="lbl" x="{{f $.Bars.LabelX}}" y="{{f .Y}}" dy="12" text-anchor="end">{{.Label}}<title>{{.Full}}</title></text><rect class="bar" x="{{f .X}}" y="{{f .Y}}" width="{{f .W}}" height="16"><title>{{.Full}}: {{.Value}}</title></rect><text x="{{f .TextX}}" y="{{f .Y}}" dy="12">{{.Value}}</text>
 {{end}}</svg>
-<figcaption>Audio per speaker{{if gt .More 0}} (the {{len .Bars}} with the most and the least audio; {{.More}} more in <code>--json</code>){{end}}; the share of the dataset's distinct letters each speaker's transcripts cover.</figcaption>
+<figcaption>Audio per speaker{{if gt .More 0}} (the {{len .Bars}} with the most and the least audio; {{.More}} more in <code>--json</code>){{end}}; the share of the dataset's distinct letters each speaker's transcripts cover; F0: the median pitch of the speaker's clips (10th–90th percentile).</figcaption>
 {{else}}<p class="note">No rows.</p>{{end}}
 </figure>
 </section>
