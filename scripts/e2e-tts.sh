@@ -12,7 +12,11 @@
 # the real huggingface_hub in the sandbox) use scripts/fakehub, a loopback fake of the Hub: no Hub access needed.
 #
 #   scripts/e2e-tts.sh [MODEL_ID]      default tts_models/en/ljspeech/vits
-# Environment: E2E_OFFLINE=1, E2E_PORT (default 5002), E2E_KEEP=1 (keep the work folder),
+# With E2E_ENCRYPT=1 the store is encrypted at rest after the pull (store.encryption with a fresh age key,
+# `store encrypt`): the model's config is checked to be in no file under the store, `path` must refuse the
+# model, and the server and the command-line synthesis run on the plaintext that `run` decrypts into a
+# tmpfs of the sandbox's own mount namespace (root only); the later steps, which need `path`, are skipped.
+# Environment: E2E_OFFLINE=1, E2E_ENCRYPT=1, E2E_PORT (default 5002), E2E_KEEP=1 (keep the work folder),
 # E2E_VENV (an existing virtual environment with coqui-tts: skip the install; it must be readable by
 # the serving user), E2E_TORCH (torch and torchaudio version, default 2.8.0: torchaudio trails torch on PyPI, and from
 # 2.9 coqui needs torchcodec, which needs FFmpeg libraries),
@@ -106,6 +110,30 @@ else
   "$TG" pull --policy "$WORK/ttsguard.yaml" "$MODEL"
 fi
 
+if [ "${E2E_ENCRYPT:-}" = 1 ]; then
+  step "encrypt the store at rest (a fresh age key; store encrypt)"
+  go build -o "$WORK/age-keygen" filippo.io/age/cmd/age-keygen
+  (umask 077 && "$WORK/age-keygen" -o "$WORK/store.key" 2>/dev/null)
+  RECIPIENT=$("$WORK/age-keygen" -y "$WORK/store.key")
+  {
+    printf 'store:\n  path: store\n  encryption:\n    recipients: [%s]\n    identity: store.key\n' "$RECIPIENT"
+    grep -v '^store:' "$WORK/ttsguard.yaml"
+  } >"$WORK/ttsguard.yaml.enc"
+  mv "$WORK/ttsguard.yaml.enc" "$WORK/ttsguard.yaml"
+  chmod 644 "$WORK/ttsguard.yaml"
+  PLAIN_DIR=$("$TG" path --policy "$WORK/ttsguard.yaml" "$NAME") # still plaintext: path works
+  # The longest line of its config (a line: grep matches lines); it must be found in the plaintext first.
+  MARKER=$(awk 'length > length(m) { m = $0 } END { print m }' "$PLAIN_DIR/config.json")
+  grep -qF -- "$MARKER" "$PLAIN_DIR/config.json" && [ "${#MARKER}" -ge 20 ] || { echo "no usable marker line in config.json"; exit 1; }
+  echo "marker: $MARKER"
+  "$TG" store encrypt --policy "$WORK/ttsguard.yaml"
+  if [ "${E2E_OFFLINE:-}" = 1 ]; then rm -rf "${WORK:?}/$NAME"; fi # the source folder: plaintext outside the store
+  if grep -rlF -- "$MARKER" "$WORK/store"; then echo "the model's config is still in plaintext in the store"; exit 1; fi
+  if "$TG" path --policy "$WORK/ttsguard.yaml" "$NAME" 2>"$WORK/path.err"; then echo "path gave a path to an encrypted model"; exit 1; fi
+  cat "$WORK/path.err"
+  "$TG" check --policy "$WORK/ttsguard.yaml" "$NAME"
+fi
+
 # No chgrp: as root, the store is created ready for its serving group (nogroup), and `run` switches to a
 # fresh user id of that group. `doctor` must find nothing to fix.
 step "doctor"
@@ -149,6 +177,13 @@ print(a[a.index("--model_path") + 1].rsplit("/", 1)[-1])')
 head -c 4 "$WORK/cli-out/cli.wav" | grep -q RIFF || { echo "--output: not a WAV"; exit 1; }
 [ "$(stat -c %u "$WORK/cli-out/cli.wav")" = "$(id -u)" ] || { echo "--output: the WAV is not the caller's"; exit 1; }
 ls -l "$WORK/cli-out/cli.wav"
+if [ "${E2E_ENCRYPT:-}" = 1 ]; then
+  step "after the runs: the model's config is in no file under the store or the work folder, no decrypted tmpfs is mounted"
+  if grep -rlF -- "$MARKER" "$WORK/store" "$WORK"/*.log; then echo "plaintext found"; exit 1; fi
+  if grep -q ttsguard-decrypted /proc/self/mountinfo; then echo "a decrypted tmpfs is in the host's mount table"; exit 1; fi
+  echo "e2e (encrypted at rest) OK"
+  exit 0
+fi
 step "a Python installation outside /usr (a copy of the base under the work folder) and a venv on it"
 # As pyenv, uv, conda or an /opt build leave it: the venv's python links to a base that run must allow
 # (its standard library and binary), read from pyvenv.cfg's home.

@@ -63,6 +63,11 @@ func resolveModel(policyPath, arg string) (modelRef, error) {
 	if err != nil {
 		return modelRef{}, err
 	}
+	if enc, err := st.Encrypted(v); err != nil {
+		return modelRef{}, err
+	} else if enc {
+		return modelRef{}, usagef("%s: the stored model is encrypted at rest: inspect and diff of an encrypted model are not built yet (docs/storage.md)", v.Name)
+	}
 	meta, err := st.Meta(v)
 	if err != nil {
 		return modelRef{}, err

@@ -144,10 +144,8 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	// Arguments and the plan come from the immutable version folders; a
 	// model that fails its check is reported as such, not as whatever
 	// building the plan from it found wrong.
-	if !f.explain {
-		if err := decryptOverlays(ctx, st, &spec, v, vocoder); err != nil {
-			return err
-		}
+	if err := decryptOverlays(ctx, st, &spec, v, vocoder); err != nil {
+		return err
 	}
 	plan, ts, err := prepareRun(f, spec, v, vocoder)
 	if err != nil {

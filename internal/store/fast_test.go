@@ -336,6 +336,7 @@ func TestParseRecordStrict(t *testing.T) {
 func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(`{"format":"` + RecordFormat + `","files":[]}`))
 	f.Add([]byte(`{"format":"` + RecordFormat + `","files":[{"path":"x","sha256":"` + strings.Repeat("0", 64) + `"}]}`))
+	f.Add([]byte(`{"format":"` + RecordFormat + `","files":[{"path":"x","sha256":"` + strings.Repeat("0", 64) + `","size":9,"encrypted":true}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseRecord(data)
 		if err != nil {
