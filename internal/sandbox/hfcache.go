@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -61,6 +62,12 @@ type TreeEntry struct {
 	Path string `json:"path"`
 	Link string `json:"link,omitempty"`
 	Data []byte `json:"data,omitempty"`
+	// FD, when not 0, is a descriptor the sandbox's first stage inherited
+	// that holds the file's content (Size bytes) instead of Data: a large
+	// decrypted model file travels as a sealed memfd, not in the
+	// specification (overlay.go).
+	FD   int   `json:"fd,omitempty"`
+	Size int64 `json:"size,omitempty"`
 }
 
 // hfCacheFolder is huggingface_hub's repo_folder_name for a model.
@@ -211,7 +218,13 @@ func buildTree(dir string, tree []TreeEntry, readOnly bool) error {
 		if err != nil {
 			return err
 		}
-		_, err = f.Write(e.Data)
+		if e.FD > 0 {
+			src := os.NewFile(uintptr(e.FD), e.Path)
+			_, err = io.Copy(f, io.NewSectionReader(src, 0, e.Size))
+			src.Close()
+		} else {
+			_, err = f.Write(e.Data)
+		}
 		if err == nil {
 			err = f.Chmod(0o444)
 		}

@@ -285,7 +285,7 @@ func privateMounts(is *initSpec) error {
 func mountOverlay(o Overlay) error {
 	var size int64 = 1 << 20
 	for _, e := range o.Tree {
-		size += int64(len(e.Data)) + 4096
+		size += int64(len(e.Data)) + e.Size + 4096
 	}
 	inodes := 2*len(o.Tree) + 64
 	opts := fmt.Sprintf("mode=0555,uid=0,gid=0,size=%d,nr_inodes=%d", size, inodes)

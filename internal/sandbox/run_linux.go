@@ -119,9 +119,17 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		Child: p.childSpec(scratch), Namespaces: ns, ParentPID: os.Getpid(),
 		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,
 	}
+	var overlayFiles []*os.File // descriptors 5, 6, ... of the first stage
+	defer func() {
+		for _, f := range overlayFiles {
+			f.Close()
+		}
+	}()
 	if ns {
 		is.Files, is.Tree = p.files, p.tree // written into the tmpfs once it is mounted
-		is.Overlays = p.overlays
+		if is.Overlays, overlayFiles, err = overlayDescriptors(p.overlays, 5); err != nil {
+			return 0, err
+		}
 	} else if err := writeFiles(scratch, p.files); err != nil {
 		return 0, fmt.Errorf("scratch folder: %w", err)
 	} else if err := buildTree(scratch, p.tree, false); err != nil {
@@ -155,7 +163,7 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 	cmd := &exec.Cmd{
 		Path: "/proc/self/exe", Args: []string{initArg0}, Env: []string{}, Dir: "/",
 		Stdin: commandInput(stdio.Stdin), Stdout: stdout, Stderr: stderr,
-		ExtraFiles:  []*os.File{specR, statusW},
+		ExtraFiles:  append([]*os.File{specR, statusW}, overlayFiles...),
 		SysProcAttr: attr,
 		// Bounds the wait for the relayed output once the sandbox ended.
 		WaitDelay: waitDelay,
