@@ -116,6 +116,7 @@ type view struct {
 	Total       int
 	Silenced    int
 	Groups      []group
+	Quiet       []group // silenced by the policy
 	Scatter     *scatter
 	ScatterNote string
 	Spectra     []spectrum
@@ -177,6 +178,7 @@ func build(rep *dataset.Report, opt Options) *view {
 		v.Verdict = fmt.Sprintf("passes: no finding at or above %s (the policy's dataset.fail_on)", opt.FailOn)
 	}
 	v.Groups = groups(rep.Findings, opt.MaxRowsPerRule)
+	v.Quiet = groups(rep.Silenced, opt.MaxRowsPerRule)
 	p := rep.Plots
 	if p == nil {
 		p = &dataset.Plots{}
@@ -299,5 +301,6 @@ svg .pt{fill:#78909c;fill-opacity:.8}svg .out{fill:#d32f2f;stroke:#7a1010;stroke
 svg .median{stroke:#2e7d32;stroke-width:1.5;stroke-dasharray:6 4}
 svg .band{fill:#fff3e0}svg .spec{fill:none;stroke:#3f51b5;stroke-width:1.2}svg .tone{fill:none;stroke:#8e24aa;stroke-width:2}
 svg .edge{stroke:#ef6c00;stroke-dasharray:4 3}svg .bar{fill:#5c8fd6}svg text.lbl{fill:#1d2125}
+details{margin:8px 0}summary{cursor:default;color:#59626b}
 footer{margin-top:32px;color:#7b858e;font-size:12px}
 `

@@ -456,3 +456,35 @@ func FuzzRender(f *testing.F) {
 		}
 	})
 }
+
+// TestSilenced: findings the policy silenced are listed apart, in a
+// closed details element, and not in the findings table.
+func TestSilenced(t *testing.T) {
+	root, err := poisoned().Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := dataset.Audit(context.Background(), os.DirFS(root), root, dataset.Options{Formatter: "ljspeech", Workers: 2,
+		Ignore: []dataset.Ignore{{Rule: "audio/missing", Reason: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Silenced) != 1 {
+		t.Fatalf("%d silenced", len(rep.Silenced))
+	}
+	raw, doc := render(t, rep, Options{FailOn: scan.Medium})
+	checkInert(t, raw, doc)
+	quiet := byID(doc, "silenced")
+	if quiet == nil || len(all(quiet, "details", "")) != 1 {
+		t.Fatal("no silenced section")
+	}
+	rows := all(quiet, "tr", "finding")
+	if len(rows) != 1 || attr(rows[0], "data-rule") != "audio/missing" || text(all(rows[0], "td", "clip")[0]) != visible(idScript) {
+		t.Errorf("silenced rows: %d", len(rows))
+	}
+	for _, tr := range all(byID(doc, "findings"), "tr", "finding") {
+		if attr(tr, "data-rule") == "audio/missing" {
+			t.Errorf("a silenced finding in the findings table")
+		}
+	}
+}

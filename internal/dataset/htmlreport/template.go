@@ -40,7 +40,7 @@ const pageHTML = `<!DOCTYPE html>
 <dt>Root digest</dt><dd class="mono">{{if .RootDigest}}{{.RootDigest}}{{else if .DigestError}}none ({{.DigestError}}){{else}}not computed{{end}}</dd>
 </dl>
 <div class="counts" id="counts">{{range .Counts}}<span class="count-{{.Sev}}"><span class="sev sev-{{.Sev}}">{{.Sev}}</span> {{.Count}}</span>{{end}}</div>
-{{if .Silenced}}<p>{{.Silenced}} finding(s) silenced by the policy (dataset.ignore); <code>--json</code> lists them.</p>{{end}}
+{{if .Silenced}}<p>{{.Silenced}} finding(s) silenced by the policy (dataset.ignore): listed at the end, they do not count towards the verdict.</p>{{end}}
 </section>
 
 <section id="plots">
@@ -90,18 +90,24 @@ const pageHTML = `<!DOCTYPE html>
 
 <section id="findings">
 <h2>Findings</h2>
-{{if .Groups}}<table class="findings">
+{{if .Groups}}{{template "table" .Groups}}{{else}}<p id="no-findings">No findings.</p>{{end}}
+</section>
+
+{{if .Quiet}}<section id="silenced">
+<details>
+<summary>{{.Silenced}} finding(s) silenced by the policy (dataset.ignore)</summary>
+{{template "table" .Quiet}}
+</details>
+</section>
+{{end}}
+<footer>ttsguard {{.Version}}{{if .Generated}} · {{.Generated}}{{end}} · a self-contained page: no script, no request (Content-Security-Policy).</footer>
+</body>
+</html>
+{{define "table"}}<table class="findings">
 <thead><tr><th>Severity</th><th>Where</th><th>Clip</th><th>Field</th><th>Evidence</th></tr></thead>
-{{range .Groups}}<tbody class="rule">
+{{range .}}<tbody class="rule">
 <tr class="group"><th colspan="5"><span class="sev sev-{{.Worst}}">{{.Worst}}</span> <code>{{.Rule}}</code>: {{.Count}} finding{{if ne .Count 1}}s{{end}} ({{.Counts}})</th></tr>
 {{range .Rows}}<tr class="finding" data-rule="{{.Rule}}"><td><span class="sev sev-{{.Sev}}">{{.Sev}}</span></td><td class="mono where">{{.Where}}</td><td class="mono clip">{{.Clip}}</td><td>{{.Field}}</td><td class="msg">{{.Message}}</td></tr>
 {{end}}{{if .More}}<tr class="more"><td colspan="5">{{.More}} more of this rule in <code>--json</code></td></tr>
 {{end}}</tbody>
-{{end}}</table>
-{{else}}<p id="no-findings">No findings.</p>{{end}}
-</section>
-
-<footer>ttsguard {{.Version}}{{if .Generated}} · {{.Generated}}{{end}} · a self-contained page: no script, no request (Content-Security-Policy).</footer>
-</body>
-</html>
-`
+{{end}}</table>{{end}}`
