@@ -259,3 +259,66 @@ func TestPinnedRoot(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestRootKeyRotation: the root key itself is replaced twice (v2 signed by
+// the old and new keys, v3 by the second and third); a host that trusts
+// only root v1 walks both rotations, and a root v4 signed only by the
+// retired first key is refused.
+func TestRootKeyRotation(t *testing.T) {
+	f := newFixture(t, 1)
+	f.publish(1, "")
+	kd := t.TempDir()
+	r2, r3 := writeKey(t, kd, "root2", false), writeKey(t, kd, "root3", true)
+	if _, err := RotateRoot(f.dir, map[string][]*metadata.Key{metadata.ROOT: {r2.Key}}, nil, []*Signer{f.keys["root"]}, []*Signer{r2}, 365*24*time.Hour, f.now); err != nil {
+		t.Fatal(err)
+	}
+	// the retired key cannot sign the next root through the publisher
+	if _, err := RotateRoot(f.dir, map[string][]*metadata.Key{metadata.ROOT: {r3.Key}}, nil, []*Signer{f.keys["root"]}, []*Signer{r3}, time.Hour, f.now); err == nil || !strings.Contains(err.Error(), "is not a root key") {
+		t.Fatalf("retired root key signed: %v", err)
+	}
+	if _, err := RotateRoot(f.dir, map[string][]*metadata.Key{metadata.ROOT: {r3.Key}}, nil, []*Signer{r2}, []*Signer{r3}, 365*24*time.Hour, f.now); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.update(time.Time{})
+	if err != nil || r.Channels[0].Root != 3 || r.Models[0].Outcome != Updated {
+		t.Fatalf("after two rotations: %v %+v", err, r)
+	}
+	// root v4 forged with the first root key only
+	forged := f.snapshotOf()
+	rp, err := load(forged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nr := *rp.root
+	nr.Signed.Version = 4
+	if err := signAs(&nr, rp.root, metadata.ROOT, []*Signer{f.keys["root"]}, true); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := nr.ToBytes(true)
+	os.WriteFile(filepath.Join(forged, "4.root.json"), b, 0o644)
+	f.set(func() { f.serve = forged })
+	_, err = f.update(time.Time{})
+	wantAttack(t, err, AttackThreshold, "signature threshold not met")
+}
+
+// TestConcurrentUpdates: hosts sharing one store update at once; the cache
+// lock and the lock file keep them consistent (run with -race).
+func TestConcurrentUpdates(t *testing.T) {
+	f := newFixture(t, 1)
+	v1 := f.publish(1, "")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := f.update(time.Time{})
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if f.pin() != v1.RootDigest {
+		t.Fatalf("pin %s", f.pin())
+	}
+}

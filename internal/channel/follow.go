@@ -136,6 +136,11 @@ func (c *Client) Refresh(ctx context.Context) (*State, error) {
 	if err := ensureCache(c.Cache); err != nil {
 		return nil, fmt.Errorf("channel %s: cache: %w", name, err)
 	}
+	unlock, err := lockCache(c.Cache)
+	if err != nil {
+		return nil, fmt.Errorf("channel %s: cache: %w", name, err)
+	}
+	defer unlock()
 	rootBytes, err := c.trustedRoot()
 	if err != nil {
 		return nil, err
@@ -177,9 +182,12 @@ func (c *Client) Refresh(ctx context.Context) (*State, error) {
 	}
 	for n, d := range current {
 		tf := up.GetTopLevelTargets()[paths[n]]
-		_, body, err := up.DownloadTarget(tf, filepath.Join(cfg.LocalTargetsDir, hex.EncodeToString(tf.Hashes["sha256"])+".json"), "")
-		if err != nil {
-			return nil, classify(name, fmt.Errorf("target %s: %w", paths[n], err))
+		local := filepath.Join(cfg.LocalTargetsDir, hex.EncodeToString(tf.Hashes["sha256"])+".json")
+		_, body, err := up.FindCachedTarget(tf, local) // checked against its length and hash
+		if err != nil || body == nil {
+			if _, body, err = up.DownloadTarget(tf, local, ""); err != nil {
+				return nil, classify(name, fmt.Errorf("target %s: %w", paths[n], err))
+			}
 		}
 		var file Descriptor
 		if err := strictJSON(body, &file); err != nil {
@@ -271,6 +279,21 @@ func ensureCache(dir string) error {
 		}
 	}
 	return nil
+}
+
+// lockCache takes the cache's lock (flock on CACHE/.lock): concurrent
+// refreshes of one channel take turns, so an older state never overwrites
+// a newer one in the cache.
+func lockCache(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
 }
 
 // fetcher downloads metadata and targets with the policy's TLS settings,

@@ -33,7 +33,7 @@ import (
 // fixture is one channel (a publisher's folder served by a loopback TLS
 // server, the "mirror") and one host following it.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string // the publisher's channel folder
 	home  string // the host's policy, lock and store
 	srv   *httptest.Server
@@ -127,7 +127,7 @@ func writeKey(t testing.TB, dir, name string, ed bool) *Signer {
 // newFixture initializes a channel moving model "vits" with one key per
 // role (targets: T1 and T2 under targetsThreshold) and a host whose policy
 // follows it.
-func newFixture(t *testing.T, targetsThreshold int) *fixture {
+func newFixture(t testing.TB, targetsThreshold int) *fixture {
 	base := t.TempDir()
 	f := &fixture{t: t, dir: filepath.Join(base, "channel"), home: filepath.Join(base, "host"), keys: map[string]*Signer{},
 		now: time.Now().UTC().Truncate(time.Second), over: map[string][]byte{}, dl: map[string][]byte{}}
