@@ -3,6 +3,7 @@ package dataset
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/ttsguard/ttsguard/internal/dataset/audio"
@@ -58,8 +59,9 @@ type posting struct {
 // (those are label/duplicate-audio) and whose pitch agrees frame by frame
 // (nearDupPitch): a recording altered by gain, a trim, noise or
 // resampling. Candidates come from exact matches of 24-bit keys
-// (three frames, at every position), so memory is 12 bytes per frame of
-// audio (40 frames a second) and the work
+// (three frames, at every position: 12 bytes per frame of audio, 40 frames
+// a second), and each clip is compared with the earlier clips that share a
+// key with it, one clip's candidates in memory at a time and the work
 // does not grow with the square of the clips. The later clip (in row
 // order) of a pair is flagged, once.
 func nearDuplicates(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
@@ -86,73 +88,73 @@ func nearDuplicates(rows []Row, clips map[string]*clipResult, th Thresholds, emi
 	slices.SortFunc(posts, func(a, b posting) int {
 		return cmp.Or(cmp.Compare(a.key, b.key), cmp.Compare(a.clip, b.clip), cmp.Compare(a.pos, b.pos))
 	})
-	type pair struct{ a, b int32 }
-	cand := map[pair][]int32{} // shifts of b against a that a key gives (at most nearDupShifts)
-	for lo := 0; lo < len(posts); {
-		hi := lo
-		for hi < len(posts) && posts[hi].key == posts[lo].key {
-			hi++
-		}
-		if g := posts[lo:hi]; len(g) <= nearDupMaxGroup {
-			for x := range g {
-				for y := x + 1; y < len(g); y++ {
-					if g[x].clip == g[y].clip {
-						continue
-					}
-					p, s := pair{g[x].clip, g[y].clip}, g[y].pos-g[x].pos
-					if c := cand[p]; len(c) < nearDupShifts && !slices.Contains(c, s) {
-						cand[p] = append(c, s)
-					}
+	// each clip against the earlier ones that share a key with it: the
+	// candidates of one clip at a time are in memory
+	for bi := range list {
+		b := list[bi]
+		cand := map[int32][]int32{} // earlier clip -> shifts its keys give (at most nearDupShifts)
+		for p := 0; p+3 <= len(b.fp); p++ {
+			k := uint32(b.fp[p])<<16 | uint32(b.fp[p+1])<<8 | uint32(b.fp[p+2])
+			lo, _ := slices.BinarySearchFunc(posts, k, func(q posting, k uint32) int { return cmp.Compare(q.key, k) })
+			hi := lo
+			for hi < len(posts) && posts[hi].key == k {
+				hi++
+			}
+			if hi-lo > nearDupMaxGroup {
+				continue
+			}
+			for _, q := range posts[lo:hi] {
+				if q.clip >= int32(bi) {
+					break // sorted by clip: the rest are this clip or later
+				}
+				s := int32(p) - q.pos
+				if c := cand[q.clip]; len(c) < nearDupShifts && !slices.Contains(c, s) {
+					cand[q.clip] = append(c, s)
 				}
 			}
 		}
-		lo = hi
-	}
-	pairs := slices.SortedFunc(func(yield func(pair) bool) {
-		for p := range cand {
-			if !yield(p) {
-				return
+		for _, ai := range slices.Sorted(maps.Keys(cand)) {
+			if nearDupMatch(list[ai], b, cand[ai], th, emit) {
+				break
 			}
 		}
-	}, func(x, y pair) int { return cmp.Or(cmp.Compare(x.b, y.b), cmp.Compare(x.a, y.a)) })
-	flagged := map[int32]bool{}
-	for _, p := range pairs {
-		if flagged[p.b] {
-			continue
-		}
-		a, b := list[p.a], list[p.b]
-		if a.sha == b.sha {
-			continue
-		}
-		short, long := min(len(a.fp), len(b.fp)), max(len(a.fp), len(b.fp))
-		if float64(short) < nearDupOverlap*float64(long) {
-			continue
-		}
-		best, shift := 1.0, 0
-		for _, s := range cand[p] {
-			ber, n := audio.FingerprintBER(a.fp, b.fp, int(s))
-			if float64(n) >= nearDupOverlap*float64(short) && ber < best {
-				best, shift = ber, int(s)
-			}
-		}
-		if best > th.NearDupBER {
-			continue
-		}
-		pitch, voiced := audio.PitchAgreement(a.pitch, b.pitch, shift)
-		if voiced < nearDupVoiced || pitch < nearDupPitch {
-			continue
-		}
-		flagged[p.b] = true
-		r, f := b.row, a.row
-		ms := 1000 * float64(shift) / audio.FingerprintFramesPerSecond
-		if normText(f.Text) != normText(r.Text) {
-			emit(Finding{Rule: "label/near-duplicate-audio", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
-				Message: fmt.Sprintf("audio %q is the recording of %s:%d (clip %q, %q) altered (gain, trim, noise or resampling: fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) under another transcript: %q here, %q there",
-					r.Clip.Rel, f.MetaFile, f.Line, f.ID, f.Clip.Rel, 100*best, ms, 100*pitch, voiced, r.Text, f.Text)})
-			continue
-		}
-		emit(Finding{Rule: "label/near-duplicate-audio", Severity: scan.Low, File: r.MetaFile, Line: r.Line, Clip: r.ID,
-			Message: fmt.Sprintf("audio %q is the recording of %s:%d (clip %q, %q) altered (fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) with the same transcript: trained on twice",
-				r.Clip.Rel, f.MetaFile, f.Line, f.ID, f.Clip.Rel, 100*best, ms, 100*pitch, voiced)})
 	}
+}
+
+// nearDupMatch compares clip b with the earlier clip a at the shifts given
+// and emits the finding on b when they are one recording.
+func nearDupMatch(a, b fpClip, shifts []int32, th Thresholds, emit func(Finding)) bool {
+	if a.sha == b.sha {
+		return false
+	}
+	short, long := min(len(a.fp), len(b.fp)), max(len(a.fp), len(b.fp))
+	if float64(short) < nearDupOverlap*float64(long) {
+		return false
+	}
+	best, shift := 1.0, 0
+	for _, s := range shifts {
+		ber, n := audio.FingerprintBER(a.fp, b.fp, int(s))
+		if float64(n) >= nearDupOverlap*float64(short) && ber < best {
+			best, shift = ber, int(s)
+		}
+	}
+	if best > th.NearDupBER {
+		return false
+	}
+	pitch, voiced := audio.PitchAgreement(a.pitch, b.pitch, shift)
+	if voiced < nearDupVoiced || pitch < nearDupPitch {
+		return false
+	}
+	r, f := b.row, a.row
+	ms := 1000 * float64(shift) / audio.FingerprintFramesPerSecond
+	if normText(f.Text) != normText(r.Text) {
+		emit(Finding{Rule: "label/near-duplicate-audio", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+			Message: fmt.Sprintf("audio %q is the recording of %s:%d (clip %q, %q) altered (gain, trim, noise or resampling: fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) under another transcript: %q here, %q there",
+				r.Clip.Rel, f.MetaFile, f.Line, f.ID, f.Clip.Rel, 100*best, ms, 100*pitch, voiced, r.Text, f.Text)})
+		return true
+	}
+	emit(Finding{Rule: "label/near-duplicate-audio", Severity: scan.Low, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+		Message: fmt.Sprintf("audio %q is the recording of %s:%d (clip %q, %q) altered (fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) with the same transcript: trained on twice",
+			r.Clip.Rel, f.MetaFile, f.Line, f.ID, f.Clip.Rel, 100*best, ms, 100*pitch, voiced)})
+	return true
 }
