@@ -16,6 +16,8 @@ func FuzzParse(f *testing.F) {
 		"version: !!binary MQ==\n", "? [a]\n: b\n", "version: 1\n---\n---\n",
 		"version: 1\nmodels:\n  \"x\\u0000\": {}\n",
 		datasetPolicy,
+		"version: 1\nchannels:\n  - {name: prod, url: \"https://m.example/c/\", root: r.json, root_sha256: " + pinHex + ", models: [a, b]}\n",
+		"version: 1\nchannels: [{name: x, url: \"http://127.0.0.1:8/\"}]\n",
 		"version: 1\nstore:\n  path: /s\n  encryption:\n    recipients: [age1750nml3u5za5se25m250lhqgufha5jxgvxr03aut9m7qeh3vzdeqgq4zl0]\n    identity: k\n",
 		"version: 1\nstore: {encryption: {recipients: [\"ssh-ed25519 AAAA\"], identity: ''}}\n",
 	} {
