@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 BIN       := bin/ttsguard
 GOFLAGS_B := -trimpath -buildvcs=true
 
-.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e e2e-train fuzz clean wheel test-python e2e-python image
+.PHONY: build test vet race interop conformance example bench bench-scan bench-pull bench-run bench-diff e2e e2e-train e2e-oci e2e-fleet fuzz clean wheel test-python e2e-python image
 
 build:
 	$(GO) build $(GOFLAGS_B) -o $(BIN) ./cmd/ttsguard
@@ -73,6 +73,14 @@ e2e: build
 # espeak-ng and /opt/e2e-venv or E2E_VENV with coqui-tts 0.28).
 e2e-train:
 	scripts/e2e-train.sh
+
+# Outside CI: a real registry (Debian's docker-registry, TLS on 127.0.0.1): push, crane/oras interop, pull,
+# outage and a tampered blob (scripts/e2e-oci.sh); N hosts following it and a TUF channel (scripts/e2e-fleet.sh).
+e2e-oci:
+	scripts/e2e-oci.sh
+
+e2e-fleet:
+	scripts/e2e-fleet.sh
 
 # Outside CI: the differential harness, generated checkpoints loaded by the real torch/numpy/coqui against `scan` (docs/scan.md).
 differential: ; scripts/differential/run.sh --minutes $(or $(MINUTES),10) $(if $(OUT),--out $(OUT))
