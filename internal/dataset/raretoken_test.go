@@ -1,6 +1,9 @@
 package dataset
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestUnwordlike: the shapes of planted triggers are not words; rare real
 // words, abbreviations, ordinals, Roman numerals and contractions are.
@@ -21,4 +24,25 @@ func TestUnwordlike(t *testing.T) {
 	if got := tokens("We'll meet Mr. O’Brien—at 10, (x7q)!"); len(got) != 7 || got[0] != "we'll" || got[3] != "o’brien" || got[6] != "x7q" {
 		t.Errorf("tokens: %q", got)
 	}
+}
+
+// FuzzRareTokens: any transcript splits into non-empty lower-case tokens
+// without apostrophes at their ends, and the shape test and the rule take
+// any of them.
+func FuzzRareTokens(f *testing.F) {
+	for _, s := range []string{"We'll meet Mr. O’Brien at 10 (x7q)!", "cf cf", "XIV 19th", "\xff\xfe'''", "zzz ' ’ a1b2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var rows []Row
+		for _, tok := range tokens(s) {
+			if tok == "" || strings.HasPrefix(tok, "'") || strings.HasSuffix(tok, "’") {
+				t.Fatalf("token %q of %q", tok, s)
+			}
+			unwordlike(tok, "en")
+			rows = append(rows, Row{ID: tok, Text: s})
+		}
+		rows = append(rows, rows...)
+		rareTokens(rows, "en", DefaultThresholds, func(Finding) {})
+	})
 }
