@@ -157,27 +157,37 @@ func (s *Store) rewriteBlob(ctx context.Context, work, sum, bp string) error {
 	return syncDir(filepath.Dir(bp))
 }
 
-// openContent opens the stored file p as a stream of its content: the file
-// itself, or the decryption of an age file. size is the plaintext's size
-// when it is known (-1 for an age file: age authenticates the end).
-func (s *Store) openContent(p string) (io.ReadCloser, int64, error) {
+// openStored opens the stored file p (no link, a regular file), positioned
+// at its start, and says whether it is an age file (its first bytes).
+func openStored(p string) (*os.File, int64, bool, error) {
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, 0, errors.Join(err, fmt.Errorf("%q: not a regular file", p))
+		return nil, 0, false, errors.Join(err, fmt.Errorf("%q: not a regular file", p))
 	}
 	head := make([]byte, len(crypt.Magic))
 	n, _ := io.ReadFull(f, head)
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
+		return nil, 0, false, err
+	}
+	return f, st.Size(), crypt.IsAge(head[:n]), nil
+}
+
+// openContent opens the stored file p as a stream of its content: the file
+// itself, or the decryption of an age file. size is the plaintext's size
+// when it is known (-1 for an age file: age authenticates the end).
+func (s *Store) openContent(p string) (io.ReadCloser, int64, error) {
+	f, size, enc, err := openStored(p)
+	if err != nil {
 		return nil, 0, err
 	}
-	if !crypt.IsAge(head[:n]) {
-		return f, st.Size(), nil
+	if !enc {
+		return f, size, nil
 	}
 	ids, err := s.keys.Identities()
 	if err != nil {

@@ -84,28 +84,14 @@ func (s *Store) Encrypted(v *Version) (bool, error) {
 // plaintext (crypt.PlainMemfd; nothing is written to a disk). The caller
 // closes it. It returns the content's size.
 func (s *Store) OpenPlain(p string) (*os.File, int64, error) {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, size, enc, err := openStored(p)
 	if err != nil {
 		return nil, 0, err
 	}
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		f.Close()
-		return nil, 0, errors.Join(err, fmt.Errorf("%q: not a regular file", p))
-	}
-	head := make([]byte, len(crypt.Magic))
-	n, _ := io.ReadFull(f, head)
-	if !crypt.IsAge(head[:n]) {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, 0, err
-		}
-		return f, st.Size(), nil
+	if !enc {
+		return f, size, nil
 	}
 	defer f.Close()
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, 0, err
-	}
 	mf, size, err := crypt.PlainMemfd(f, s.keys, filepath.Base(p))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", p, err)
