@@ -272,10 +272,11 @@ func revisionMoved(lf *store.LockFile, name string, got store.LockEntry) string 
 }
 
 // revisionAdded reports whether an entry that matches its pin brings a Hub
-// commit the lock file does not record yet (a pin written before ttsguard
-// pinned commits): it is written then.
+// commit or an OCI manifest the lock file does not record yet (a pin written
+// before, or from another source of the same files): it is written then.
 func revisionAdded(lf *store.LockFile, name string, got store.LockEntry) bool {
-	return got.Revision != nil && lf.Entries[name].Revision == nil
+	pin := lf.Entries[name]
+	return got.Revision != nil && pin.Revision == nil || got.OCI != nil && pin.OCI == nil
 }
 
 // revisionNote names the Hub commit of a pull for a passed pin gate's detail.

@@ -383,7 +383,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return err
 		}
 		committed = true
-		if newPin == "matched" && !revisionAdded(lf, p.name, entry) && (entry.OCI == nil || lf.Entries[p.name].OCI != nil) {
+		if newPin == "matched" && !revisionAdded(lf, p.name, entry) { // hub.go
 			return store.ErrUnchanged
 		}
 		lf.Entries[p.name] = entry
