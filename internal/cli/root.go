@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -61,8 +62,26 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if !g.started {
 		code = ExitUsage // flag parsing, required flags, argument counts, unknown commands
 	}
-	fmt.Fprintf(stderr, "ttsguard: %v\n", err)
+	fmt.Fprintf(stderr, "ttsguard: %s\n", terminalSafe(err.Error()))
 	return code
+}
+
+// terminalSafe escapes the control characters of an error message (C0 but
+// newline and tab, DEL, C1, and the bidirectional controls), which may come
+// from a server's or a file's text: they must not drive the terminal.
+func terminalSafe(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func newRoot(g *globals) *cobra.Command {

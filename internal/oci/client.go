@@ -60,6 +60,9 @@ func New(o Options) (*Client, error) {
 		if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
 			return fmt.Errorf("oci: redirect from https to %s refused", req.URL.Scheme)
 		}
+		if req.URL.Scheme != "https" && !Loopback(req.URL.Hostname()) {
+			return fmt.Errorf("oci: redirect to plain HTTP on %q refused (plain HTTP is for a loopback registry only)", req.URL.Host)
+		}
 		return nil
 	}}
 	return &Client{o: o, hc: hc}, nil

@@ -47,6 +47,10 @@ const (
 	maxAnnotations   = 64 << 10 // bytes of annotations in one descriptor
 )
 
+// gitPaths are the top-level names OMS signing leaves out of a model: a
+// layer with one would be stored but not signed.
+var gitPaths = map[string]bool{".git": true, ".github": true, ".gitattributes": true, ".gitignore": true}
+
 // rawTypes are the layer media types a model file may have (one file per
 // layer, stored as it is). The archive forms (.tar, +gzip, +zstd) are not
 // accepted: ttsguard pushes and pulls files one by one.
@@ -142,7 +146,10 @@ func ParseModelManifest(data []byte, maxFile int64) (*ocispec.Manifest, []ModelF
 		if why := badFilePath(p); why != "" {
 			return nil, nil, fmt.Errorf("%w: model manifest: %s: file path %q %s", ErrInvalid, what, p, why)
 		}
-		if p == SignatureFile || p == ProvenanceFile {
+		if top, _, _ := strings.Cut(p, "/"); gitPaths[strings.ToLower(top)] {
+			return nil, nil, fmt.Errorf("%w: model manifest: %s: %q is a git path, never part of a model", ErrInvalid, what, p)
+		}
+		if strings.EqualFold(p, SignatureFile) || strings.EqualFold(p, ProvenanceFile) {
 			return nil, nil, fmt.Errorf("%w: model manifest: %s: %q is a layer; signatures travel as referrers", ErrInvalid, what, p)
 		}
 		key := strings.ToLower(p)
@@ -228,13 +235,13 @@ func badFilePath(p string) string {
 	return ""
 }
 
-// strictJSON decodes one JSON value with no trailing data and no duplicate
-// keys at the top level (two readers could pick different ones).
+// strictJSON decodes one JSON value with no trailing data and no key twice
+// in one object, also ignoring case (two readers could pick different ones).
 func strictJSON(data []byte, v any) error {
 	if len(data) > MaxManifestBytes {
 		return fmt.Errorf("%d bytes, more than %d", len(data), MaxManifestBytes)
 	}
-	if err := store.CheckDuplicateKeys(data); err != nil {
+	if err := store.CheckDuplicateKeysFold(data); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

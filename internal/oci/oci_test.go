@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +193,49 @@ func TestParseRef(t *testing.T) {
 		if r, err := ParseRef(s); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: accepted as %+v", s, r)
 		}
+	}
+}
+
+// TestManifestReviewFindings: the attack review's manifests: keys that
+// differ only in case (encoding/json would take the last, other readers the
+// exact one), git paths (stored but never signed), and signature names in
+// another case.
+func TestManifestReviewFindings(t *testing.T) {
+	layer := func(p string) string {
+		return `{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2,"annotations":{"org.cncf.model.filepath":"` + p + `"}}`
+	}
+	head := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.cncf.model.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},`
+	if _, _, err := ParseModelManifest([]byte(head+`"layers":[`+layer("model.pth")+`]}`), 1<<20); err != nil {
+		t.Fatalf("the good manifest: %v", err)
+	}
+	for name, m := range map[string]string{
+		"LAYERS beside layers": head + `"layers":[` + layer("model.pth") + `],"LAYERS":[` + layer("evil.pth") + `]}`,
+		"Digest beside digest": head + `"layers":[{"mediaType":"application/vnd.cncf.model.weight.v1.raw","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","Digest":"sha256:` + strings.Repeat("0", 64) + `","size":2,"annotations":{"org.cncf.model.filepath":"m.pth"}}]}`,
+		".git/config":          head + `"layers":[` + layer(".git/config") + `]}`,
+		".gitattributes":       head + `"layers":[` + layer(".GITATTRIBUTES") + `]}`,
+		"Model.sig":            head + `"layers":[` + layer("Model.sig") + `]}`,
+	} {
+		if _, _, err := ParseModelManifest([]byte(m), 1<<20); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: accepted (%v)", name, err)
+		}
+	}
+}
+
+// TestPlainRedirectToRemote: a plain-HTTP loopback registry cannot send the
+// client to a plain-HTTP host elsewhere.
+func TestPlainRedirectToRemote(t *testing.T) {
+	srv := httptest.NewServer(http.RedirectHandler("http://evil-remote.invalid/steal", http.StatusTemporaryRedirect))
+	t.Cleanup(srv.Close)
+	c, err := New(Options{PlainHTTP: true, Credentials: auth.StaticCredential("", auth.EmptyCredential)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, err := ParseRef("oci://" + strings.TrimPrefix(srv.URL, "http://") + "/m/x:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Resolve(context.Background(), ref)
+	if err == nil || !strings.Contains(err.Error(), "plain HTTP is for a loopback registry only") {
+		t.Fatalf("redirect to a remote plain-HTTP host: %v", err)
 	}
 }

@@ -141,7 +141,7 @@ func LoadLock(path string) (*LockFile, error) {
 		return nil, err
 	}
 	l.sum = sha256.Sum256(data)
-	if err := checkDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), "", 0); err != nil {
+	if err := checkDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), "", 0, false); err != nil {
 		return nil, fmt.Errorf("lock file %q: %s", path, describeJSONError(data, err))
 	}
 	var w lockWireIn
@@ -411,12 +411,20 @@ func (l *LockFile) write(df *os.File, data []byte) error {
 // same key twice (two readers could pick different ones); other packages
 // that read JSON from untrusted places share it.
 func CheckDuplicateKeys(data []byte) error {
-	return checkDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), "", 0)
+	return checkDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), "", 0, false)
+}
+
+// CheckDuplicateKeysFold is CheckDuplicateKeys with keys compared ignoring
+// case, for JSON decoded into Go structs (encoding/json matches field names
+// case-insensitively, the last one winning, where other readers would take
+// the exact name).
+func CheckDuplicateKeysFold(data []byte) error {
+	return checkDuplicateKeys(json.NewDecoder(bytes.NewReader(data)), "", 0, true)
 }
 
 // checkDuplicateKeys fails on an object holding the same key twice, which
 // encoding/json would silently accept (last one wins).
-func checkDuplicateKeys(dec *json.Decoder, at string, depth int) error {
+func checkDuplicateKeys(dec *json.Decoder, at string, depth int, fold bool) error {
 	if depth > 32 {
 		return fmt.Errorf("nested too deeply at %q", at)
 	}
@@ -436,17 +444,20 @@ func checkDuplicateKeys(dec *json.Decoder, at string, depth int) error {
 				return err
 			}
 			key, _ := k.(string)
+			if fold {
+				key = strings.ToLower(key)
+			}
 			if seen[key] {
 				return fmt.Errorf("duplicate key %q in %q", key, "/"+strings.TrimPrefix(at, "/"))
 			}
 			seen[key] = true
-			if err := checkDuplicateKeys(dec, at+"/"+key, depth+1); err != nil {
+			if err := checkDuplicateKeys(dec, at+"/"+key, depth+1, fold); err != nil {
 				return err
 			}
 		}
 	} else {
 		for dec.More() {
-			if err := checkDuplicateKeys(dec, at, depth+1); err != nil {
+			if err := checkDuplicateKeys(dec, at, depth+1, fold); err != nil {
 				return err
 			}
 		}
