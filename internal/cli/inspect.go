@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ttsguard/ttsguard/internal/inspect"
+	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/scan"
 	"github.com/ttsguard/ttsguard/internal/store"
 	"github.com/ttsguard/ttsguard/internal/weightdiff"
@@ -20,9 +21,11 @@ import (
 
 // modelRef is a model named on the command line.
 type modelRef struct {
-	Path    string            // the folder or file
-	Label   string            // what to call it: the argument, or NAME@VERSION
-	Digests map[string]string // a stored version's file digests (hex), by path
+	Path  string // the folder or file
+	Label string // what to call it: the argument, or NAME@VERSION
+	// Side is what a stored version's metadata says of its files, and how
+	// to read their contents (a model encrypted at rest is decrypted).
+	Side weightdiff.Side
 }
 
 var versionID = regexp.MustCompile(`^[0-9a-f]{4,16}$`)
@@ -63,20 +66,11 @@ func resolveModel(policyPath, arg string) (modelRef, error) {
 	if err != nil {
 		return modelRef{}, err
 	}
-	if enc, err := st.Encrypted(v); err != nil {
-		return modelRef{}, err
-	} else if enc {
-		return modelRef{}, usagef("%s: the stored model is encrypted at rest: inspect and diff of an encrypted model are not built yet (docs/storage.md)", v.Name)
-	}
-	meta, err := st.Meta(v)
+	side, err := pull.StoredSide(st, v)
 	if err != nil {
 		return modelRef{}, err
 	}
-	digests := map[string]string{}
-	for _, f := range meta.Files {
-		digests[f.Path] = f.SHA256
-	}
-	return modelRef{Path: v.Dir, Label: v.Name + "@" + v.ID, Digests: digests}, nil
+	return modelRef{Path: v.Dir, Label: v.Name + "@" + v.ID, Side: side}, nil
 }
 
 // storedVersion finds the version of name whose id starts with ver.
@@ -187,7 +181,7 @@ func newInspectCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := inspect.Inspect(c.Context(), ref.Path, inspect.Options{Config: configPath, Limits: scan.DefaultLimits})
+			r, err := inspect.Inspect(c.Context(), ref.Path, inspect.Options{Config: configPath, Limits: scan.DefaultLimits, Open: ref.Side.Opener})
 			if err != nil {
 				return err
 			}
@@ -346,7 +340,7 @@ func newDiffCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			r, err := weightdiff.Diff(c.Context(), old.Path, nw.Path, weightdiff.Options{Depth: depth, OldDigests: old.Digests, NewDigests: nw.Digests})
+			r, err := weightdiff.Diff(c.Context(), old.Path, nw.Path, weightdiff.Options{Depth: depth, Old: old.Side, New: nw.Side})
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -79,6 +78,9 @@ type Options struct {
 	// ("" for a folder: its config.json).
 	Config string
 	Limits scan.Limits // zero: scan.DefaultLimits
+	// Open opens each file's content (nil: the file itself); a stored
+	// model encrypted at rest is read through store.OpenPlain.
+	Open tensors.Opener
 }
 
 // loaderNames are the checkpoints coqui's ModelManager picks, in its order
@@ -117,7 +119,11 @@ func Inspect(ctx context.Context, root string, o Options) (*Report, error) {
 	}
 	var va *vitsArgs
 	if cfgPath != "" {
-		cfg, err := readConfig(cfgPath, o.Limits.MaxConfigSize)
+		open := o.Open
+		if o.Config != "" {
+			open = nil // the operator's own file
+		}
+		cfg, err := readConfig(cfgPath, open, o.Limits.MaxConfigSize)
 		if err != nil {
 			r.Findings = append(r.Findings, Finding{Rule: RuleConfig, Severity: scan.Medium, File: r.Config, Message: err.Error()})
 		} else {
@@ -132,7 +138,7 @@ func Inspect(ctx context.Context, root string, o Options) (*Report, error) {
 		if single {
 			name = path.Base(root)
 		}
-		ck, ok := r.read(ctx, f, name, o.Limits)
+		ck, ok := r.read(ctx, f, name, o)
 		if !ok {
 			continue
 		}
@@ -164,9 +170,9 @@ func Inspect(ctx context.Context, root string, o Options) (*Report, error) {
 
 // read lists one file's tensors; ok is false for a file that is not a
 // checkpoint (and is not named like one).
-func (r *Report) read(ctx context.Context, f manifest.File, name string, lim scan.Limits) (Checkpoint, bool) {
+func (r *Report) read(ctx context.Context, f manifest.File, name string, o Options) (Checkpoint, bool) {
 	ck := Checkpoint{File: name, Tensors: []*tensors.Tensor{}}
-	c, err := tensors.Open(ctx, f.Path, lim)
+	c, err := tensors.OpenWith(ctx, f.Path, o.Open, o.Limits)
 	if err != nil {
 		ext := strings.ToLower(path.Ext(name))
 		if errors.Is(err, tensors.ErrFormat) && ext != ".pth" && ext != ".pt" && ext != ".safetensors" && ext != ".ckpt" && ext != ".tar" {
@@ -202,19 +208,11 @@ func weightsOf(ck Checkpoint) map[string]*tensors.Tensor {
 	return out
 }
 
-// readConfig reads a coqui config.json: a JSON object.
-func readConfig(p string, maxSize int64) (map[string]any, error) {
-	f, err := os.Open(p)
+// readConfig reads a coqui config.json, through open: a JSON object.
+func readConfig(p string, open tensors.Opener, maxSize int64) (map[string]any, error) {
+	b, err := open.ReadAll(p, maxSize)
 	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > maxSize {
-		return nil, fmt.Errorf("config %q: larger than %d bytes", p, maxSize)
+		return nil, fmt.Errorf("config %w", err)
 	}
 	cfg, err := config.Decode(b)
 	if err != nil {

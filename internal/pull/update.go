@@ -75,13 +75,9 @@ func updateGate(ctx context.Context, o Options, st *store.Store, lf *store.LockF
 	if old == nil {
 		return nil, nil, nil
 	}
-	meta, err := st.Meta(old)
+	od, err := StoredSide(st, old)
 	if err != nil {
 		return fail(fmt.Sprintf("version %s: %v", old.ID, err))
-	}
-	od := map[string]string{}
-	for _, f := range meta.Files {
-		od[f.Path] = f.SHA256
 	}
 	nd := map[string]string{}
 	for _, it := range items {
@@ -89,7 +85,7 @@ func updateGate(ctx context.Context, o Options, st *store.Store, lf *store.LockF
 			nd[it.File] = fmt.Sprintf("%x", it.Digest)
 		}
 	}
-	d, err := weightdiff.Diff(ctx, old.Dir, model, weightdiff.Options{OldDigests: od, NewDigests: nd})
+	d, err := weightdiff.Diff(ctx, old.Dir, model, weightdiff.Options{Old: od, New: weightdiff.Side{Digests: nd}})
 	if err != nil {
 		return fail(fmt.Sprintf("comparing with version %s: %v", old.ID, err))
 	}
@@ -146,4 +142,19 @@ func Summary(d *weightdiff.Result) string {
 		s += fmt.Sprintf("; largest relative change: %s %.4g", top.Name, *top.Relative)
 	}
 	return s
+}
+
+// StoredSide is what a diff knows of a stored version's files: their
+// digests and sizes from its metadata, and their contents through the
+// store (the plaintext of a model encrypted at rest, in a sealed memfd).
+func StoredSide(st *store.Store, v *store.Version) (weightdiff.Side, error) {
+	meta, err := st.Meta(v)
+	if err != nil {
+		return weightdiff.Side{}, err
+	}
+	side := weightdiff.Side{Digests: map[string]string{}, Sizes: map[string]int64{}, Opener: st.OpenPlain}
+	for _, f := range meta.Files {
+		side.Digests[f.Path], side.Sizes[f.Path] = f.SHA256, f.Size
+	}
+	return side, nil
 }

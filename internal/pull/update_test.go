@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
+	"github.com/ttsguard/ttsguard/internal/crypt"
 	"github.com/ttsguard/ttsguard/internal/policy"
 	"github.com/ttsguard/ttsguard/internal/store"
 )
@@ -143,5 +146,52 @@ func TestUpdatePinnedVersionGone(t *testing.T) {
 	_, err = e.pull(t, Options{Name: "m", Update: true}, src)
 	if !errors.Is(err, ErrGate) || !strings.Contains(err.Error(), "is not in the store") {
 		t.Fatalf("update rules passed without the pinned version: %v", err)
+	}
+}
+
+// TestLockUpdateEncrypted: the version an update replaces is encrypted at
+// rest. The update gate compares the new checkpoint with its plaintext
+// (decrypted into a sealed memfd), and reports the plaintext's size, not
+// the age file's.
+func TestLockUpdateEncrypted(t *testing.T) {
+	e := newEnv(t, "models:\n  m:\n    update:\n      frozen: [\"decoder.conv.*\"]\n")
+	id, err := age.GenerateX25519Identity()
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(e.dir, "store.key"), []byte(id.String()+"\n"), 0o600))
+	pp := filepath.Join(e.dir, "ttsguard.yaml")
+	y, err := os.ReadFile(pp)
+	must(t, err)
+	storeLine := "store: " + filepath.Join(e.dir, "store") + "\n"
+	if !strings.Contains(string(y), storeLine) {
+		t.Fatalf("policy has no %q", storeLine)
+	}
+	enc := fmt.Sprintf("store:\n  path: %s\n  encryption:\n    recipients: [%s]\n    identity: store.key\n", filepath.Join(e.dir, "store"), id.Recipient())
+	must(t, os.WriteFile(pp, []byte(strings.Replace(string(y), storeLine, enc, 1)), 0o600))
+	e.pol, err = policy.Load(pp)
+	must(t, err)
+
+	old := fixture(t, "fp32-old-zip.pth")
+	src := localModel(t, map[string][]byte{"model_file.pth": old})
+	r, err := e.pull(t, Options{Name: "m"}, src)
+	if err != nil || r.Pinned != "added" {
+		t.Fatalf("first pull: %v %+v", err, r)
+	}
+	if isAge, err := crypt.IsAgeFile(filepath.Join(r.Dir, "model_file.pth")); err != nil || !isAge {
+		t.Fatalf("the stored checkpoint is not an age file (%v): the test would not test decryption", err)
+	}
+	must(t, os.WriteFile(filepath.Join(src, "model_file.pth"), fixture(t, "fp32-new-zip.pth"), 0o644))
+	r, err = e.pull(t, Options{Name: "m", Update: true}, src)
+	if !errors.Is(err, ErrGate) || !strings.Contains(err.Error(), "decoder.conv.bias") || !strings.Contains(err.Error(), "relative change 0.5") {
+		t.Fatalf("frozen tensors of an encrypted version changed, and the update said: %v", err)
+	}
+	if r.Diff == nil || len(r.Diff.Files) != 1 || r.Diff.Files[0].OldSize != int64(len(old)) {
+		t.Fatalf("diff against the encrypted version: %+v (want the plaintext's size %d)", r.Diff, len(old))
+	}
+	// Unchanged content compares equal through the decryption.
+	must(t, os.WriteFile(filepath.Join(src, "model_file.pth"), old, 0o644))
+	e.pol.Models["m"] = policy.Model{Signature: policy.SignatureOptional, Update: policy.ModelUpdate{Frozen: []string{"*"}}}
+	r, err = e.pull(t, Options{Name: "m", Update: true}, src)
+	if err != nil || r.Pinned != "matched" {
+		t.Fatalf("the same content against its encrypted copy: %v %+v", err, r)
 	}
 }

@@ -101,29 +101,75 @@ func (c *Checkpoint) Params() (weights, all int64) {
 	return weights, all
 }
 
-// Open reads the checkpoint in the file at path. The file stays open for
-// the tensors' data until Close.
-func Open(ctx context.Context, path string, lim scan.Limits) (*Checkpoint, error) {
+// Opener opens a file's content for reading and returns its size: os.Open
+// for a plain file; a store encrypted at rest gives a sealed memfd holding
+// the plaintext of a stored file (store.OpenPlain).
+type Opener func(path string) (*os.File, int64, error)
+
+// OpenPlainFile is the Opener of a plain file: a regular file, opened
+// as it is.
+func OpenPlainFile(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("%q: %w: not a regular file", path, ErrFormat)
+		return nil, 0, fmt.Errorf("%q: %w: not a regular file", path, ErrFormat)
 	}
-	c, err := Read(ctx, f, fi.Size(), lim)
+	return f, fi.Size(), nil
+}
+
+// Open opens path through o; a nil Opener is OpenPlainFile.
+func (o Opener) Open(path string) (*os.File, int64, error) {
+	if o == nil {
+		return OpenPlainFile(path)
+	}
+	return o(path)
+}
+
+// ReadAll reads the content of the file at path through o, refusing one
+// larger than max bytes.
+func (o Opener) ReadAll(path string, max int64) ([]byte, error) {
+	f, _, err := o.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%q: larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// Open reads the checkpoint in the file at path. The file stays open for
+// the tensors' data until Close.
+func Open(ctx context.Context, path string, lim scan.Limits) (*Checkpoint, error) {
+	return OpenWith(ctx, path, nil, lim)
+}
+
+// OpenWith is Open through open (nil: OpenPlainFile).
+func OpenWith(ctx context.Context, path string, open Opener, lim scan.Limits) (*Checkpoint, error) {
+	f, size, err := open.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := Read(ctx, f, size, lim)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%q: %w", path, err)
 	}
 	c.f = f
-	c.data = mapFile(f, fi.Size())
+	c.data = mapFile(f, size)
 	return c, nil
 }
 

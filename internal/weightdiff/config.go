@@ -3,14 +3,13 @@ package weightdiff
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/scan/config"
+	"github.com/ttsguard/ttsguard/internal/tensors"
 )
 
 // ConfigChange is a key of a JSON config (a file that is a JSON object)
@@ -29,9 +28,9 @@ const maxConfigKeys = 100_000
 
 // configDiff compares two JSON files key by key. A file that is not a JSON
 // object (or is too large) is compared as a whole: one change with key "".
-func configDiff(a, b manifest.File, maxSize int64) []ConfigChange {
-	ka, erra := configKeys(a.Path, maxSize)
-	kb, errb := configKeys(b.Path, maxSize)
+func configDiff(a, b manifest.File, o Options) []ConfigChange {
+	ka, erra := configKeys(a.Path, o.Old.Opener, o.Limits.MaxConfigSize)
+	kb, errb := configKeys(b.Path, o.New.Opener, o.Limits.MaxConfigSize)
 	if erra != nil || errb != nil {
 		return []ConfigChange{{File: b.Name, Change: Changed, Old: errText(erra), New: errText(errb)}}
 	}
@@ -70,18 +69,10 @@ func errText(err error) string {
 
 // configKeys flattens a JSON object to its leaves (scalars, empty objects
 // and arrays), as compact JSON text by key path.
-func configKeys(path string, maxSize int64) (map[string]string, error) {
-	f, err := os.Open(path)
+func configKeys(path string, open tensors.Opener, maxSize int64) (map[string]string, error) {
+	data, err := open.ReadAll(path, maxSize)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > maxSize {
-		return nil, fmt.Errorf("larger than %d bytes", maxSize)
 	}
 	v, err := config.Decode(data)
 	if err != nil {

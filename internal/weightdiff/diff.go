@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -33,11 +32,24 @@ type Options struct {
 	Depth int
 	// Workers compare tensors in parallel; 0 means GOMAXPROCS.
 	Workers int
-	// Known are the SHA-256 digests (hex) of files, by path relative to
-	// each model, when the caller has them (a stored version's metadata, a
-	// pull's manifest): files whose digests match are not read.
-	OldDigests, NewDigests map[string]string
-	Limits                 scan.Limits // zero: scan.DefaultLimits
+	// Old and New are what the caller knows of each model's files.
+	Old, New Side
+	Limits   scan.Limits // zero: scan.DefaultLimits
+}
+
+// Side is what the caller knows of one model's files, by path relative to
+// the model.
+type Side struct {
+	// Digests are the files' SHA-256 digests (hex), when the caller has
+	// them (a stored version's metadata, a pull's manifest): files whose
+	// digests match are not read.
+	Digests map[string]string
+	// Sizes are the sizes of the files' contents where they differ from
+	// the files' own (a stored model encrypted at rest holds age files).
+	Sizes map[string]int64
+	// Opener opens a file's content (nil: the file itself; a stored model
+	// encrypted at rest: store.OpenPlain).
+	Opener tensors.Opener
 }
 
 // Changes.
@@ -124,11 +136,11 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 	if o.Limits == (scan.Limits{}) {
 		o.Limits = scan.DefaultLimits
 	}
-	of, err := walk(oldPath)
+	of, err := walk(oldPath, o.Old)
 	if err != nil {
 		return nil, err
 	}
-	nf, err := walk(newPath)
+	nf, err := walk(newPath, o.New)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +179,7 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 		}
 	}
 	// A checkpoint that moved: one left on each side is compared as renamed.
-	oc, nc := checkpointsOf(ctx, onlyOld, o), checkpointsOf(ctx, onlyNew, o)
+	oc, nc := checkpointsOf(ctx, onlyOld, o.Old.Opener, o), checkpointsOf(ctx, onlyNew, o.New.Opener, o)
 	if len(oc) == 1 && len(nc) == 1 {
 		if err := r.compare(ctx, oc[0], nc[0], false, o); err != nil {
 			return nil, err
@@ -184,14 +196,17 @@ func Diff(ctx context.Context, oldPath, newPath string, o Options) (*Result, err
 }
 
 // walk lists a model's files by name (the signature and git metadata left
-// out; a single file is ".").
-func walk(root string) (map[string]manifest.File, error) {
+// out; a single file is "."), with the content sizes side knows.
+func walk(root string, side Side) (map[string]manifest.File, error) {
 	files, err := manifest.Walk(root, manifest.WalkOptions{IgnorePaths: append(slices.Clone(manifest.DefaultIgnorePaths), "model.sig", oms.ProvenanceFile)})
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]manifest.File{}
 	for _, f := range files {
+		if size, ok := side.Sizes[f.Name]; ok {
+			f.Size = size
+		}
 		out[f.Name] = f
 	}
 	return out, nil
@@ -217,15 +232,15 @@ func sameFile(a, b manifest.File, o Options) (bool, error) {
 	if a.Size != b.Size {
 		return false, nil
 	}
-	if da, db := o.OldDigests[a.Name], o.NewDigests[b.Name]; da != "" && db != "" {
+	if da, db := o.Old.Digests[a.Name], o.New.Digests[b.Name]; da != "" && db != "" {
 		return da == db, nil
 	}
-	fa, err := os.Open(a.Path)
+	fa, _, err := o.Old.Opener.Open(a.Path)
 	if err != nil {
 		return false, err
 	}
 	defer fa.Close()
-	fb, err := os.Open(b.Path)
+	fb, _, err := o.New.Opener.Open(b.Path)
 	if err != nil {
 		return false, err
 	}
@@ -250,10 +265,10 @@ func sameFile(a, b manifest.File, o Options) (bool, error) {
 }
 
 // checkpointsOf returns the files that read as checkpoints.
-func checkpointsOf(ctx context.Context, files []manifest.File, o Options) []manifest.File {
+func checkpointsOf(ctx context.Context, files []manifest.File, open tensors.Opener, o Options) []manifest.File {
 	var out []manifest.File
 	for _, f := range files {
-		if c, err := tensors.Open(ctx, f.Path, o.Limits); err == nil {
+		if c, err := tensors.OpenWith(ctx, f.Path, open, o.Limits); err == nil {
 			c.Close()
 			out = append(out, f)
 		} else if !errors.Is(err, tensors.ErrFormat) || isCheckpointName(f.Name) {
@@ -275,14 +290,14 @@ func isCheckpointName(name string) bool {
 // single says both are single-file models (whose names may differ).
 func (r *Result) compare(ctx context.Context, a, b manifest.File, single bool, o Options) error {
 	if strings.HasSuffix(a.Name, ".json") && strings.HasSuffix(b.Name, ".json") {
-		r.Config = append(r.Config, configDiff(a, b, o.Limits.MaxConfigSize)...)
+		r.Config = append(r.Config, configDiff(a, b, o)...)
 		return nil
 	}
-	oc, oerr := tensors.Open(ctx, a.Path, o.Limits)
+	oc, oerr := tensors.OpenWith(ctx, a.Path, o.Old.Opener, o.Limits)
 	if oerr == nil {
 		defer oc.Close()
 	}
-	nc, nerr := tensors.Open(ctx, b.Path, o.Limits)
+	nc, nerr := tensors.OpenWith(ctx, b.Path, o.New.Opener, o.Limits)
 	if nerr == nil {
 		defer nc.Close()
 	}
