@@ -52,7 +52,17 @@ type Download struct {
 // written; a resume continues the same hash, a restart resets it. SHA256
 // therefore always covers the whole file, which is fsynced (unless NoSync) before Get
 // returns. On any error the file is removed and nothing is left in dir.
-func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err error) {
+func (c *Client) Get(ctx context.Context, rawURL, dir string) (*Download, error) {
+	return c.GetAtMost(ctx, rawURL, dir, c.maxBytes)
+}
+
+// GetAtMost is Get with a lower cap than Options.MaxBytes for this one
+// download: a file whose size a listing announced (a Hub repository's)
+// is cut off, ErrTooLarge, one byte after it instead of after MaxBytes.
+func (c *Client) GetAtMost(ctx context.Context, rawURL, dir string, maxBytes int64) (_ *Download, err error) {
+	if maxBytes < 0 || maxBytes > c.maxBytes {
+		maxBytes = c.maxBytes
+	}
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		var ue *url.Error
@@ -74,7 +84,7 @@ func (c *Client) Get(ctx context.Context, rawURL, dir string) (_ *Download, err 
 			os.Remove(f.Name())
 		}
 	}()
-	d := &download{c: c, u: u, f: f, h: sha256.New(), total: -1,
+	d := &download{c: c, u: u, f: f, h: sha256.New(), total: -1, max: maxBytes,
 		meter: meter{fn: c.progress, url: rawURL, now: c.now, start: c.now()}}
 	for attempt := 0; ; attempt++ {
 		err := d.attempt(ctx)
@@ -136,6 +146,7 @@ type download struct {
 	h     hash.Hash
 	off   int64 // bytes written and hashed
 	total int64 // expected size, -1 unknown
+	max   int64 // the most bytes accepted
 	// validator for If-Range, from the response that started the file
 	etag, lastMod string
 	sniff         htmlSniff
@@ -283,8 +294,8 @@ func (d *download) accept(resp *http.Response, ranged bool) error {
 	if isHTMLType(ct) {
 		return fmt.Errorf("%w: Content-Type %q%s", ErrHTML, ct, at)
 	}
-	if d.total > d.c.maxBytes {
-		return fmt.Errorf("%w: %d bytes declared, the limit is %d%s", ErrTooLarge, d.total, d.c.maxBytes, at)
+	if d.total > d.max {
+		return fmt.Errorf("%w: %d bytes declared, the limit is %d%s", ErrTooLarge, d.total, d.max, at)
 	}
 	d.final, d.cert, d.ctype, d.at = final.String(), cert, ct, at
 	return nil
@@ -310,7 +321,7 @@ func (d *download) restart() error {
 func (d *download) copy(ctx, actx context.Context, body io.Reader, idle *time.Timer) error {
 	s := startSink(d.f, d.h)
 	// Never read more than one byte past the limit.
-	err := d.pump(ctx, actx, io.LimitReader(body, d.c.maxBytes-d.off+1), idle, s)
+	err := d.pump(ctx, actx, io.LimitReader(body, d.max-d.off+1), idle, s)
 	n, werr := s.close()
 	d.off += n
 	if werr != nil {
@@ -342,9 +353,9 @@ func (d *download) pump(ctx, actx context.Context, body io.Reader, idle *time.Ti
 			}
 		}
 		if n > 0 {
-			if pos+int64(n) > d.c.maxBytes {
+			if pos+int64(n) > d.max {
 				s.release(buf)
-				return fmt.Errorf("%w: more than %d bytes%s", ErrTooLarge, d.c.maxBytes, d.at)
+				return fmt.Errorf("%w: more than %d bytes%s", ErrTooLarge, d.max, d.at)
 			}
 			if d.sniff.feed(buf[:n]) {
 				s.release(buf)

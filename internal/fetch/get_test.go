@@ -308,6 +308,22 @@ func TestGetTooLarge(t *testing.T) {
 	if err != nil || d.Size != 2000 {
 		t.Errorf("at the limit: %v %v", d, err)
 	}
+	// GetAtMost lowers the cap for one download (never raises it).
+	for _, srv := range []*httptest.Server{declared, streamed} {
+		c := newClient(t, allow(srv), Options{MaxBytes: 4000}, srv)
+		dir := t.TempDir()
+		if _, err := c.GetAtMost(context.Background(), srv.URL+"/m", dir, 1999); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "1999") {
+			t.Errorf("GetAtMost 1999 of 2000 bytes: %v", err)
+		}
+		assertEmpty(t, dir)
+		if d, err := c.GetAtMost(context.Background(), srv.URL+"/m", t.TempDir(), 2000); err != nil || d.Size != 2000 {
+			t.Errorf("GetAtMost at the size: %v %v", d, err)
+		}
+	}
+	c := newClient(t, allow(streamed), Options{MaxBytes: 1000}, streamed)
+	if _, err := c.GetAtMost(context.Background(), streamed.URL+"/m", t.TempDir(), 5000); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("GetAtMost above MaxBytes raised the cap: %v", err)
+	}
 }
 
 func TestGetIdleTimeout(t *testing.T) {

@@ -16,6 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2/errdef"
+
+	"github.com/ttsguard/ttsguard/internal/fetch"
 )
 
 // maxReferrers bounds the bundle referrers read for one model.
@@ -82,6 +84,13 @@ func (c *Client) Fetch(ctx context.Context, ref Ref, manifest string, dir string
 	_, files, err := ParseModelManifest(data, maxFile)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.At(manifest), err)
+	}
+	sizes := make([]int64, len(files))
+	for i, f := range files {
+		sizes[i] = f.Desc.Size
+	}
+	if err := fetch.CheckSpace(dir, ref.At(manifest).String(), sizes); err != nil {
+		return nil, err
 	}
 	out := &Fetched{Manifest: manifest, Files: files, Bundles: map[string]string{}}
 	for _, f := range files {

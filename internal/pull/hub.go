@@ -145,6 +145,13 @@ func downloadHub(ctx context.Context, o Options, name string, hp *hubPlan, model
 	if len(files) == 0 {
 		return nil, nil, fmt.Errorf("%w: no file of %q at commit %s matches allow %q and ignore %q", ErrUsage, hp.repo, snap.Commit, hp.patterns.Allow, hp.patterns.Ignore)
 	}
+	sizes := make([]int64, len(files))
+	for i, f := range files {
+		sizes[i] = f.Size
+	}
+	if err := fetch.CheckSpace(dl, fmt.Sprintf("%s at commit %s", hp.repo, snap.Commit), sizes); err != nil {
+		return nil, nil, err
+	}
 	root, err := os.OpenRoot(model)
 	if err != nil {
 		return nil, nil, err
@@ -192,7 +199,7 @@ func fetchHubFile(ctx context.Context, hc *hub.Client, fc *fetch.Client, token b
 	if token {
 		target = loc.URL
 	}
-	d, err := fc.Get(ctx, target, dl)
+	d, err := fc.GetAtMost(ctx, target, dl, f.Size)
 	if err != nil {
 		return rec, "", elideQuery(err, target)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/hub"
 	"github.com/ttsguard/ttsguard/internal/hub/hubtest"
 	"github.com/ttsguard/ttsguard/internal/policy"
@@ -237,4 +238,28 @@ func err2s(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestPullHubBodyBeyondListing: a file whose body is larger than the size
+// the commit's listing gives is refused at its headers (ErrTooLarge, the
+// listed size as the limit), not read up to the cap of any download and
+// then found wrong; nothing of it is left in the store.
+func TestPullHubBodyBeyondListing(t *testing.T) {
+	e := newHubEnv(t, nil, "")
+	pth := exampleFiles["model_file.pth"]
+	e.hub.Commit("o/big", "main", map[string][]byte{"config.json": exampleFiles["config.json"], "model.pth": pth})
+	e.hub.Corrupt(pth, append(slices.Clone(pth), make([]byte, 4<<20)...))
+	_, err := e.pull(Options{Name: "big"}, "hf://o/big")
+	if !errors.Is(err, fetch.ErrTooLarge) || !strings.Contains(err.Error(), fmt.Sprintf("the limit is %d", len(pth))) {
+		t.Fatalf("a body past its listed size: %v", err)
+	}
+	st, err := store.Open(filepath.Join(e.dir, "store"))
+	must(t, err)
+	if _, err := st.Get("big"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stored after a failed pull: %v", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(e.dir, "store", "tmp", "*"))
+	if len(left) != 0 {
+		t.Fatalf("left behind: %q", left)
+	}
 }
