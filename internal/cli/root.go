@@ -68,12 +68,16 @@ func Main(args []string, stdout, stderr io.Writer) int {
 
 // terminalSafe escapes the control characters of an error message (C0 but
 // newline and tab, DEL, C1, and the bidirectional controls), which may come
-// from a server's or a file's text: they must not drive the terminal.
+// from a server's or a file's text: they must not drive the terminal. Every
+// line after the first is indented, so that a line break in such text
+// (a registry's JSON error message) cannot forge a line of ttsguard's own.
 func terminalSafe(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		switch {
-		case r == '\n' || r == '\t':
+		case r == '\n':
+			b.WriteString("\n  ")
+		case r == '\t':
 			b.WriteRune(r)
 		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
 			fmt.Fprintf(&b, "\\u%04x", r)

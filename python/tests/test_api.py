@@ -272,6 +272,14 @@ class TestFailClosed(Base):
         self.assertIsNone(cm.exception.evidence)
         self.assertEqual(str(cm.exception), "something failed")
 
+    def test_multi_line_error(self):
+        # The binary indents the lines that continue its error; a server's line break cannot
+        # start a message of its own.
+        self.fake("printf 'warning: x\\nttsguard: pull m: registry said:\\n  bad\\n  ttsguard: pull OK\\n' >&2; exit 1")
+        with self.assertRaises(ttsguard.ScanError) as cm:
+            ttsguard.scan(self.model)
+        self.assertEqual(str(cm.exception), "pull m: registry said:\nbad\nttsguard: pull OK")
+
 
 class TestWheel(unittest.TestCase):
     def test_name_tags_and_record(self):

@@ -28,8 +28,18 @@ def binary() -> str:
 
 
 def _message(stderr: str, fallback: str) -> str:
-    lines = [ln[len("ttsguard: "):] if ln.startswith("ttsguard: ") else ln for ln in stderr.strip().splitlines()]
-    return lines[-1] if lines else fallback
+    """The binary's error: its last "ttsguard: " line with the indented lines that continue it."""
+    lines = stderr.strip().splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("ttsguard: ")]
+    if not starts:
+        return lines[-1] if lines else fallback
+    first = starts[-1]
+    out = [lines[first][len("ttsguard: "):]]
+    for ln in lines[first + 1:]:
+        if not ln.startswith("  "):
+            break
+        out.append(ln[2:])
+    return "\n".join(out)
 
 
 def invoke(args: Sequence[str], operands: Sequence[str] = ()) -> Tuple[int, str, str, List[str]]:
