@@ -65,51 +65,11 @@ func Audit(ctx context.Context, fsys fs.FS, root string, opt Options) (*Report, 
 	if opt.Thresholds == (Thresholds{}) {
 		opt.Thresholds = DefaultThresholds
 	}
-	rep := &Report{Root: root, Formatter: opt.Formatter}
-	rows, err := Load(ctx, fsys, opt.Formatter, opt.MetaFile, rep)
+	ev, err := collect(ctx, fsys, root, opt, Shard{})
 	if err != nil {
 		return nil, err
 	}
-	rep.Rows = len(rows)
-	seenMeta := map[string]bool{}
-	for _, r := range rows {
-		if !seenMeta[r.MetaFile] {
-			seenMeta[r.MetaFile] = true
-			rep.MetaFiles = append(rep.MetaFiles, r.MetaFile)
-		}
-	}
-	emit := rep.add
-	var todo []string
-	queued := map[string]bool{}
-	for _, r := range rows {
-		for _, f := range r.Fields {
-			fieldRules(r, f.Name, f.Value, emit)
-		}
-		mixedScript(r, emit)
-		if opt.Language != "" {
-			scriptRule(r, opt.Language, emit)
-		}
-		if opt.Charset != nil {
-			charsetRule(r, opt.Charset, opt.Cleaner, emit)
-		}
-		if pathRules(fsys, r, emit) && !queued[r.Clip.Rel] {
-			queued[r.Clip.Rel] = true
-			todo = append(todo, r.Clip.Rel)
-		}
-	}
-	opt.spectra = &spectrumKeeper{th: opt.Thresholds}
-	rareTokens(rows, opt.Language, opt.Thresholds, emit)
-	clips, err := decodeAll(ctx, fsys, todo, opt)
-	if err != nil {
-		return nil, err
-	}
-	clipRules(rows, clips, opt, rep)
-	labelRules(rows, clips, opt.Thresholds, emit)
-	composition(rows, clips, opt.Language, opt.Thresholds, rep)
-	rep.applyPolicy(opt)
-	rep.finish()
-	rep.plots(rows, clips, opt.LabelPoints, opt.spectra)
-	return rep, nil
+	return judge(ev, opt), nil
 }
 
 // pathRules checks where a row's clip lies and reports whether it is a

@@ -148,16 +148,18 @@ func sniff(b []byte) string {
 	return ""
 }
 
-// clipRules applies the per-clip audio rules and the dataset-wide format
-// rules, once per row that references a decoded clip.
-func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Report) {
-	th := opt.Thresholds
+// formatRules counts the decoded clips and their audio, finds the
+// majority format and flags each clip in another format, at the first row
+// that references it (a clip with samples; an empty one is audio/empty).
+func formatRules(rows []RowEvidence, clips map[string]*ClipEvidence, rep *Report) {
 	votes := map[string]int{}
-	for _, c := range clips {
-		if c.format != "" {
-			votes[c.format]++
+	counted := map[string]bool{}
+	for _, r := range rows { // in row order: the sum of seconds is the same however the clips were found
+		if c := clips[r.Audio]; c != nil && c.Format != "" && !counted[r.Audio] {
+			counted[r.Audio] = true
+			votes[c.Format]++
 			rep.Clips++
-			rep.Seconds += c.hdr.Duration.Seconds()
+			rep.Seconds += c.Seconds
 		}
 	}
 	for f, n := range votes { // the majority; ties go to the smaller string, for determinism
@@ -167,13 +169,31 @@ func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Repor
 	}
 	done := map[string]bool{}
 	for _, r := range rows {
+		c := clips[r.Audio]
+		if c == nil || done[r.Audio] {
+			continue
+		}
+		done[r.Audio] = true
+		if c.Format != "" && c.Frames > 0 && c.Format != rep.Majority {
+			rep.add(Finding{Rule: "audio/format-mismatch", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+				Message: fmt.Sprintf("%q: %s, the rest of the dataset is %s", r.Audio, c.Format, rep.Majority)})
+		}
+	}
+}
+
+// clipRules applies the per-clip audio rules, once per clip, at the first
+// row that references it.
+func clipRules(rows []Row, clips map[string]*clipResult, opt Options, add func(Finding)) {
+	th := opt.Thresholds
+	done := map[string]bool{}
+	for _, r := range rows {
 		c := clips[r.Clip.Rel]
 		if c == nil || done[r.Clip.Rel] {
 			continue
 		}
 		done[r.Clip.Rel] = true
 		emit := func(rule string, sev scan.Severity, format string, a ...any) {
-			rep.add(Finding{Rule: rule, Severity: sev, File: r.MetaFile, Line: r.Line, Clip: r.ID, Message: fmt.Sprintf("%q: ", r.Clip.Rel) + fmt.Sprintf(format, a...)})
+			add(Finding{Rule: rule, Severity: sev, File: r.MetaFile, Line: r.Line, Clip: r.ID, Message: fmt.Sprintf("%q: ", r.Clip.Rel) + fmt.Sprintf(format, a...)})
 		}
 		switch {
 		case c.kind == "":
@@ -207,9 +227,6 @@ func clipRules(rows []Row, clips map[string]*clipResult, opt Options, rep *Repor
 		}
 		if opt.SampleRate > 0 && h.SampleRate != opt.SampleRate {
 			emit("audio/sample-rate", scan.Medium, "%d Hz, the config says %d Hz: without resampling coqui trains on it at the wrong speed and pitch", h.SampleRate, opt.SampleRate)
-		}
-		if c.format != rep.Majority {
-			emit("audio/format-mismatch", scan.Medium, "%s, the rest of the dataset is %s", c.format, rep.Majority)
 		}
 		if st.NonFinite > 0 {
 			emit("audio/non-finite", scan.High, "%d NaN or infinite samples", st.NonFinite)

@@ -46,7 +46,7 @@ func (g *Group) setF0(f0 []float64) {
 // composition groups rows by speaker, language and split, and reports as
 // info a speaker with less audio than th.ImbalanceRatio of the speaker with
 // the most (only with two or more speakers).
-func composition(rows []Row, clips map[string]*clipResult, lang string, th Thresholds, rep *Report) {
+func composition(rows []RowEvidence, clips map[string]*ClipEvidence, lang string, th Thresholds, rep *Report) {
 	type key struct{ spk, split string }
 	groups := map[key]*Group{}
 	letters := map[key]map[rune]bool{}
@@ -67,12 +67,12 @@ func composition(rows []Row, clips map[string]*clipResult, lang string, th Thres
 				letters[k][c], all[c] = true, true
 			}
 		}
-		if c := clips[r.Clip.Rel]; c != nil && c.format != "" && !seen[r.Clip.Rel] {
-			seen[r.Clip.Rel] = true
+		if c := clips[r.Audio]; c != nil && c.Format != "" && !seen[r.Audio] {
+			seen[r.Audio] = true
 			g.Clips++
-			g.Seconds += c.hdr.Duration.Seconds()
-			if c.f0 > 0 {
-				f0s[k] = append(f0s[k], c.f0)
+			g.Seconds += c.Seconds
+			if f0 := medianF0(c.Pitch); f0 > 0 {
+				f0s[k] = append(f0s[k], f0)
 			}
 		}
 	}

@@ -88,17 +88,28 @@ type Report struct {
 	// empty for a single folder.
 	Parts []PartSummary `json:"datasets,omitempty"`
 	Plots *Plots        `json:"plots,omitempty"` // data behind the HTML report's plots (plotdata.go)
+	// Shards is how many shard reports Merge put together (0: an
+	// unsharded audit).
+	Shards int `json:"shards,omitempty"`
 }
 
 // add records a finding.
 func (r *Report) add(f Finding) { r.Findings = append(r.Findings, f) }
 
-// finish sorts findings (worst first, then by rule and place) and counts them.
+// findingOrder is the order of a report's findings: worst first, then by
+// rule, place, field and message (a total order, so the findings of a
+// merged sharded audit come out as the unsharded audit's).
+func findingOrder(a, b Finding) int {
+	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Dataset, b.Dataset),
+		cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Clip, b.Clip),
+		cmp.Compare(a.Field, b.Field), cmp.Compare(a.Message, b.Message))
+}
+
+// finish sorts findings and silenced findings (findingOrder) and counts
+// the findings.
 func (r *Report) finish() {
-	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Dataset, b.Dataset),
-			cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Clip, b.Clip))
-	})
+	slices.SortStableFunc(r.Findings, findingOrder)
+	slices.SortStableFunc(r.Silenced, findingOrder)
 	r.Counts = map[string]int{}
 	r.Worst = scan.Info
 	for _, f := range r.Findings {
@@ -117,6 +128,9 @@ func (r *Report) Failed(threshold scan.Severity) bool {
 func (r *Report) Text(w io.Writer) error {
 	fmt.Fprintf(w, "dataset %s (formatter %s): %d rows, %d clips decoded, %.1f s of audio\n",
 		safe(r.Root), r.Formatter, r.Rows, r.Clips, r.Seconds)
+	if r.Shards > 0 {
+		fmt.Fprintf(w, "merged from %d shards\n", r.Shards)
+	}
 	if r.Majority != "" {
 		fmt.Fprintf(w, "majority format: %s\n", r.Majority)
 	}

@@ -12,7 +12,7 @@ import (
 
 // labelRules compares transcripts with their audio across the dataset:
 // speaking-rate outliers and one recording under several transcripts.
-func labelRules(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
+func labelRules(rows []RowEvidence, clips map[string]*ClipEvidence, th Thresholds, emit func(Finding)) {
 	rateOutliers(rows, clips, th, emit)
 	duplicates(rows, clips, emit)
 	nearDuplicates(rows, clips, th, emit)
@@ -31,20 +31,20 @@ func letters(s string) int {
 
 // rateOutliers flags rows whose characters per second lie more than
 // th.RateZ robust standard deviations (median/MAD) from the dataset's.
-func rateOutliers(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
+func rateOutliers(rows []RowEvidence, clips map[string]*ClipEvidence, th Thresholds, emit func(Finding)) {
 	type pt struct {
-		row     Row
+		row     RowEvidence
 		n       int
 		secs, v float64
 	}
 	var pts []pt
 	for _, r := range rows {
-		c := clips[r.Clip.Rel]
-		if c == nil || c.hdr == nil || c.hdr.Frames == 0 {
+		c := clips[r.Audio]
+		if c == nil || c.Frames == 0 {
 			continue
 		}
 		n := letters(r.Text)
-		secs := c.hdr.Duration.Seconds()
+		secs := c.Seconds
 		pts = append(pts, pt{r, n, secs, float64(n) / secs})
 	}
 	if len(pts) < th.RateMinRows {
@@ -96,26 +96,26 @@ func normText(s string) string {
 // the audio was not decoded). Each row after the first of its group is a
 // finding: medium when its transcript differs from the first's (one
 // recording, two labels), low when it repeats it (oversampling).
-func duplicates(rows []Row, clips map[string]*clipResult, emit func(Finding)) {
-	first := map[string]Row{}
-	firstText := map[string]Row{} // normalized transcript -> first row, for rows of other audio
+func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, emit func(Finding)) {
+	first := map[string]RowEvidence{}
+	firstText := map[string]RowEvidence{} // normalized transcript -> first row, for rows of other audio
 	audioKey := map[string]string{}
 	for _, r := range rows {
-		if r.Clip.Rel == "" {
+		if r.Audio == "" {
 			continue
 		}
-		key := "path:" + r.Clip.Rel
-		if c := clips[r.Clip.Rel]; c != nil && c.stats != nil && c.stats.Samples > 0 {
-			key = "sha256:" + c.stats.DataSHA256
+		key := "path:" + r.Audio
+		if c := clips[r.Audio]; c != nil && c.SHA256 != "" {
+			key = "sha256:" + c.SHA256
 		}
-		audioKey[r.Clip.Rel] = key
+		audioKey[r.Audio] = key
 		f, ok := first[key]
 		if !ok {
 			first[key] = r
 			if t := normText(r.Text); t != "" {
 				if ft, seen := firstText[t]; !seen {
 					firstText[t] = r
-				} else if audioKey[ft.Clip.Rel] != key {
+				} else if audioKey[ft.Audio] != key {
 					emit(Finding{Rule: "label/duplicate-text", Severity: scan.Info, File: r.MetaFile, Line: r.Line, Clip: r.ID,
 						Message: fmt.Sprintf("the transcript of %s:%d (clip %q) again, read in other audio: normal for a sentence read twice, a weight on it when it repeats often", ft.MetaFile, ft.Line, ft.ID)})
 				}
@@ -123,15 +123,15 @@ func duplicates(rows []Row, clips map[string]*clipResult, emit func(Finding)) {
 			continue
 		}
 		same := "the same file"
-		if f.Clip.Rel != r.Clip.Rel {
-			same = fmt.Sprintf("the same samples as %q", f.Clip.Rel)
+		if f.Audio != r.Audio {
+			same = fmt.Sprintf("the same samples as %q", f.Audio)
 		}
 		if normText(f.Text) != normText(r.Text) {
 			emit(Finding{Rule: "label/duplicate-audio", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
-				Message: fmt.Sprintf("audio %q has %s as %s:%d (clip %q) under another transcript: %q here, %q there", r.Clip.Rel, same, f.MetaFile, f.Line, f.ID, r.Text, f.Text)})
+				Message: fmt.Sprintf("audio %q has %s as %s:%d (clip %q) under another transcript: %q here, %q there", r.Audio, same, f.MetaFile, f.Line, f.ID, r.Text, f.Text)})
 			continue
 		}
 		emit(Finding{Rule: "label/oversampled", Severity: scan.Low, File: r.MetaFile, Line: r.Line, Clip: r.ID,
-			Message: fmt.Sprintf("audio %q has %s as %s:%d (clip %q) with the same transcript: trained on twice", r.Clip.Rel, same, f.MetaFile, f.Line, f.ID)})
+			Message: fmt.Sprintf("audio %q has %s as %s:%d (clip %q) with the same transcript: trained on twice", r.Audio, same, f.MetaFile, f.Line, f.ID)})
 	}
 }

@@ -40,17 +40,40 @@ func AuditParts(ctx context.Context, parts []Part, opt Options) (*Report, error)
 	if opt.Thresholds == (Thresholds{}) {
 		opt.Thresholds = DefaultThresholds
 	}
-	out := &Report{Counts: map[string]int{}}
+	evs := make([]*Evidence, len(parts))
 	for i, p := range parts {
-		o := opt
-		o.Formatter, o.MetaFile, o.Language = p.Formatter, p.MetaFile, p.Language
-		rep, err := Audit(ctx, p.FS, p.Root, o)
+		ev, err := collect(ctx, p.FS, p.Root, partOptions(opt, p), Shard{})
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s, formatter %s): %w", p.Name, p.Root, p.Formatter, err)
 		}
-		name := func(fs []Finding) []Finding {
+		evs[i] = ev
+	}
+	names := make([]string, len(parts))
+	for i, p := range parts {
+		names[i] = p.Name
+	}
+	return judgeParts(names, evs, opt), nil
+}
+
+// partOptions are opt for one part: its formatter, meta file and language.
+func partOptions(opt Options, p Part) Options {
+	opt.Formatter, opt.MetaFile, opt.Language = p.Formatter, p.MetaFile, p.Language
+	return opt
+}
+
+// judgeParts judges each part's evidence on its own (cross-clip rules run
+// within a part) and combines the reports, each finding named by its
+// part; then the rules across parts (language imbalance).
+func judgeParts(names []string, evs []*Evidence, opt Options) *Report {
+	out := &Report{Counts: map[string]int{}}
+	for i, ev := range evs {
+		name := names[i]
+		o := opt
+		o.Formatter, o.MetaFile, o.Language = ev.Formatter, ev.MetaFile, ev.Language
+		rep := judge(ev, o)
+		named := func(fs []Finding) []Finding {
 			for j := range fs {
-				fs[j].Dataset = p.Name
+				fs[j].Dataset = name
 			}
 			return fs
 		}
@@ -59,27 +82,27 @@ func AuditParts(ctx context.Context, parts []Part, opt Options) (*Report, error)
 		} else if out.Formatter != rep.Formatter {
 			out.Formatter = "several"
 		}
-		out.Parts = append(out.Parts, PartSummary{Name: p.Name, Root: p.Root, Formatter: p.Formatter, Language: p.Language,
+		out.Parts = append(out.Parts, PartSummary{Name: name, Root: ev.Root, Formatter: ev.Formatter, Language: ev.Language,
 			Rows: rep.Rows, Clips: rep.Clips, Seconds: rep.Seconds})
 		for _, m := range rep.MetaFiles {
-			out.MetaFiles = append(out.MetaFiles, p.Name+":"+m)
+			out.MetaFiles = append(out.MetaFiles, name+":"+m)
 		}
 		for _, g := range rep.Composition {
-			g.Split = p.Name + ":" + g.Split
+			g.Split = name + ":" + g.Split
 			out.Composition = append(out.Composition, g)
 		}
 		out.Rows += rep.Rows
 		out.Clips += rep.Clips
 		out.Seconds += rep.Seconds
-		out.Findings = append(out.Findings, name(rep.Findings)...)
-		out.Silenced = append(out.Silenced, name(rep.Silenced)...)
-		out.Plots = mergePlots(out.Plots, rep.Plots, p.Name)
+		out.Findings = append(out.Findings, named(rep.Findings)...)
+		out.Silenced = append(out.Silenced, named(rep.Silenced)...)
+		out.Plots = mergePlots(out.Plots, rep.Plots, name)
 	}
-	if len(parts) > 1 {
-		out.Root = fmt.Sprintf("%d datasets", len(parts))
+	if len(evs) > 1 {
+		out.Root = fmt.Sprintf("%d datasets", len(evs))
 	}
 	languageImbalance(out, opt.Thresholds)
 	out.applyPolicy(opt)
 	out.finish()
-	return out, nil
+	return out
 }

@@ -41,7 +41,7 @@ const (
 
 // fpClip is one distinct decoded clip with its fingerprint.
 type fpClip struct {
-	row   Row
+	row   RowEvidence
 	fp    []byte
 	pitch []byte
 	sha   string
@@ -64,19 +64,19 @@ type posting struct {
 // key with it, one clip's candidates in memory at a time and the work
 // does not grow with the square of the clips. The later clip (in row
 // order) of a pair is flagged, once.
-func nearDuplicates(rows []Row, clips map[string]*clipResult, th Thresholds, emit func(Finding)) {
+func nearDuplicates(rows []RowEvidence, clips map[string]*ClipEvidence, th Thresholds, emit func(Finding)) {
 	if th.NearDupBER <= 0 {
 		return
 	}
 	var list []fpClip
 	seen := map[string]bool{}
 	for _, r := range rows {
-		c := clips[r.Clip.Rel]
-		if c == nil || c.stats == nil || seen[r.Clip.Rel] || len(c.stats.Fingerprint) < nearDupMinFrames {
+		c := clips[r.Audio]
+		if c == nil || seen[r.Audio] || len(c.Fingerprint) < nearDupMinFrames {
 			continue
 		}
-		seen[r.Clip.Rel] = true
-		list = append(list, fpClip{r, c.stats.Fingerprint, c.stats.Pitch, c.stats.DataSHA256})
+		seen[r.Audio] = true
+		list = append(list, fpClip{r, c.Fingerprint, c.Pitch, c.SHA256})
 	}
 	var posts []posting
 	for i, c := range list {
@@ -150,11 +150,11 @@ func nearDupMatch(a, b fpClip, shifts []int32, th Thresholds, emit func(Finding)
 	if normText(f.Text) != normText(r.Text) {
 		emit(Finding{Rule: "label/near-duplicate-audio", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
 			Message: fmt.Sprintf("audio %q is the recording of %s:%d (clip %q, %q) altered (gain, trim, noise or resampling: fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) under another transcript: %q here, %q there",
-				r.Clip.Rel, f.MetaFile, f.Line, f.ID, f.Clip.Rel, 100*best, ms, 100*pitch, voiced, r.Text, f.Text)})
+				r.Audio, f.MetaFile, f.Line, f.ID, f.Audio, 100*best, ms, 100*pitch, voiced, r.Text, f.Text)})
 		return true
 	}
 	emit(Finding{Rule: "label/near-duplicate-audio", Severity: scan.Low, File: r.MetaFile, Line: r.Line, Clip: r.ID,
 		Message: fmt.Sprintf("audio %q is the recording of %s:%d (clip %q, %q) altered (fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) with the same transcript: trained on twice",
-			r.Clip.Rel, f.MetaFile, f.Line, f.ID, f.Clip.Rel, 100*best, ms, 100*pitch, voiced)})
+			r.Audio, f.MetaFile, f.Line, f.ID, f.Audio, 100*best, ms, 100*pitch, voiced)})
 	return true
 }

@@ -70,13 +70,21 @@ const SpectrumFloorDB = -160
 type spectrumKeeper struct {
 	mu   sync.Mutex
 	th   Thresholds
-	kept []keptSpectrum
+	kept []KeptSpectrum
 }
 
-type keptSpectrum struct {
-	rel  string
-	tone audio.Tone
-	s    ClipSpectrum
+// KeptSpectrum is a spectrum the keeper holds: Spectrum.Audio names the
+// clip (Clip, File and Line are filled when the report is drawn) and
+// Prominence is its tone's, unrounded (the order the keeper keeps).
+type KeptSpectrum struct {
+	Prominence float64      `json:"prominence_db"`
+	Spectrum   ClipSpectrum `json:"spectrum"`
+}
+
+// worseSpectrum orders kept spectra: the most prominent tone first, then
+// by clip path.
+func worseSpectrum(a, b KeptSpectrum) int {
+	return cmp.Or(cmp.Compare(b.Prominence, a.Prominence), cmp.Compare(a.Spectrum.Audio, b.Spectrum.Audio))
 }
 
 // offer considers the spectrum of clip rel with tone t.
@@ -86,11 +94,8 @@ func (k *spectrumKeeper) offer(rel string, t audio.Tone, s *audio.Spectrum) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	worse := func(a, b keptSpectrum) int {
-		return cmp.Or(cmp.Compare(b.tone.Prominence, a.tone.Prominence), cmp.Compare(a.rel, b.rel))
-	}
-	cand := keptSpectrum{rel: rel, tone: t}
-	if len(k.kept) >= MaxSpectra && worse(cand, k.kept[len(k.kept)-1]) >= 0 {
+	cand := KeptSpectrum{Prominence: t.Prominence, Spectrum: ClipSpectrum{Audio: rel}}
+	if !k.wants(cand) {
 		return
 	}
 	db := make([]float64, len(s.Power))
@@ -101,10 +106,21 @@ func (k *spectrumKeeper) offer(rel string, t audio.Tone, s *audio.Spectrum) {
 		}
 		db[i] = math.Round(v*10) / 10
 	}
-	cand.s = ClipSpectrum{Audio: rel, Rate: s.Rate, BinHz: s.BinHz(), BandHz: k.th.InaudibleHz,
+	cand.Spectrum = ClipSpectrum{Audio: rel, Rate: s.Rate, BinHz: s.BinHz(), BandHz: k.th.InaudibleHz,
 		ToneHz: t.Hz, Prominence: math.Round(t.Prominence*10) / 10, PowerDB: db}
-	k.kept = append(k.kept, cand)
-	slices.SortFunc(k.kept, worse)
+	k.keep(cand)
+}
+
+// wants reports whether c would be kept (the keeper's lock held).
+func (k *spectrumKeeper) wants(c KeptSpectrum) bool {
+	return len(k.kept) < MaxSpectra || worseSpectrum(c, k.kept[len(k.kept)-1]) < 0
+}
+
+// keep adds c and drops the least prominent past MaxSpectra (the keeper's
+// lock held, or the keeper not shared).
+func (k *spectrumKeeper) keep(c KeptSpectrum) {
+	k.kept = append(k.kept, c)
+	slices.SortFunc(k.kept, worseSpectrum)
 	if len(k.kept) > MaxSpectra {
 		k.kept = k.kept[:MaxSpectra]
 	}
@@ -113,7 +129,7 @@ func (k *spectrumKeeper) offer(rel string, t audio.Tone, s *audio.Spectrum) {
 // plots fills rep.Plots once the findings are final (after the policy):
 // label points (when maxPoints > 0) and the kept spectra of clips whose
 // audio/inaudible-tone finding survived.
-func (rep *Report) plots(rows []Row, clips map[string]*clipResult, maxPoints int, k *spectrumKeeper) {
+func (rep *Report) plots(rows []RowEvidence, clips map[string]*ClipEvidence, maxPoints int, k *spectrumKeeper) {
 	type loc struct {
 		file string
 		line int
@@ -136,15 +152,15 @@ func (rep *Report) plots(rows []Row, clips map[string]*clipResult, maxPoints int
 		var outliers, rest []cand
 		var rates []float64
 		for _, r := range rows {
-			c := clips[r.Clip.Rel]
-			if c == nil || c.hdr == nil || c.hdr.Frames == 0 {
+			c := clips[r.Audio]
+			if c == nil || c.Frames == 0 {
 				continue
 			}
-			pt := LabelPoint{Clip: r.ID, File: r.MetaFile, Line: r.Line, Seconds: c.hdr.Duration.Seconds(), Letters: letters(r.Text),
+			pt := LabelPoint{Clip: r.ID, File: r.MetaFile, Line: r.Line, Seconds: c.Seconds, Letters: letters(r.Text),
 				Outlier: flagged["label/rate-outlier"][loc{r.MetaFile, r.Line}]}
 			rates = append(rates, float64(pt.Letters)/pt.Seconds)
 			h := fnv.New64a()
-			h.Write([]byte(r.Clip.Rel))
+			h.Write([]byte(r.Audio))
 			h.Write([]byte{0})
 			h.Write([]byte(r.MetaFile))
 			if pt.Outlier {
@@ -167,18 +183,18 @@ func (rep *Report) plots(rows []Row, clips map[string]*clipResult, maxPoints int
 	}
 	if k != nil {
 		p.SpectraTotal = len(flagged["audio/inaudible-tone"])
-		byRel := map[string]Row{}
+		byRel := map[string]RowEvidence{}
 		for _, r := range rows {
-			if _, ok := byRel[r.Clip.Rel]; !ok {
-				byRel[r.Clip.Rel] = r
+			if _, ok := byRel[r.Audio]; !ok {
+				byRel[r.Audio] = r
 			}
 		}
 		for _, ks := range k.kept {
-			r, ok := byRel[ks.rel]
+			r, ok := byRel[ks.Spectrum.Audio]
 			if !ok || !flagged["audio/inaudible-tone"][loc{r.MetaFile, r.Line}] {
 				continue
 			}
-			s := ks.s
+			s := ks.Spectrum
 			s.Clip, s.File, s.Line = r.ID, r.MetaFile, r.Line
 			p.Spectra = append(p.Spectra, s)
 		}

@@ -92,7 +92,7 @@ func unwordlike(tok, lang string) string {
 // the shape of a planted text trigger ("cf", "mn", "tq", "zzx", "x7q"),
 // which a rare real word does not have. Every clip with the token is
 // flagged, with the others named as evidence.
-func rareTokens(rows []Row, lang string, th Thresholds, emit func(Finding)) {
+func rareTokens(rows []RowEvidence, lang string, th Thresholds, emit func(Finding)) {
 	if th.RareTokenShare <= 0 {
 		return
 	}

@@ -34,13 +34,13 @@ func FuzzRareTokens(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		var rows []Row
+		var rows []RowEvidence
 		for _, tok := range tokens(s) {
 			if tok == "" || strings.HasPrefix(tok, "'") || strings.HasSuffix(tok, "’") {
 				t.Fatalf("token %q of %q", tok, s)
 			}
 			unwordlike(tok, "en")
-			rows = append(rows, Row{ID: tok, Text: s})
+			rows = append(rows, RowEvidence{ID: tok, Text: s})
 		}
 		rows = append(rows, rows...)
 		rareTokens(rows, "en", DefaultThresholds, func(Finding) {})

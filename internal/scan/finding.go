@@ -36,6 +36,22 @@ func (s Severity) String() string {
 // MarshalJSON writes the severity's name.
 func (s Severity) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
+// UnmarshalJSON reads a severity's name (info, low, medium, high,
+// critical); anything else is an error.
+func (s *Severity) UnmarshalJSON(b []byte) error {
+	var name string
+	if err := json.Unmarshal(b, &name); err != nil {
+		return fmt.Errorf("severity: want a name, got %.40s", b)
+	}
+	for i, n := range severityNames {
+		if n == name {
+			*s = Severity(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown severity %q", name)
+}
+
 // Finding is one reason a file is not clean.
 type Finding struct {
 	Rule     string   `json:"rule"`             // stable identifier, e.g. "pickle/global-not-allowed"
