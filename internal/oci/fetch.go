@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -58,7 +60,22 @@ type Fetched struct {
 	Files    []ModelFile       // in manifest order
 	Bytes    int64             // of the files
 	Bundles  map[string]string // file -> referrer manifest digest
+	// Alternates are the other bundles attached for a file, when referrers
+	// carry different ones (a model signed again with a new key, or a
+	// bundle someone with push access added): the caller's gate tries each
+	// in turn when the one written into the folder fails. At most
+	// MaxAlternates a file, in the referrers' digest order.
+	Alternates map[string][]Alternate
 }
+
+// Alternate is one more bundle attached for a file.
+type Alternate struct {
+	Referrer string // its referrer manifest's digest
+	Data     []byte
+}
+
+// MaxAlternates bounds the different bundles kept for one file.
+const MaxAlternates = 8
 
 // Fetch downloads the model whose manifest has digest manifest (in ref's
 // repository) into dir, which must be an empty folder: each layer to its
@@ -147,6 +164,14 @@ func fetchBlob(ctx context.Context, repo manifestFetcher, desc ocispec.Descripto
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer f.Close()
+	if err := copyBlob(ctx, repo, desc, f, what); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// copyBlob streams the blob desc into w, checking size and digest.
+func copyBlob(ctx context.Context, repo manifestFetcher, desc ocispec.Descriptor, w io.Writer, what string) error {
 	rc, err := repo.Fetch(ctx, desc)
 	if err != nil {
 		if errors.Is(err, errdef.ErrNotFound) {
@@ -156,7 +181,7 @@ func fetchBlob(ctx context.Context, repo manifestFetcher, desc ocispec.Descripto
 	}
 	defer rc.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(rc, desc.Size+1))
+	n, err := io.Copy(io.MultiWriter(w, h), io.LimitReader(rc, desc.Size+1))
 	if err != nil {
 		return fmt.Errorf("%s: blob %s: %w", what, desc.Digest, err)
 	}
@@ -166,7 +191,7 @@ func fetchBlob(ctx context.Context, repo manifestFetcher, desc ocispec.Descripto
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != desc.Digest.String() {
 		return fmt.Errorf("%w: %s: blob %s: the bytes received hash to %s", ErrMismatch, what, desc.Digest, got)
 	}
-	return f.Close()
+	return nil
 }
 
 // fetchBundles writes the Sigstore bundles attached to mdesc into dir.
@@ -186,8 +211,7 @@ func (c *Client) fetchBundles(ctx context.Context, repo manifestFetcher, ref Ref
 		return fmt.Errorf("%s: listing referrers: %w", ref, err)
 	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Digest < refs[j].Digest })
-	type found struct{ referrer, blob string }
-	chosen := map[string]found{}
+	chosen := map[string][]string{} // file -> the different blobs attached
 	for _, rd := range refs {
 		if rd.MediaType != ocispec.MediaTypeImageManifest || rd.ArtifactType != "" && rd.ArtifactType != MediaTypeBundle && rd.ArtifactType != ocispec.MediaTypeEmptyJSON {
 			continue // another kind of attachment (an SBOM, a cosign signature ...)
@@ -203,16 +227,28 @@ func (c *Client) fetchBundles(ctx context.Context, repo manifestFetcher, ref Ref
 		if err != nil {
 			return fmt.Errorf("%s: referrer %s: %w", ref, rd.Digest, err)
 		}
-		if prev, ok := chosen[file]; ok {
-			if prev.blob == layer.Digest.String() {
+		if blobs, ok := chosen[file]; ok {
+			if slices.Contains(blobs, layer.Digest.String()) {
 				continue
 			}
-			return fmt.Errorf("%w: %s: two referrers carry different %s (%s and %s); remove the stale one from the registry", ErrInvalid, ref, file, prev.referrer, rd.Digest)
+			if len(blobs) > MaxAlternates {
+				return fmt.Errorf("%w: %s: more than %d referrers carry different %s; remove the stale ones from the registry", ErrInvalid, ref, MaxAlternates+1, file)
+			}
+			var b bytes.Buffer
+			if err := copyBlob(ctx, repo, layer, &b, file); err != nil {
+				return fmt.Errorf("%s: %w", ref, err)
+			}
+			chosen[file] = append(blobs, layer.Digest.String())
+			if out.Alternates == nil {
+				out.Alternates = map[string][]Alternate{}
+			}
+			out.Alternates[file] = append(out.Alternates[file], Alternate{Referrer: rd.Digest.String(), Data: b.Bytes()})
+			continue
 		}
 		if err := fetchBlob(ctx, repo, layer, filepath.Join(dir, file), file); err != nil {
 			return fmt.Errorf("%s: %w", ref, err)
 		}
-		chosen[file] = found{rd.Digest.String(), layer.Digest.String()}
+		chosen[file] = []string{layer.Digest.String()}
 		out.Bundles[file] = rd.Digest.String()
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -154,14 +155,36 @@ func TestFetchWrongManifest(t *testing.T) {
 	}
 }
 
-// TestTwoSignatures: two different model.sig referrers are ambiguous.
+// TestTwoSignatures: when referrers carry different model.sig bundles, one
+// is written into the folder and the others come back as alternates (the
+// pull's signature gate tries them); more than MaxAlternates is refused.
 func TestTwoSignatures(t *testing.T) {
 	r := newTestRegistry(t, true)
 	pushModel(t, r, "v1", map[string][]byte{SignatureFile: []byte(`{"sig": 1}`)})
 	res := pushModel(t, r, "v1", map[string][]byte{SignatureFile: []byte(`{"sig": 2}`)})
-	_, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "two referrers") {
+	pushModel(t, r, "v1", map[string][]byte{SignatureFile: []byte(`{"sig": 2}`)}) // the same bundle again: not an alternate
+	dir := t.TempDir()
+	got, err := r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, dir, 1<<30)
+	if err != nil {
 		t.Fatalf("two signatures: %v", err)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, SignatureFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alts := got.Alternates[SignatureFile]
+	if len(alts) != 1 || bytes.Equal(alts[0].Data, written) || !strings.HasPrefix(alts[0].Referrer, "sha256:") {
+		t.Fatalf("alternates %+v beside %s", alts, written)
+	}
+	if both := string(written) + string(alts[0].Data); !strings.Contains(both, `"sig": 1`) || !strings.Contains(both, `"sig": 2`) {
+		t.Fatalf("the two bundles: %s", both)
+	}
+	for i := 3; i <= MaxAlternates+2; i++ {
+		pushModel(t, r, "v1", map[string][]byte{SignatureFile: []byte(fmt.Sprintf(`{"sig": %d}`, i))})
+	}
+	_, err = r.c.Fetch(context.Background(), r.ref(t, "models/tiny:v1"), res.Manifest, t.TempDir(), 1<<30)
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "different model.sig") {
+		t.Fatalf("%d different signatures: %v", MaxAlternates+2, err)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/fetch"
@@ -47,36 +49,37 @@ func OCIClient(pol *policy.Policy, tc *fetchTLS, ref oci.Ref, version string) (*
 
 // downloadOCI resolves the source's tag once (or takes its digest), checks
 // the manifest digest against the lock file's pin for the model, and
-// fetches the files and the bundles attached to the manifest into model.
+// fetches the files and the bundles attached to the manifest into model;
+// it returns the other bundles attached for a file (withAlternates).
 // A tag that now names another manifest than the pinned one is a pin
 // change: refused unless this is a lock update.
-func downloadOCI(ctx context.Context, o Options, name string, ref oci.Ref, model string, hashed map[string]known) ([]store.SourceRecord, *store.LockOCI, error) {
+func downloadOCI(ctx context.Context, o Options, name string, ref oci.Ref, model string, hashed map[string]known) ([]store.SourceRecord, *store.LockOCI, map[string][]oci.Alternate, error) {
 	c, err := OCIClient(o.Policy, o.TLS, ref, o.Version)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer c.CloseIdleConnections()
 	manifest, err := c.Resolve(ctx, ref)
 	if err != nil {
-		return nil, nil, ociErr(err)
+		return nil, nil, nil, ociErr(err)
 	}
 	if !o.Update {
 		lockPath, err := o.Policy.LockPath()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		lf, err := store.LoadLock(lockPath)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if pin := lf.Entries[name].OCI; pin != nil && pin.Manifest != manifest {
-			return nil, nil, fmt.Errorf("%w: %s: pin: %s is manifest %s, the lock file (%s) pins %s (from %s); run `ttsguard lock update %s` to accept it",
+			return nil, nil, nil, fmt.Errorf("%w: %s: pin: %s is manifest %s, the lock file (%s) pins %s (from %s); run `ttsguard lock update %s` to accept it",
 				ErrGate, name, ref, manifest, lockPath, pin.Manifest, pin.Ref, name)
 		}
 	}
 	got, err := c.Fetch(ctx, ref, manifest, model, fetch.DefaultMaxBytes)
 	if err != nil {
-		return nil, nil, ociErr(err)
+		return nil, nil, nil, ociErr(err)
 	}
 	var recs []store.SourceRecord
 	at := ref.At(manifest)
@@ -85,7 +88,7 @@ func downloadOCI(ctx context.Context, o Options, name string, ref oci.Ref, model
 		hashed[f.Path] = known{hex, f.Desc.Size}
 		recs = append(recs, store.SourceRecord{URL: at.String() + "#" + f.Path, SHA256: hex, Size: f.Desc.Size})
 	}
-	return recs, &store.LockOCI{Ref: ref.String(), Manifest: manifest}, nil
+	return recs, &store.LockOCI{Ref: ref.String(), Manifest: manifest}, got.Alternates, nil
 }
 
 // ociErr sorts registry errors into pull's categories: content that does
@@ -117,4 +120,27 @@ func ociNote(g Gate, o *store.LockOCI) string {
 		return ""
 	}
 	return fmt.Sprintf(" [OCI %s: manifest %s]", o.Ref, o.Manifest)
+}
+
+// withAlternates runs gate, which reads model/file; when it fails and the
+// registry attached other bundles for file, it writes each over model/file
+// in turn and keeps the first with which gate passes. A stale or stray
+// bundle beside the right one does not block the pull; none that passes
+// fails as the first did.
+func withAlternates[T any](model, file string, alts []oci.Alternate, gate func() (Gate, T, error)) (Gate, T, error) {
+	g, v, err := gate()
+	if err == nil || len(alts) == 0 {
+		return g, v, err
+	}
+	for i, a := range alts {
+		if werr := os.WriteFile(filepath.Join(model, file), a.Data, 0o600); werr != nil {
+			return g, v, errors.Join(err, werr)
+		}
+		if g2, v2, err2 := gate(); err2 == nil {
+			g2.Detail += fmt.Sprintf(" (the %s of referrer %s; %d other %s attached before it did not pass)", file, a.Referrer, i+1, file)
+			return g2, v2, nil
+		}
+	}
+	g.Detail += fmt.Sprintf("; the %d other %s attached to the manifest do not pass either", len(alts), file)
+	return g, v, fmt.Errorf("%w (nor the %d other %s attached)", err, len(alts), file)
 }

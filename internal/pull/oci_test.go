@@ -193,3 +193,57 @@ func TestPullOCIRefusals(t *testing.T) {
 		t.Fatal("a pull from a stopped registry succeeded")
 	}
 }
+
+// TestPullOCIStraySignature: a registry holds, beside the model's valid
+// model.sig referrer, one signed with a key the policy does not trust (a
+// stale signature, or one someone with push access attached): the pull
+// tries each and passes with the valid one, whether the stray one's
+// referrer sorts first (it is written into the folder, fails, and the
+// valid one is tried next) or last; with no valid one it fails and says how
+// many it tried.
+func TestPullOCIStraySignature(t *testing.T) {
+	for _, strayFirst := range []bool{true, false} {
+		t.Run(map[bool]string{true: "stray-sorts-first", false: "stray-sorts-last"}[strayFirst], func(t *testing.T) {
+			// Bundles are randomized (ECDSA): publish into fresh registries
+			// until the referrers sort the way this case needs.
+			var e *ociEnv
+			for try := 0; ; try++ {
+				if try == 40 {
+					t.Fatal("no registry with the wanted referrer order in 40 tries")
+				}
+				e = newOCIEnv(t, true)
+				good := e.key
+				e.key, _ = oms.GenerateKey("p256")
+				stray := e.publish(t, "v1", exampleFiles, true).Referrers[oci.SignatureFile]
+				e.key = good
+				valid := e.publish(t, "v1", exampleFiles, true).Referrers[oci.SignatureFile]
+				if (stray < valid) == strayFirst {
+					break
+				}
+			}
+			r, err := e.pull(Options{}, e.src("v1"))
+			if err != nil {
+				t.Fatalf("a stray signature beside the valid one blocked the pull: %v", err)
+			}
+			g := gateOf(r, "signature")
+			if g == nil || !g.OK || !strings.Contains(g.Detail, `signer "team"`) || strings.Contains(g.Detail, "did not pass") != strayFirst {
+				t.Fatalf("signature gate %+v", g)
+			}
+			// The stored signature is the one that verified.
+			if cr, err := Check(context.Background(), e.pol, "tiny", ""); err != nil || !cr.OK {
+				t.Fatalf("check of the stored model: %v %+v", err, cr)
+			}
+		})
+	}
+	e := newOCIEnv(t, true)
+	good := e.key
+	for range 2 {
+		e.key, _ = oms.GenerateKey("p256")
+		e.publish(t, "v1", exampleFiles, true)
+	}
+	e.key = good
+	_, err := e.pull(Options{}, e.src("v1"))
+	if !errors.Is(err, ErrGate) || !strings.Contains(err.Error(), "nor the 1 other model.sig attached") {
+		t.Fatalf("two untrusted signatures: %v", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/coqui"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/hub"
+	"github.com/ttsguard/ttsguard/internal/lineage"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oci"
 	"github.com/ttsguard/ttsguard/internal/oms"
@@ -254,6 +255,7 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 	}
 	archives := map[string]string{}
 	hashed := map[string]known{}
+	var alts map[string][]oci.Alternate // other bundles a registry attached (oci.go)
 	switch {
 	case p.hub != nil:
 		recs, rev, err := downloadHub(ctx, o, p.name, p.hub, model, dl, hashed)
@@ -262,8 +264,8 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			return fail(err)
 		}
 	case p.oci != nil:
-		recs, pin, err := downloadOCI(ctx, o, p.name, *p.oci, model, hashed)
-		r.Sources, r.OCI = recs, pin
+		recs, pin, a, err := downloadOCI(ctx, o, p.name, *p.oci, model, hashed)
+		r.Sources, r.OCI, alts = recs, pin, a
 		if err != nil {
 			return fail(err)
 		}
@@ -350,13 +352,17 @@ func Pull(ctx context.Context, o Options, args []string) (*Result, error) {
 			r.Changes = g.Detail
 		}
 		// Gate 2: signature.
-		g, signer, err := signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"), known)
+		g, signer, err := withAlternates(model, oci.SignatureFile, alts[oci.SignatureFile], func() (Gate, string, error) {
+			return signatureGate(ctx, o.Policy, p.name, model, filepath.Join(model, "model.sig"), known)
+		})
 		r.Gates = append(r.Gates, g)
 		if err != nil {
 			return err
 		}
 		// Gate 2b: training provenance (provenance.go).
-		g, _, err = provenanceGate(ctx, o.Policy, p.name, model, known)
+		g, _, err = withAlternates(model, oms.ProvenanceFile, alts[oms.ProvenanceFile], func() (Gate, *lineage.Record, error) {
+			return provenanceGate(ctx, o.Policy, p.name, model, known)
+		})
 		r.Gates = append(r.Gates, g)
 		if err != nil {
 			return err
