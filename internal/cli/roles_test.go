@@ -25,17 +25,7 @@ func TestRolesAsUsers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: runs commands as other users")
 	}
-	dir, err := os.MkdirTemp("", "ttsguard-roles-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	must(t, os.Chmod(dir, 0o755))
-	bin := filepath.Join(dir, "bin")
-	must(t, os.Mkdir(bin, 0o755))
-	self, err := os.Executable()
-	must(t, err)
-	copyFile(t, self, filepath.Join(bin, "ttsguard-rc"), 0o755)
+	dir, bin := usersDir(t, "ttsguard-roles-", "ttsguard-rc")
 	examples, _ := filepath.Abs("../../examples")
 	pol := filepath.Join(dir, "policy.yaml")
 	must(t, os.WriteFile(pol, []byte(fmt.Sprintf(`version: 1
@@ -226,6 +216,23 @@ func addACL(t *testing.T, p string, uid uint32, write bool) {
 	}
 	a = append(slices.DeleteFunc(slices.Clone(a), func(e access.Entry) bool { return e.Tag == access.TagMask }), access.Entry{Tag: access.TagUser, Perm: perm, ID: uid}, access.Entry{Tag: access.TagMask, Perm: 7})
 	must(t, access.SetACLs(n, a, nil))
+}
+
+// usersDir makes a folder that other users can enter (removed after the
+// test), with bin/NAME a copy of the test binary (TestMain runs it as
+// ttsguard or ttsguard-rc).
+func usersDir(t *testing.T, prefix, name string) (dir, bin string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	must(t, err)
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	bin = filepath.Join(dir, "bin")
+	must(t, os.Mkdir(bin, 0o755))
+	self, err := os.Executable()
+	must(t, err)
+	copyFile(t, self, filepath.Join(bin, name), 0o755)
+	return dir, bin
 }
 
 func must(t *testing.T, err error) {

@@ -144,10 +144,12 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	// Arguments and the plan come from the immutable version folders; a
 	// model that fails its check is reported as such, not as whatever
 	// building the plan from it found wrong.
-	if err := decryptOverlays(ctx, st, &spec, v, vocoder); err != nil {
+	dec, release, err := decryptModels(ctx, st, &spec, v, vocoder)
+	if err != nil {
 		return err
 	}
-	plan, ts, err := prepareRun(f, spec, v, vocoder)
+	defer release()
+	plan, ts, err := prepareRun(f, spec, v, vocoder, dec)
 	if err != nil {
 		if f.explain {
 			return err
@@ -206,7 +208,9 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 }
 
 // prepareRun builds the command (for --tts-server) and the sandbox plan.
-func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan *sandbox.Plan, _ *sandbox.TTSServer, _ error) {
+// dec says which folders are decrypted models, and which folders the
+// command is given for them.
+func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version, dec *sandbox.Decrypted) (plan *sandbox.Plan, _ *sandbox.TTSServer, _ error) {
 	var ts *sandbox.TTSServer
 	if f.ttsServer {
 		opts, needGPU, err := sandbox.TTSServerOptions(spec.Command)
@@ -216,7 +220,7 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan 
 		if needGPU && !spec.GPU {
 			return nil, nil, usagef("tts-server on CUDA needs --gpu (or the policy's run.gpu: true)")
 		}
-		if ts, spec.Command, err = ttsServerCommand(f, v, vocoder, overlayConfigs(spec)); err != nil {
+		if ts, spec.Command, err = ttsServerCommand(f, v, vocoder, dec); err != nil {
 			return nil, nil, err
 		}
 		spec.Command = append(spec.Command, opts...)
@@ -226,12 +230,10 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan 
 	// the model's files. The command gets a copy that points into the
 	// verified folder (tts-server as --config_path, any command as
 	// {config}); the stored model stays as it is.
-	cfg := filepath.Join(v.Dir, "config.json")
-	rewrite := sandbox.RewriteConfig
-	if data, ok := overlayConfigs(spec)[v.Dir]; ok { // encrypted at rest: its plaintext
-		rewrite = func(dir string) ([]byte, []string, error) { return sandbox.RewriteConfigData(dir, data) }
-	}
-	if copyData, fields, err := rewrite(v.Dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// A model encrypted at rest: its plaintext, in the folder the command
+	// is given for it.
+	cfg := filepath.Join(spec.Model, "config.json")
+	if copyData, fields, err := sandbox.RewriteConfigDecrypted(v.Dir, dec); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, sandboxErr(err)
 	} else if copyData != nil {
 		spec.Files = map[string][]byte{sandbox.ConfigCopy: copyData}
@@ -243,7 +245,7 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version) (plan 
 		}()
 	}
 	for i, a := range spec.Command {
-		if f.ttsServer && i > 0 && spec.Command[i-1] == "--config_path" && a == filepath.Join(v.Dir, "config.json") {
+		if f.ttsServer && i > 0 && spec.Command[i-1] == "--config_path" && a == filepath.Join(spec.Model, "config.json") {
 			spec.Command[i] = cfg
 		}
 		spec.Command[i] = strings.ReplaceAll(spec.Command[i], "{config}", cfg)
@@ -362,7 +364,7 @@ func checkedStart(g *globals, pol *policy.Policy, cmd string, v *store.Version, 
 }
 
 // ttsServerCommand builds coqui tts-server's command line for the model.
-func ttsServerCommand(f runFlags, v, vocoder *store.Version, configs map[string][]byte) (*sandbox.TTSServer, []string, error) {
+func ttsServerCommand(f runFlags, v, vocoder *store.Version, dec *sandbox.Decrypted) (*sandbox.TTSServer, []string, error) {
 	path, err := exec.LookPath("tts-server")
 	if err != nil {
 		return nil, nil, usagef("tts-server is not in PATH: install coqui-tts (pip install 'coqui-tts[server]') or give the command after --")
@@ -375,7 +377,7 @@ func ttsServerCommand(f runFlags, v, vocoder *store.Version, configs map[string]
 	if vocoder != nil {
 		vdir = vocoder.Dir
 	}
-	ts, err := sandbox.TTSServerArgsConfigs(v.Dir, vdir, port, configs)
+	ts, err := sandbox.TTSServerArgsDecrypted(v.Dir, vdir, port, dec)
 	if err != nil {
 		return nil, nil, sandboxErr(err)
 	}

@@ -54,55 +54,12 @@ func TestRunEncrypted(t *testing.T) {
 	if _, err := os.Stat(py); err != nil {
 		t.Skip("no /usr/bin/python3")
 	}
-	nonce := make([]byte, 12)
-	rand.Read(nonce)
-	marker := "ttsguard-enc-marker-" + hex.EncodeToString(nonce)
 	dir := t.TempDir()
 	for _, p := range []string{filepath.Dir(dir), dir} {
 		os.Chmod(p, 0o755)
 	}
-	// The model: the example with the marker in its config.
-	src := filepath.Join(dir, "src")
-	os.Mkdir(src, 0o755)
-	for _, n := range []string{"config.json", "model_file.pth"} {
-		data, err := os.ReadFile(filepath.Join("../../examples/tiny-vits", n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if n == "config.json" {
-			data = bytes.Replace(data, []byte("{"), []byte(`{"comment": "`+marker+`", `), 1)
-		}
-		if err := os.WriteFile(filepath.Join(src, n), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "store.key"), []byte(id.String()+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pp := filepath.Join(dir, "ttsguard.yaml")
-	pol := "version: 1\nstore:\n  path: store\n  encryption:\n    recipients: [" + id.Recipient().String() + "]\n    identity: store.key\nsources: []\n"
-	if err := os.WriteFile(pp, []byte(pol), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	pl, err := policy.Load(pp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := pull.Pull(context.Background(), pull.Options{Policy: pl, Name: "tiny"}, []string{src})
-	if err != nil {
-		t.Fatalf("pull: %v", err)
-	}
-	if err := os.RemoveAll(src); err != nil {
-		t.Fatal(err)
-	}
+	pp, marker, modelDir := encryptedModel(t, dir)
 	store := filepath.Join(dir, "store")
-	if hits := grepFiles(store, marker); len(hits) > 0 {
-		t.Fatalf("after pull, the plaintext is in %v", hits)
-	}
 
 	// tts-server (the stand-in) parses the config and reads the checkpoint at the model's paths.
 	data, err := os.ReadFile("../sandbox/testdata/fake_tts_server.py")
@@ -121,7 +78,7 @@ func TestRunEncrypted(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWAV(t, resp, body)
-	if !strings.Contains(resp.Header.Get("X-Args"), filepath.Join(r.Dir, "model_file.pth")) {
+	if !strings.Contains(resp.Header.Get("X-Args"), filepath.Join(modelDir, "model_file.pth")) {
 		t.Errorf("tts-server args %s: want the model's own path", resp.Header.Get("X-Args"))
 	}
 
@@ -154,4 +111,59 @@ func TestRunEncrypted(t *testing.T) {
 	if code != 2 || !strings.Contains(pout.String(), "encrypted at rest") {
 		t.Errorf("path: exit %d: %s", code, pout.String())
 	}
+}
+
+// encryptedModel pulls the example model with a random marker in its
+// config into an encrypted store under dir (policy dir/ttsguard.yaml,
+// identity dir/store.key) as "tiny", checks the marker is not in the store,
+// and returns the policy, the marker and the version folder.
+func encryptedModel(t *testing.T, dir string) (pp, marker, modelDir string) {
+	t.Helper()
+	nonce := make([]byte, 12)
+	rand.Read(nonce)
+	marker = "ttsguard-enc-marker-" + hex.EncodeToString(nonce)
+	// The model: the example with the marker in its config.
+	src := filepath.Join(dir, "src")
+	os.Mkdir(src, 0o755)
+	for _, n := range []string{"config.json", "model_file.pth"} {
+		data, err := os.ReadFile(filepath.Join("../../examples/tiny-vits", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == "config.json" {
+			data = bytes.Replace(data, []byte("{"), []byte(`{"comment": "`+marker+`", `), 1)
+		}
+		if err := os.WriteFile(filepath.Join(src, n), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "store.key"), []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pp = filepath.Join(dir, "ttsguard.yaml")
+	pol := "version: 1\nstore:\n  path: store\n  encryption:\n    recipients: [" + id.Recipient().String() + "]\n    identity: store.key\nsources: []\n"
+	if err := os.WriteFile(pp, []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pl, err := policy.Load(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := pull.Pull(context.Background(), pull.Options{Policy: pl, Name: "tiny"}, []string{src})
+	if err != nil {
+		t.Fatalf("pull: %v", err)
+	}
+	if err := os.RemoveAll(src); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(dir, "store")
+	if hits := grepFiles(store, marker); len(hits) > 0 {
+		t.Fatalf("after pull, the plaintext is in %v", hits)
+	}
+
+	return pp, marker, r.Dir
 }

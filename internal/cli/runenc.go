@@ -2,30 +2,36 @@ package cli
 
 import (
 	"context"
-	"path"
 	"sort"
 
 	"github.com/ttsguard/ttsguard/internal/sandbox"
 	"github.com/ttsguard/ttsguard/internal/store"
 )
 
-// decryptOverlays gives the command the plaintext of the stored versions
+// decryptModels gives the command the plaintext of the stored versions
 // that are encrypted at rest (the model, the vocoder): each one's files are
-// decrypted into memory, checked against its metadata, and become a
-// sandbox overlay on its folder (a tmpfs in the command's own mount
-// namespace: docs/storage.md).
-func decryptOverlays(ctx context.Context, st *store.Store, spec *sandbox.Spec, vs ...*store.Version) error {
+// decrypted into memory, checked against its metadata, and given to the
+// command without a disk (spec.InMemory: as root a tmpfs on its folder in
+// the command's own mount namespace, otherwise sealed memfds behind a
+// folder of links; docs/storage.md). The spec's Model and Vocoder become
+// the folders the command is given. release is to be called once the
+// command ended, on every path.
+func decryptModels(ctx context.Context, st *store.Store, spec *sandbox.Spec, vs ...*store.Version) (*sandbox.Decrypted, func(), error) {
+	var ovs []sandbox.Overlay
 	for _, v := range vs {
 		if v == nil {
 			continue
 		}
 		enc, err := st.Encrypted(v)
-		if err != nil || !enc {
-			return err
+		if err != nil {
+			return nil, nil, err
+		}
+		if !enc {
+			continue
 		}
 		files, err := st.PlainFiles(ctx, v)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		names := make([]string, 0, len(files))
 		for n := range files {
@@ -36,20 +42,15 @@ func decryptOverlays(ctx context.Context, st *store.Store, spec *sandbox.Spec, v
 		for _, n := range names {
 			o.Tree = append(o.Tree, sandbox.TreeEntry{Path: n, Data: files[n]})
 		}
-		spec.Overlays = append(spec.Overlays, o)
+		ovs = append(ovs, o)
 	}
-	return nil
-}
-
-// overlayConfigs are the config.json contents of the spec's overlays, by folder.
-func overlayConfigs(spec sandbox.Spec) map[string][]byte {
-	out := map[string][]byte{}
-	for _, o := range spec.Overlays {
-		for _, e := range o.Tree {
-			if path.Clean(e.Path) == "config.json" {
-				out[o.Dir] = e.Data
-			}
-		}
+	d, release, err := spec.InMemory(ovs)
+	if err != nil {
+		return nil, nil, sandboxErr(err)
 	}
-	return out
+	spec.Model = d.Dir(spec.Model)
+	if spec.Vocoder != "" {
+		spec.Vocoder = d.Dir(spec.Vocoder)
+	}
+	return d, release, nil
 }

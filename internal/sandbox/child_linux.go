@@ -55,6 +55,9 @@ type childSpec struct {
 	Reach []string `json:"reach"`
 	// Inputs are the declared inputs the serving user must read.
 	Inputs []string `json:"inputs"`
+	// Inherit is how many descriptors from firstPassed up the command
+	// keeps (the memfds of a MemfdView); every other is closed on exec.
+	Inherit int `json:"inherit,omitempty"`
 }
 
 type childRule struct {
@@ -119,6 +122,11 @@ func childMain() {
 	for _, p := range cs.Reach {
 		if err := reachable(p); err != nil {
 			fail("command", fmt.Errorf("the serving user (uid %d, gid %d) cannot start the command: %w", os.Getuid(), os.Getgid(), err))
+		}
+	}
+	for fd := firstPassed; fd < firstPassed+cs.Inherit; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
+			fail("descriptors", fmt.Errorf("keep the decrypted model's descriptor %d: %w", fd, err))
 		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

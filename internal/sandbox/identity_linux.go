@@ -42,7 +42,9 @@ func resolveIdentity(s Spec) (Identity, error) {
 				id.Problem = fmt.Sprintf("the policy's run.%s is %q: start ttsguard as root to switch to it", want.what, want.name)
 			}
 		}
-		for _, owned := range []string{s.GroupFrom, s.Model} {
+		// A view's folder of links is the caller's by design: what counts
+		// is the stored folder it stands for.
+		for _, owned := range []string{s.GroupFrom, s.View.origin(s.Model)} {
 			var st syscall.Stat_t
 			if owned != "" && syscall.Stat(owned, &st) == nil && int(st.Uid) == id.UID {
 				id.Problem = fmt.Sprintf("ttsguard runs as %s (uid %d), the owner of %s: the command would run as the same user and "+

@@ -54,6 +54,10 @@ type initSpec struct {
 	Tree  []TreeEntry       `json:"tree,omitempty"`
 	// Overlays are mounted after them (overlay.go).
 	Overlays []Overlay `json:"overlays,omitempty"`
+	// Inherit is how many descriptors from firstPassed up (the sealed
+	// memfds of a MemfdView) are passed on to the command, at the same
+	// numbers.
+	Inherit int `json:"inherit,omitempty"`
 }
 
 func init() {
@@ -141,6 +145,19 @@ func initMain() {
 	} else if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fail("subreaper", err)
 	}
+	files := []*os.File{os.Stdin, os.Stdout, os.Stderr, nil, status}
+	if is.Inherit > 0 {
+		// It holds the decrypted model's memfds until the command has
+		// them: no other process of the user may open them through
+		// /proc/PID/fd (a process that is not dumpable is the kernel's
+		// "ptrace" check's to refuse).
+		if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+			fail("dumpable", err)
+		}
+		for i := range is.Inherit {
+			files = append(files, os.NewFile(uintptr(firstPassed+i), "memfd"))
+		}
+	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	is.Child.ParentPID = os.Getpid()
@@ -148,15 +165,19 @@ func initMain() {
 	if err != nil {
 		fail("start", err)
 	}
+	files[3] = specR
 	proc, err := os.StartProcess("/proc/self/exe", []string{childArg0}, &os.ProcAttr{
 		Dir: "/", Env: []string{},
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, specR, status},
+		Files: files,
 		// The command leads its own process group, to which signals go.
 		Sys: &syscall.SysProcAttr{Setpgid: true},
 	})
 	specR.Close()
 	if err != nil {
 		fail("start", err)
+	}
+	for _, f := range files[5:] {
+		f.Close() // the command has them
 	}
 	status.Close() // the second stage holds it until exec closes it
 	json.NewEncoder(specW).Encode(is.Child)

@@ -31,3 +31,5 @@ func processPlan(bool) Process { return Process{} }
 
 // Run is not supported on this system.
 func Run(context.Context, *Plan, IO) (int, error) { return 0, ErrUnsupported }
+
+func newMemfdView([]Overlay, string) (*MemfdView, error) { return nil, ErrUnsupported }

@@ -108,6 +108,11 @@ type Spec struct {
 	// rest, decrypted by the caller (overlay.go). They need ttsguard to
 	// run as root (a mount namespace of the command's own).
 	Overlays []Overlay
+	// View gives a command started without root the decrypted models as
+	// sealed memfds behind a folder of symbolic links (Spec.InMemory sets
+	// it; Model and Vocoder are then the view's folders). The caller
+	// closes it after Run.
+	View *MemfdView
 }
 
 // Limits are the resource limits of the command and every process it
@@ -166,6 +171,7 @@ type Plan struct {
 
 	scratchParent string
 	overlays      []Overlay
+	view          *MemfdView
 	reach         []string          // what the serving user must reach to start the command
 	files         map[string][]byte // Spec.Files
 	tree          []TreeEntry       // Spec.HFCache's layout
@@ -351,6 +357,9 @@ func Prepare(s Spec) (*Plan, error) {
 	}
 	p.Process = processPlan(p.Identity.Change)
 	if err := p.planOverlays(s.Overlays); err != nil {
+		return nil, err
+	}
+	if err := p.planView(s.View); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -120,19 +120,31 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,
 	}
 	var overlayFiles []*os.File // descriptors 5, 6, ... of the first stage
-	defer func() {
-		for _, f := range overlayFiles {
-			f.Close()
-		}
-	}()
-	if ns {
+	var ownFiles []*os.File     // those of them Run made (a view's are its caller's)
+	defer func() { closeAll(ownFiles) }()
+	switch {
+	case ns:
 		is.Files, is.Tree = p.files, p.tree // written into the tmpfs once it is mounted
-		if is.Overlays, overlayFiles, err = overlayDescriptors(p.overlays, 5); err != nil {
+		if is.Overlays, ownFiles, err = overlayDescriptors(p.overlays, firstPassed); err != nil {
 			return 0, err
 		}
-	} else if err := writeFiles(scratch, p.files); err != nil {
-		return 0, fmt.Errorf("scratch folder: %w", err)
-	} else if err := buildTree(scratch, p.tree, false); err != nil {
+		overlayFiles = ownFiles
+	case p.view != nil:
+		// The command inherits the view's memfds; the scratch files (the
+		// config copy holds the model's plaintext) are memfds too, linked
+		// from the scratch folder.
+		if ownFiles, err = linkMemfds(scratch, p.files, firstPassed+len(p.view.files)); err != nil {
+			return 0, fmt.Errorf("scratch folder: %w", err)
+		}
+		overlayFiles = append(append(overlayFiles, p.view.files...), ownFiles...)
+		is.Child.Inherit, is.Inherit = len(overlayFiles), len(overlayFiles)
+	default:
+		err = writeFiles(scratch, p.files)
+	}
+	if err == nil && !ns {
+		err = buildTree(scratch, p.tree, false)
+	}
+	if err != nil {
 		return 0, fmt.Errorf("scratch folder: %w", err)
 	}
 	specR, specW, err := os.Pipe()

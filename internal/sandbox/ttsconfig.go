@@ -27,6 +27,17 @@ const ConfigCopy = "ttsguard-config.json"
 // changed. The stored model is never modified: the copy goes into the
 // sandbox's scratch folder.
 func RewriteConfig(model string) ([]byte, []string, error) {
+	return RewriteConfigDecrypted(model, nil)
+}
+
+// RewriteConfigDecrypted is RewriteConfig of a folder that may be
+// encrypted at rest: its config.json content is d's when d has it (the
+// folder is then only looked at for which files it holds), and the copy's
+// paths point into the folder d gives the command in its place.
+func RewriteConfigDecrypted(model string, d *Decrypted) ([]byte, []string, error) {
+	if data, ok := d.Config(model); ok {
+		return rewriteConfig(model, d.Dir(model), data)
+	}
 	p := filepath.Join(model, "config.json")
 	st, err := os.Stat(p)
 	if err != nil {
@@ -39,13 +50,12 @@ func RewriteConfig(model string) ([]byte, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return RewriteConfigData(model, data)
+	return rewriteConfig(model, model, data)
 }
 
-// RewriteConfigData is RewriteConfig of the config.json content data of
-// the folder model (a model encrypted at rest: data is its plaintext; the
-// folder is only looked at for which files it holds).
-func RewriteConfigData(model string, data []byte) ([]byte, []string, error) {
+// rewriteConfig rewrites the config.json content data of the folder
+// model, whose files the command finds in the folder at.
+func rewriteConfig(model, at string, data []byte) ([]byte, []string, error) {
 	p := filepath.Join(model, "config.json")
 	if len(data) > maxConfig {
 		return nil, nil, fmt.Errorf("%w: %s: %d bytes, more than %d", ErrSpec, p, len(data), maxConfig)
@@ -67,7 +77,7 @@ func RewriteConfigData(model string, data []byte) ([]byte, []string, error) {
 		if f.Training || f.Resolved == "" || f.End <= f.Offset || f.Offset < 0 {
 			continue // not a loader's file, or no JSON span to replace
 		}
-		target := filepath.Join(model, filepath.FromSlash(f.Resolved))
+		target := filepath.Join(at, filepath.FromSlash(f.Resolved))
 		if f.Value == target {
 			continue
 		}

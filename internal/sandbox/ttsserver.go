@@ -50,30 +50,32 @@ type TTSServer struct {
 // FILE is the first of model.pth, model_file.pth, model_file.pth.tar,
 // checkpoint.pth, best_model.pth, else the checkpoint_N.pth with the highest N.
 func TTSServerArgs(model, vocoder string, port int) (*TTSServer, error) {
-	return TTSServerArgsConfigs(model, vocoder, port, nil)
+	return TTSServerArgsDecrypted(model, vocoder, port, nil)
 }
 
-// TTSServerArgsConfigs is TTSServerArgs with the content of the model's
-// and the vocoder's config.json taken from configs (by folder) where it has
-// them: folders encrypted at rest, whose plaintext the caller decrypted.
-func TTSServerArgsConfigs(model, vocoder string, port int, configs map[string][]byte) (*TTSServer, error) {
-	fam, err := family(model, configs[model])
+// TTSServerArgsDecrypted is TTSServerArgs of folders that may be
+// encrypted at rest: their config.json content is d's, their layout is
+// read from the folders, and the arguments name the folders d gives the
+// command in their place.
+func TTSServerArgsDecrypted(model, vocoder string, port int, d *Decrypted) (*TTSServer, error) {
+	cfg, _ := d.Config(model)
+	fam, err := family(model, cfg)
 	if err != nil {
 		return nil, err
 	}
 	t := &TTSServer{Family: fam}
-	cfg := filepath.Join(model, "config.json")
+	m := func(p string) string { return d.at(model, p) }
 	if dirFamilies[fam] {
-		t.Args = []string{"--model_path", model, "--config_path", cfg}
+		t.Args = []string{"--model_path", m(model), "--config_path", m(filepath.Join(model, "config.json"))}
 	} else {
 		f, err := checkpoint(model)
 		if err != nil {
 			return nil, err
 		}
-		t.Args = []string{"--model_path", f, "--config_path", cfg}
+		t.Args = []string{"--model_path", m(f), "--config_path", m(filepath.Join(model, "config.json"))}
 		for _, n := range speakerNames {
 			if p := filepath.Join(model, n); isFile(p) {
-				t.Args = append(t.Args, "--speakers_file_path", p)
+				t.Args = append(t.Args, "--speakers_file_path", m(p))
 				break
 			}
 		}
@@ -82,14 +84,15 @@ func TTSServerArgsConfigs(model, vocoder string, port int, configs map[string][]
 		if dirFamilies[fam] {
 			return nil, fmt.Errorf("%w: %s models bring their own vocoder; --vocoder does not apply", ErrSpec, fam)
 		}
-		if t.Vocoder, err = family(vocoder, configs[vocoder]); err != nil {
+		vcfg, _ := d.Config(vocoder)
+		if t.Vocoder, err = family(vocoder, vcfg); err != nil {
 			return nil, err
 		}
 		f, err := checkpoint(vocoder)
 		if err != nil {
 			return nil, err
 		}
-		t.Args = append(t.Args, "--vocoder_path", f, "--vocoder_config_path", filepath.Join(vocoder, "config.json"))
+		t.Args = append(t.Args, "--vocoder_path", d.at(vocoder, f), "--vocoder_config_path", d.at(vocoder, filepath.Join(vocoder, "config.json")))
 	}
 	t.Args = append(t.Args, "--port", strconv.Itoa(port))
 	return t, nil
