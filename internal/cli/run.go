@@ -229,9 +229,9 @@ func prepareRun(f runFlags, spec sandbox.Spec, v, vocoder *store.Version, dec *s
 	// absolute paths and relative ones (against the working folder) miss
 	// the model's files. The command gets a copy that points into the
 	// verified folder (tts-server as --config_path, any command as
-	// {config}); the stored model stays as it is.
-	// A model encrypted at rest: its plaintext, in the folder the command
-	// is given for it.
+	// {config}); the stored model stays as it is. Of a model encrypted at
+	// rest, the copy is of its plaintext and points into the folder the
+	// command is given for it (dec).
 	cfg := filepath.Join(spec.Model, "config.json")
 	if copyData, fields, err := sandbox.RewriteConfigDecrypted(v.Dir, dec); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, sandboxErr(err)

@@ -152,6 +152,28 @@ except OSError as e:
 		t.Errorf("tts-server's run left %v in its TMPDIR", ents)
 	}
 
+	// While the command runs the folder of links is there; a SIGTERM to
+	// ttsguard stops the command and removes it.
+	cmd = ttsguard("run", "--policy", pp, "tiny", "--", py, "-c", "import time; print('up', flush=True); time.sleep(120)")
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "up\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("the command did not start: %q", line)
+	}
+	if views, _ := filepath.Glob(filepath.Join(tmp, "ttsguard-decrypted-*")); len(views) != 1 {
+		t.Errorf("while the command runs: %v, want one folder of links", views)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("a forwarded SIGTERM: %v, want a clean stop", err)
+	}
+	if ents, _ := os.ReadDir(tmp); len(ents) > 0 {
+		t.Errorf("a run stopped by SIGTERM left %v in its TMPDIR", ents)
+	}
+
 	// A caller who cannot open the identity file is refused, and nothing
 	// is left behind.
 	must(t, os.Chmod(userKey, 0))
