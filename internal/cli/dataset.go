@@ -51,7 +51,7 @@ func newDatasetCmd(g *globals) *cobra.Command {
 		Use:   "dataset",
 		Short: "Audit TTS training datasets",
 	}
-	c.AddCommand(newDatasetAuditCmd(g), newDatasetDiffCmd(g))
+	c.AddCommand(newDatasetAuditCmd(g), newDatasetDiffCmd(g), newDatasetMergeCmd(g))
 	return c
 }
 
@@ -202,6 +202,9 @@ func logDatasetAudit(g *globals, pol *policy.Policy, rep *dataset.Report, failOn
 	if n := len(rep.Silenced); n > 0 {
 		detail += fmt.Sprintf("; %d silenced by the policy", n)
 	}
+	if rep.Shards > 0 {
+		detail += fmt.Sprintf("; merged from %d shards", rep.Shards)
+	}
 	if rep.RootDigestError != "" {
 		detail += "; no root digest: " + rep.RootDigestError
 	}
@@ -231,9 +234,9 @@ func countsLine(counts map[string]int) string {
 }
 
 func newDatasetAuditCmd(g *globals) *cobra.Command {
-	var formatter, metaFile, configPath, policyPath, format, htmlPath string
+	var formatter, metaFile, configPath, policyPath, format, htmlPath, shardSpec string
 	c := &cobra.Command{
-		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [--html FILE] [DIR]",
+		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [--html FILE] [--shard I/N] [DIR]",
 		Short: "Find unsafe metadata, text triggers, broken audio and mismatched labels in a coqui dataset",
 		Long: "audit reads a dataset exactly as coqui's formatter does (" + strings.Join(dataset.Formatters, ", ") +
 			") and reports every finding with its clip and evidence. Exit 1 when a finding is at or above the policy's " +
@@ -241,13 +244,25 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			"and silenced findings (docs/dataset-audit.md). With --config and no DIR, --formatter or --meta-file, every entry of the " +
 			"config's datasets[] is audited (each at its path) and each finding names its entry (datasets[N]). --html FILE also " +
 			"writes one self-contained page (no script, no request) with the summary, the findings by rule and plots: duration " +
-			"against transcript length, the spectra of clips with an inaudible tone, the audio per speaker.",
+			"against transcript length, the spectra of clips with an inaudible tone, the audio per speaker. --shard I/N audits " +
+			"only the clips of slice I of N (by the SHA-256 of each clip's path) and writes a shard report (JSON) for `dataset merge`, " +
+			"which runs the rules across clips on all the shards' evidence; a shard exits 0 when its report is written.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			switch format {
 			case "", "text", "json", "sarif":
 			default:
 				return usagef("--format %q: want text, json or sarif", format)
+			}
+			var shard dataset.Shard
+			if c.Flags().Changed("shard") {
+				var err error
+				if shard, err = dataset.ParseShard(shardSpec); err != nil {
+					return usagef("--shard: %v", err)
+				}
+				if format == "sarif" || htmlPath != "" {
+					return usagef("--shard writes a shard report (JSON) for `dataset merge`; --format sarif and --html belong to the merge")
+				}
 			}
 			opt := dataset.Options{Formatter: formatter, MetaFile: metaFile, Workers: runtime.NumCPU()}
 			pol, err := loadPolicy(policyPath)
@@ -276,6 +291,16 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 					return err
 				}
 				parts = []dataset.Part{{Root: dir, FS: os.DirFS(dir), Formatter: opt.Formatter, MetaFile: opt.MetaFile, Language: opt.Language}}
+			}
+			if shard.N > 0 {
+				// a shard reads the metadata and its own clips, and
+				// not the whole folder: no root digest
+				opt.Progress = auditProgress(g.stderr)
+				sr, err := dataset.AuditShard(c.Context(), parts, opt, shard, Version())
+				if err != nil {
+					return err
+				}
+				return sr.WriteJSON(c.OutOrStdout())
 			}
 			if htmlPath != "" {
 				if err := htmlTarget(htmlPath); err != nil {
@@ -330,34 +355,7 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 				}
 				rep.RootDigestError = strings.Join(errs, "; ")
 			}
-			if format == "sarif" {
-				wd, _ := os.Getwd()
-				if abs, err := filepath.Abs(wd); err == nil {
-					wd = abs
-				}
-				err = rep.WriteSARIF(c.OutOrStdout(), Version(), wd)
-			} else {
-				p := g.printer()
-				p.JSON = p.JSON || format == "json"
-				err = p.Print(rep)
-			}
-			if err != nil {
-				return err
-			}
-			if htmlPath != "" {
-				hopt := htmlreport.Options{FailOn: failOn, Version: Version(), Generated: time.Now()}
-				if err := htmlreport.WriteFile(htmlPath, rep, hopt); err != nil {
-					return err
-				}
-			}
-			var cmdErr error
-			if rep.Failed(failOn) {
-				cmdErr = datasetFailed{rep.Counts, failOn}
-			}
-			if lerr := logDatasetAudit(g, pol, rep, failOn, cmdErr); lerr != nil {
-				return lerr
-			}
-			return cmdErr
+			return datasetOutput(c, g, pol, rep, failOn, format, htmlPath)
 		},
 	}
 	c.Flags().StringVar(&formatter, "formatter", "", "coqui formatter: "+strings.Join(dataset.Formatters, ", ")+" (default: the config's)")
@@ -365,6 +363,97 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (its dataset section)")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (--json is the same as --format json)")
 	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter, meta file, path, sample rate, character set")
+	c.Flags().StringVar(&htmlPath, "html", "", "also write the report as one self-contained HTML page to FILE (replaced atomically)")
+	c.Flags().StringVar(&shardSpec, "shard", "", "audit slice I of N (0 <= I < N) and write its shard report (JSON) for `dataset merge`")
+	return c
+}
+
+// datasetOutput writes a dataset report (text, --json, SARIF, and the HTML
+// page), records it in the audit log and returns the verdict: what `dataset
+// audit` and `dataset merge` end with.
+func datasetOutput(c *cobra.Command, g *globals, pol *policy.Policy, rep *dataset.Report, failOn scan.Severity, format, htmlPath string) error {
+	var err error
+	if format == "sarif" {
+		wd, _ := os.Getwd()
+		if abs, err := filepath.Abs(wd); err == nil {
+			wd = abs
+		}
+		err = rep.WriteSARIF(c.OutOrStdout(), Version(), wd)
+	} else {
+		p := g.printer()
+		p.JSON = p.JSON || format == "json"
+		err = p.Print(rep)
+	}
+	if err != nil {
+		return err
+	}
+	if htmlPath != "" {
+		hopt := htmlreport.Options{FailOn: failOn, Version: Version(), Generated: time.Now()}
+		if err := htmlreport.WriteFile(htmlPath, rep, hopt); err != nil {
+			return err
+		}
+	}
+	var cmdErr error
+	if rep.Failed(failOn) {
+		cmdErr = datasetFailed{rep.Counts, failOn}
+	}
+	if lerr := logDatasetAudit(g, pol, rep, failOn, cmdErr); lerr != nil {
+		return lerr
+	}
+	return cmdErr
+}
+
+func newDatasetMergeCmd(g *globals) *cobra.Command {
+	var policyPath, format, htmlPath string
+	c := &cobra.Command{
+		Use:   "merge [--policy FILE] [--json | --format sarif] [--html FILE] SHARD.json...",
+		Short: "Combine the shard reports of `dataset audit --shard I/N` into the audit's report",
+		Long: "merge reads the shard reports of every shard of one audit (all N, each once, of the same dataset, config, " +
+			"policy and ttsguard version, or it refuses), runs the rules across clips (duplicates and near-duplicates, " +
+			"clips referenced twice, rate outliers, rare tokens, majority format, composition and imbalance) on their " +
+			"evidence put together, and writes the report the unsharded audit writes, with its exit code (1: a finding at " +
+			"or above the policy's dataset.fail_on). Give it the --policy the shards used.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			switch format {
+			case "", "text", "json", "sarif":
+			default:
+				return usagef("--format %q: want text, json or sarif", format)
+			}
+			pol, err := loadPolicy(policyPath)
+			if err != nil {
+				return err
+			}
+			var opt dataset.Options
+			failOn := datasetPolicy(&opt, pol)
+			if htmlPath != "" {
+				if err := htmlTarget(htmlPath); err != nil {
+					return err
+				}
+				opt.LabelPoints = htmlLabelPoints
+			}
+			srs := make([]*dataset.ShardReport, len(args))
+			for i, name := range args {
+				f, err := os.Open(name)
+				if err != nil {
+					return usageError{err}
+				}
+				srs[i], err = dataset.ReadShardReport(f, name)
+				f.Close()
+				if err != nil {
+					return usageError{err}
+				}
+			}
+			rep, err := dataset.Merge(srs, args, opt, Version())
+			if err != nil {
+				return usageError{err}
+			}
+			rep.RootDigestError = "a sharded audit reads no whole folder; `ttsguard digest DIR` gives the root digest"
+			return datasetOutput(c, g, pol, rep, failOn, format, htmlPath)
+		},
+	}
+	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (its dataset section; the one the shards used)")
+	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (--json is the same as --format json)")
 	c.Flags().StringVar(&htmlPath, "html", "", "also write the report as one self-contained HTML page to FILE (replaced atomically)")
 	return c
 }
