@@ -16,7 +16,10 @@
 # `store encrypt`): the model's config is checked to be in no file under the store, `path` must refuse the
 # model, and the server and the command-line synthesis run on the plaintext that `run` decrypts into a
 # tmpfs of the sandbox's own mount namespace (root only); the later steps, which need `path`, are skipped.
-# Environment: E2E_OFFLINE=1, E2E_ENCRYPT=1, E2E_PORT (default 5002), E2E_KEEP=1 (keep the work folder),
+# With E2E_ENCRYPT=1 and E2E_RUN_AS=UID (started as root) the runs are made by that user instead, a server of the
+# policy's access section who is not root and owns a copy of the identity: `run` then gives the command the
+# plaintext in sealed memfds behind a private folder of links to /proc/self/fd/N (docs/storage.md).
+# Environment: E2E_OFFLINE=1, E2E_ENCRYPT=1, E2E_RUN_AS=UID, E2E_PORT (default 5002), E2E_KEEP=1 (keep the work folder),
 # E2E_VENV (an existing virtual environment with coqui-tts: skip the install; it must be readable by
 # the serving user), E2E_TORCH (torch and torchaudio version, default 2.8.0: torchaudio trails torch on PyPI, and from
 # 2.9 coqui needs torchcodec, which needs FFmpeg libraries),
@@ -30,6 +33,16 @@ PYTHON=${PYTHON:-python3}
 
 WORK=$(mktemp -d /tmp/ttsguard-e2e-XXXXXX)
 chmod 755 "$WORK" # the serving user must traverse it to the store and the venv
+RUN_AS=${E2E_RUN_AS:-}
+AS=() # how the runs are started: as the caller, or (E2E_RUN_AS) as that user with a TMPDIR of its own
+RUN_UID=$(id -u)
+if [ -n "$RUN_AS" ]; then
+  [ "${E2E_ENCRYPT:-}" = 1 ] && [ "$(id -u)" = 0 ] || { echo "E2E_RUN_AS needs E2E_ENCRYPT=1 and root"; exit 1; }
+  mkdir -m 700 "$WORK/run-tmp" "$WORK/cli-out"
+  chown "$RUN_AS:$RUN_AS" "$WORK/run-tmp" "$WORK/cli-out"
+  AS=(setpriv --reuid "$RUN_AS" --regid "$RUN_AS" --clear-groups env "TMPDIR=$WORK/run-tmp" "HOME=$WORK/run-tmp")
+  RUN_UID=$RUN_AS
+fi
 SERVER_PID=
 HUB_PID=
 cleanup() {
@@ -132,19 +145,28 @@ if [ "${E2E_ENCRYPT:-}" = 1 ]; then
   if "$TG" path --policy "$WORK/ttsguard.yaml" "$NAME" 2>"$WORK/path.err"; then echo "path gave a path to an encrypted model"; exit 1; fi
   cat "$WORK/path.err"
   "$TG" check --policy "$WORK/ttsguard.yaml" "$NAME"
+  if [ -n "$RUN_AS" ]; then
+    step "user $RUN_AS: a server of the access section (doctor --fix opens the store to it) with its own copy of the identity"
+    printf 'access:\n  servers: [user:%s]\n' "$RUN_AS" >>"$WORK/ttsguard.yaml"
+    "$TG" doctor --fix --policy "$WORK/ttsguard.yaml"
+    install -m 600 -o "$RUN_AS" -g "$RUN_AS" "$WORK/store.key" "$WORK/user.key"
+    sed -i 's/identity: store.key/identity: user.key/' "$WORK/ttsguard.yaml"
+  fi
 fi
 
 # No chgrp: as root, the store is created ready for its serving group (nogroup), and `run` switches to a
 # fresh user id of that group. `doctor` must find nothing to fix.
-step "doctor"
-"$TG" doctor --policy "$WORK/ttsguard.yaml"
+if [ -z "$RUN_AS" ]; then # (with E2E_RUN_AS, doctor flags the identity the server owns)
+  step "doctor"
+  "$TG" doctor --policy "$WORK/ttsguard.yaml"
+fi
 
 step "the sandbox"
-"$TG" run --policy "$WORK/ttsguard.yaml" --explain "$NAME" --tts-server --host 127.0.0.1 --port "$PORT"
+"${AS[@]}" "$TG" run --policy "$WORK/ttsguard.yaml" --explain "$NAME" --tts-server --host 127.0.0.1 --port "$PORT" | tee "$WORK/explain.txt"
 
 step "start tts-server in the sandbox"
 cd / # run refuses a model name that is also a folder of the working folder
-"$TG" run --policy "$WORK/ttsguard.yaml" "$NAME" --tts-server --host 127.0.0.1 --port "$PORT" -- --show_details >"$WORK/server.log" 2>&1 &
+"${AS[@]}" "$TG" run --policy "$WORK/ttsguard.yaml" "$NAME" --tts-server --host 127.0.0.1 --port "$PORT" -- --show_details >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
   curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/dev/null && break
@@ -167,20 +189,26 @@ tail -n 20 "$WORK/server.log"
 [ "$rc" = 0 ] || { echo "a forwarded SIGTERM must be a clean stop (exit 0), got $rc"; exit 1; }
 
 step "command-line synthesis into --output (tts --out_path)"
-MODEL_FILE=$("$TG" run --policy "$WORK/ttsguard.yaml" --explain --json "$NAME" --tts-server | "$VENV/bin/python" -c '
+MODEL_FILE=$("${AS[@]}" "$TG" run --policy "$WORK/ttsguard.yaml" --explain --json "$NAME" --tts-server | "$VENV/bin/python" -c '
 import json, sys
 a = json.load(sys.stdin)["tts_server"]["args"]
 print(a[a.index("--model_path") + 1].rsplit("/", 1)[-1])')
-"$TG" run --policy "$WORK/ttsguard.yaml" --output "$WORK/cli-out" "$NAME" -- tts --model_path "{model}/$MODEL_FILE" \
+"${AS[@]}" "$TG" run --policy "$WORK/ttsguard.yaml" --output "$WORK/cli-out" "$NAME" -- tts --model_path "{model}/$MODEL_FILE" \
   --config_path "{model}/config.json" --text "Hello from the command line." --out_path "{output}/cli.wav" >"$WORK/cli.log" 2>&1 ||
   { cat "$WORK/cli.log"; exit 1; }
 head -c 4 "$WORK/cli-out/cli.wav" | grep -q RIFF || { echo "--output: not a WAV"; exit 1; }
-[ "$(stat -c %u "$WORK/cli-out/cli.wav")" = "$(id -u)" ] || { echo "--output: the WAV is not the caller's"; exit 1; }
+[ "$(stat -c %u "$WORK/cli-out/cli.wav")" = "$RUN_UID" ] || { echo "--output: the WAV is not the caller's"; exit 1; }
 ls -l "$WORK/cli-out/cli.wav"
 if [ "${E2E_ENCRYPT:-}" = 1 ]; then
   step "after the runs: the model's config is in no file under the store or the work folder, no decrypted tmpfs is mounted"
   if grep -rlF -- "$MARKER" "$WORK/store" "$WORK"/*.log; then echo "plaintext found"; exit 1; fi
   if grep -q ttsguard-decrypted /proc/self/mountinfo; then echo "a decrypted tmpfs is in the host's mount table"; exit 1; fi
+  if [ -n "$RUN_AS" ]; then
+    grep -q "started without root: the model is decrypted into sealed memfds" "$WORK/explain.txt" ||
+      { echo "the plan of user $RUN_AS's run is not the memfd view"; exit 1; }
+    [ -z "$(ls -A "$WORK/run-tmp")" ] || { ls -la "$WORK/run-tmp"; echo "the runs left files in their TMPDIR"; exit 1; }
+    if grep -rlF -- "$MARKER" "$WORK"; then echo "plaintext found under $WORK"; exit 1; fi
+  fi
   echo "e2e (encrypted at rest) OK"
   exit 0
 fi

@@ -61,7 +61,7 @@ func TestRunEncryptedWithoutRoot(t *testing.T) {
 	pol, err := os.ReadFile(pp)
 	must(t, err)
 	pol = bytes.Replace(pol, []byte("identity: store.key"), []byte("identity: user.key"), 1)
-	pol = append(pol, fmt.Sprintf("access:\n  admins: ['0']\n  servers: [user:%d]\n", runEncUID)...)
+	pol = append(pol, fmt.Sprintf("access:\n  servers: [user:%d]\n", runEncUID)...)
 	must(t, os.WriteFile(pp, pol, 0o644))
 	for _, p := range []string{userKey, tmp} {
 		must(t, os.Chown(p, runEncUID, runEncUID))
