@@ -18,6 +18,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/policy"
+	"github.com/ttsguard/ttsguard/internal/pull"
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
 
@@ -134,19 +135,37 @@ func datasetDir(dir string) error {
 }
 
 func newDatasetDiffCmd(g *globals) *cobra.Command {
-	var formatter, metaFile, configPath string
+	var formatter, metaFile, configPath, pubPath, policyPath string
 	c := &cobra.Command{
 		Use:   "diff [--formatter F] [--meta-file F] [--config config.json] [--json] OLD NEW",
 		Short: "List the rows and files added, removed and changed between two versions of a dataset",
 		Long: "diff reads both folders as coqui's formatter does and lists rows added, removed and changed (text, audio path, " +
 			"audio content, speaker) and every file added, removed or changed (SHA-256), so a review sees exactly what " +
-			"entered the data since a known state. Exit 0 when both were compared (whatever the differences), 2 for bad usage.",
+			"entered the data since a known state. OLD may instead be the dataset's signature (a model.sig made by " +
+			"`ttsguard sign` or model_signing): it is verified with --public-key or the policy's signers, and NEW is " +
+			"compared with the files it vouches for (rows whose audio is new, changed or gone; a note when a metadata " +
+			"file changed). Exit 0 when both were compared (whatever the differences), 1 when the signature does not " +
+			"verify, 2 for bad usage.",
 		Args: cobra.ExactArgs(2),
 		RunE: func(c *cobra.Command, args []string) error {
 			opt := dataset.Options{Formatter: formatter, MetaFile: metaFile}
 			dir := args[1]
 			if _, err := datasetConfig(&opt, &dir, configPath); err != nil {
 				return err
+			}
+			if fi, err := os.Stat(args[0]); err == nil && fi.Mode().IsRegular() {
+				if err := datasetDir(args[1]); err != nil {
+					return err
+				}
+				st, err := signedState(c, args[0], args[1], pubPath, policyPath)
+				if err != nil {
+					return err
+				}
+				d, err := dataset.DiffSigned(c.Context(), *st, os.DirFS(args[1]), args[1], opt.Formatter, opt.MetaFile)
+				if err != nil {
+					return err
+				}
+				return g.printer().Print(d)
 			}
 			for _, d := range args {
 				if err := datasetDir(d); err != nil {
@@ -163,7 +182,56 @@ func newDatasetDiffCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&formatter, "formatter", "", "coqui formatter: "+strings.Join(dataset.Formatters, ", ")+" (default: the config's)")
 	c.Flags().StringVar(&metaFile, "meta-file", "", "metadata file relative to each folder (default: the config's meta_file_train or the formatter's)")
 	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter and meta file")
+	c.Flags().StringVar(&pubPath, "public-key", "", "with a signature as OLD: the signer's public key (default: the policy's signers)")
+	c.Flags().StringVar(&policyPath, "policy", "", "with a signature as OLD: trust policy file whose signers may have signed it")
 	return c
+}
+
+// signedState verifies the dataset signature sig (with the public key at
+// pubPath, else with each signer of the policy) and compares the folder
+// dir with the files it vouches for. A signature no trusted key verifies
+// is an error (exit 1), never a comparison.
+func signedState(c *cobra.Command, sig, dir, pubPath, policyPath string) (*dataset.SignedState, error) {
+	type named struct {
+		name string
+		v    oms.SignatureVerifier
+	}
+	var vs []named
+	if pubPath != "" {
+		v, err := keyVerifier(pubPath)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, named{pubPath, v})
+	} else {
+		pol, err := loadPolicy(policyPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range pol.Signers {
+			v, err := pull.VerifierFor(s)
+			if err != nil {
+				return nil, err
+			}
+			vs = append(vs, named{"signer " + s.Name, v})
+		}
+		if len(vs) == 0 {
+			return nil, usagef("%s is a signature: give --public-key, or a policy with signers, to verify it", sig)
+		}
+	}
+	var fails []string
+	for _, n := range vs {
+		r, err := oms.Verify(c.Context(), dir, n.v, oms.VerifyOptions{ModelOptions: oms.ModelOptions{Signature: sig}})
+		if r == nil {
+			return nil, err // could not be checked at all
+		}
+		if err == nil || len(r.Missing)+len(r.Extra)+len(r.Changed) > 0 {
+			return &dataset.SignedState{Label: fmt.Sprintf("%s (verified: %s, root %s)", sig, n.name, r.Root),
+				Missing: r.Missing, Extra: r.Extra, Changed: r.Changed}, nil
+		}
+		fails = append(fails, fmt.Sprintf("%s: %s", n.name, r.Failure))
+	}
+	return nil, fmt.Errorf("%w: %s: no trusted key verifies it: %s", oms.ErrVerification, sig, strings.Join(fails, "; "))
 }
 
 // auditProgress draws the clips decoded on a terminal, at most ten times a

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -35,15 +34,11 @@ environment, the command, when it ran. Exit 1 when any check fails. See docs/pro
 			kinds := 0
 			if pubPath != "" {
 				kinds++
-				data, err := os.ReadFile(pubPath)
+				kv, err := keyVerifier(pubPath)
 				if err != nil {
-					return usageError{fmt.Errorf("public key: %w", err)}
+					return err
 				}
-				pub, err := oms.ParsePublicKey(pubPath, data)
-				if err != nil {
-					return usageError{err}
-				}
-				v = oms.KeyVerifier{Key: pub}
+				v = kv
 			}
 			if len(chainPaths) > 0 {
 				kinds++

@@ -157,6 +157,19 @@ func newSignCertCmd(g *globals) *cobra.Command {
 	return c
 }
 
+// keyVerifier reads the PEM public key at path for verification.
+func keyVerifier(path string) (oms.KeyVerifier, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return oms.KeyVerifier{}, usageError{fmt.Errorf("public key: %w", err)}
+	}
+	pub, err := oms.ParsePublicKey(path, data)
+	if err != nil {
+		return oms.KeyVerifier{}, usageError{err}
+	}
+	return oms.KeyVerifier{Key: pub}, nil
+}
+
 // readCertificates reads every CERTIFICATE block of a PEM file (at least one).
 func readCertificates(path string) ([]*x509.Certificate, error) {
 	data, err := os.ReadFile(path)

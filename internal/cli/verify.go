@@ -3,13 +3,11 @@ package cli
 import (
 	"crypto/x509"
 	"errors"
-	"fmt"
-	"github.com/ttsguard/ttsguard/internal/audit"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ttsguard/ttsguard/internal/access"
+	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/channel"
 	"github.com/ttsguard/ttsguard/internal/coqui"
 	"github.com/ttsguard/ttsguard/internal/fetch"
@@ -67,15 +65,11 @@ func newVerifyKeyCmd(g *globals) *cobra.Command {
 		Short: "Verify a signature made with an elliptic-curve key",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			data, err := os.ReadFile(pubPath)
+			v, err := keyVerifier(pubPath)
 			if err != nil {
-				return usageError{fmt.Errorf("public key: %w", err)}
+				return err
 			}
-			pub, err := oms.ParsePublicKey(pubPath, data)
-			if err != nil {
-				return usageError{err}
-			}
-			return runVerify(g, c, args[0], &f, oms.KeyVerifier{Key: pub})
+			return runVerify(g, c, args[0], &f, v)
 		},
 	}
 	c.Flags().StringVar(&pubPath, "public-key", "", "PEM public key of the signer")

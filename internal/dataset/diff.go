@@ -33,6 +33,8 @@ type DatasetDiff struct {
 	Changes   []Change `json:"changes"`
 	// Counts are the changes by "what kind" ("row added", "file changed" ...).
 	Counts map[string]int `json:"counts"`
+	// Notes say what the comparison could not see (DiffSigned).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Diff compares two versions of a dataset, both read with formatter.
@@ -178,6 +180,9 @@ func (d *DatasetDiff) Text(w io.Writer) error {
 			fmt.Fprintf(w, ": %s", c.Detail) // built of Go-quoted strings and digests
 		}
 		fmt.Fprintln(w)
+	}
+	for _, n := range d.Notes {
+		fmt.Fprintf(w, "note: %s\n", safe(n))
 	}
 	var parts []string
 	for _, k := range []string{"row added", "row removed", "row changed", "file added", "file removed", "file changed"} {

@@ -101,8 +101,8 @@ func readSignerFile(p string) ([]byte, error) {
 	return data, nil
 }
 
-// verifierFor builds the OMS verifier of a policy signer.
-func verifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
+// VerifierFor builds the OMS verifier of a policy signer.
+func VerifierFor(s policy.Signer) (oms.SignatureVerifier, error) {
 	switch s.Kind() {
 	case "key":
 		data, err := readSignerFile(s.PublicKey)
@@ -171,7 +171,7 @@ func signatureGate(ctx context.Context, pol *policy.Policy, name, model, sig str
 	}
 	var fails []string
 	for _, s := range signers {
-		v, err := verifierFor(s)
+		v, err := VerifierFor(s)
 		if err != nil {
 			fails = append(fails, err.Error())
 			continue

@@ -67,7 +67,7 @@ func provenanceGate(ctx context.Context, pol *policy.Policy, name, model string,
 	}
 	var fails []string
 	for _, s := range signers {
-		v, err := verifierFor(s)
+		v, err := VerifierFor(s)
 		if err != nil {
 			fails = append(fails, err.Error())
 			continue
