@@ -362,9 +362,20 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			}
 			if shard.N > 0 {
 				// a shard reads the metadata and its own clips, and
-				// not the whole folder: no root digest
+				// hashes its own files for the folder's root digest
+				files := make([]chan *dataset.ShardFiles, len(parts))
+				for i, p := range parts {
+					files[i] = make(chan *dataset.ShardFiles, 1)
+					go func() { files[i] <- dataset.FolderShardFiles(c.Context(), p.Root, shard) }()
+				}
 				opt.Progress = auditProgress(g.stderr)
 				sr, err := dataset.AuditShard(c.Context(), parts, opt, shard, Version())
+				for i := range parts {
+					sf := <-files[i]
+					if err == nil {
+						sr.Datasets[i].Files = sf
+					}
+				}
 				if err != nil {
 					return err
 				}
@@ -516,7 +527,6 @@ func newDatasetMergeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usageError{err}
 			}
-			rep.RootDigestError = "a sharded audit reads no whole folder; `ttsguard digest DIR` gives the root digest"
 			return datasetOutput(c, g, pol, rep, failOn, format, htmlPath)
 		},
 	}

@@ -45,6 +45,9 @@ type ShardReport struct {
 type ShardPart struct {
 	Name string `json:"name,omitempty"`
 	Evidence
+	// Files is the shard's part of the folder's root digest (set by the
+	// caller, HashShardFiles); nil when it hashed none.
+	Files *ShardFiles `json:"files,omitempty"`
 }
 
 // policyDigest is the SHA-256 of what of the policy judges findings.
@@ -184,6 +187,11 @@ func (p *ShardPart) check(i, n int) error {
 	case !slices.Contains(Formatters, p.Formatter):
 		return fmt.Errorf("unknown formatter %q", p.Formatter)
 	}
+	if p.Files != nil {
+		if err := p.Files.check(i, n); err != nil {
+			return err
+		}
+	}
 	referenced := map[string]bool{}
 	for j, r := range p.RowList {
 		switch {
@@ -311,13 +319,31 @@ func Merge(shards []*ShardReport, names []string, opt Options, tool string) (*Re
 		}
 		evs[d], names2[d] = &ev, first.Datasets[d].Name
 	}
+	roots := make([]string, len(evs))
+	whys := make([]string, len(evs))
+	for d := range evs {
+		files := make([]*ShardFiles, n)
+		for s, k := range at {
+			files[s] = shards[k-1].Datasets[d].Files
+		}
+		roots[d], whys[d] = mergeRoot(files)
+	}
 	var rep *Report
 	if len(evs) == 1 && names2[0] == "" {
 		o := opt
 		o.Formatter, o.MetaFile, o.Language = evs[0].Formatter, evs[0].MetaFile, evs[0].Language
 		rep = judge(evs[0], o)
+		rep.RootDigest, rep.RootDigestError = roots[0], whys[0]
 	} else {
 		rep = judgeParts(names2, evs, opt)
+		var errs []string
+		for d := range evs {
+			rep.Parts[d].RootDigest = roots[d]
+			if whys[d] != "" {
+				errs = append(errs, fmt.Sprintf("%s: %s", names2[d], whys[d]))
+			}
+		}
+		rep.RootDigestError = strings.Join(errs, "; ")
 	}
 	rep.Shards = n
 	return rep, nil

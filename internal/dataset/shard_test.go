@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/ttsguard/ttsguard/internal/dataset/dstest"
+	"github.com/ttsguard/ttsguard/internal/manifest"
+	"github.com/ttsguard/ttsguard/internal/oms"
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
 
@@ -26,7 +28,7 @@ func shardAndMerge(t *testing.T, parts []Part, opt Options, n int) *Report {
 			t.Fatal(err)
 		}
 		var b bytes.Buffer
-		if err := sr.WriteJSON(&b); err != nil {
+		if err := withFiles(sr, parts).WriteJSON(&b); err != nil {
 			t.Fatal(err)
 		}
 		name := fmt.Sprintf("shard-%d.json", i)
@@ -47,6 +49,31 @@ func shardAndMerge(t *testing.T, parts []Part, opt Options, n int) *Report {
 		t.Errorf("merged report says %d shards, want %d", rep.Shards, n)
 	}
 	rep.Shards = 0
+	return rep
+}
+
+// withRoots sets the root digests of an unsharded report as the CLI does
+// (oms.Digest of each part's folder, beside the audit).
+func withRoots(rep *Report, parts []Part) *Report {
+	var errs []string
+	for k, p := range parts {
+		r, err := oms.Digest(context.Background(), p.Root, oms.ModelOptions{Method: manifest.MethodFiles})
+		root, why := "", ""
+		if err != nil {
+			why = err.Error()
+		} else {
+			root = r.Root
+		}
+		if len(parts) == 1 && p.Name == "" {
+			rep.RootDigest, rep.RootDigestError = root, why
+			return rep
+		}
+		rep.Parts[k].RootDigest = root
+		if why != "" {
+			errs = append(errs, p.Name+": "+why)
+		}
+	}
+	rep.RootDigestError = strings.Join(errs, "; ")
 	return rep
 }
 
@@ -88,6 +115,7 @@ func TestMergeEqualsAudit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			withRoots(want, parts)
 			if len(d.Want) > 0 && len(want.Findings) == 0 {
 				t.Fatalf("the poisoned dataset has no finding")
 			}
@@ -179,6 +207,7 @@ func TestMergeMultiSpeaker(t *testing.T) {
 		t.Errorf("composition %d groups, plots %+v, silenced %d", len(want.Composition), want.Plots != nil, len(want.Silenced))
 	}
 	parts := []Part{{Root: root, FS: os.DirFS(root), Formatter: "coqui", Language: "en"}}
+	withRoots(want, parts)
 	for _, n := range []int{1, 2, 3, 7} {
 		sameReport(t, fmt.Sprintf("%d shards", n), shardAndMerge(t, parts, opt, n), want)
 	}
@@ -206,6 +235,7 @@ func TestMergeParts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	withRoots(want, parts)
 	for _, n := range []int{2, 3} {
 		sameReport(t, fmt.Sprintf("%d shards", n), shardAndMerge(t, parts, opt, n), want)
 	}
@@ -338,6 +368,72 @@ func TestMergeRefuses(t *testing.T) {
 	}
 }
 
+// withFiles adds the shard's part of the root digest of parts[k] to each
+// dataset of sr, as the CLI does.
+func withFiles(sr *ShardReport, parts []Part) *ShardReport {
+	for k := range sr.Datasets {
+		sr.Datasets[k].Files = FolderShardFiles(context.Background(), parts[k].Root, Shard{sr.Shard, sr.Shards})
+	}
+	return sr
+}
+
+// TestMergeRootDigest: the root digest the shards build together is the
+// folder's OMS root digest (what `ttsguard digest` prints), for 1, 2, 3 and
+// 7 shards; a shard's file of another shard is refused, a missing one
+// leaves no root and says so.
+func TestMergeRootDigest(t *testing.T) {
+	root, err := multiSpeaker().Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := oms.Digest(context.Background(), root, oms.ModelOptions{Method: manifest.MethodFiles})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []Part{{Root: root, FS: os.DirFS(root), Formatter: "coqui"}}
+	opt := Options{Workers: 2}
+	for _, n := range []int{1, 2, 3, 7} {
+		var srs []*ShardReport
+		var names []string
+		for i := range n {
+			sr, err := AuditShard(context.Background(), parts, opt, Shard{i, n}, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			withFiles(sr, parts).WriteJSON(&b)
+			back, err := ReadShardReport(&b, "s.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			srs, names = append(srs, back), append(names, fmt.Sprintf("s%d.json", i))
+		}
+		rep, err := Merge(srs, names, opt, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.RootDigest != want.Root || rep.RootDigestError != "" {
+			t.Errorf("%d shards: root %q (%q), want %s", n, rep.RootDigest, rep.RootDigestError, want.Root)
+		}
+		if n != 2 {
+			continue
+		}
+		// a file dropped: no root, and why
+		srs[1].Datasets[0].Files.Items = srs[1].Datasets[0].Files.Items[1:]
+		rep, err = Merge(srs, names, opt, "test")
+		if err != nil || rep.RootDigest != "" || !strings.Contains(rep.RootDigestError, "hashed") {
+			t.Errorf("a file dropped: root %q (%q), %v", rep.RootDigest, rep.RootDigestError, err)
+		}
+		// a file of shard 0 in shard 1: refused on reading
+		srs[1].Datasets[0].Files.Items = append(srs[1].Datasets[0].Files.Items, srs[0].Datasets[0].Files.Items[0])
+		var b bytes.Buffer
+		srs[1].WriteJSON(&b)
+		if _, err := ReadShardReport(&b, "s1.json"); err == nil || !strings.Contains(err.Error(), "belongs to shard 0/2") {
+			t.Errorf("a file of another shard: %v", err)
+		}
+	}
+}
+
 // TestParseShard: I/N with 0 <= I < N; anything else an error.
 func TestParseShard(t *testing.T) {
 	if s, err := ParseShard("3/8"); err != nil || s != (Shard{3, 8}) {
@@ -364,6 +460,7 @@ func FuzzMerge(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
+		withFiles(sr, parts)
 		var b bytes.Buffer
 		sr.WriteJSON(&b)
 		f.Add(b.Bytes())

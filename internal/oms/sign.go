@@ -233,6 +233,23 @@ func Digest(ctx context.Context, model string, o ModelOptions) (*Result, error) 
 	return r, nil
 }
 
+// ListFiles lists the files of a model as Digest hashes them (the same walk,
+// ignore paths and link rules) with the manifest options Digest uses, so a
+// caller can hash some of them and build the root from the pieces
+// (manifest.RootOf over the sorted items).
+func ListFiles(model string, o ModelOptions) ([]manifest.File, manifest.Options, error) {
+	_, ignore, err := o.resolve(model)
+	if err != nil {
+		return nil, manifest.Options{}, err
+	}
+	mo := manifest.Options{Method: o.Method, ShardSize: o.ShardSize, HashType: digest.SHA256, AllowSymlinks: o.AllowSymlinks, IgnorePaths: ignore, Workers: o.Workers}
+	if err := mo.Validate(); err != nil {
+		return nil, mo, err
+	}
+	files, err := manifest.Walk(model, manifest.WalkOptions{AllowSymlinks: mo.AllowSymlinks, IgnorePaths: mo.IgnorePaths})
+	return files, mo, err
+}
+
 // WriteFileAtomic writes data to a temporary file beside path, syncs it and
 // renames it into place, so a reader sees the old file or the new one, never part.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) (err error) {
