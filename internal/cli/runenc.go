@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"sort"
 
 	"github.com/ttsguard/ttsguard/internal/sandbox"
 	"github.com/ttsguard/ttsguard/internal/store"
@@ -10,7 +9,7 @@ import (
 
 // decryptModels gives the command the plaintext of the stored versions
 // that are encrypted at rest (the model, the vocoder): each one's files are
-// decrypted into memory, checked against its metadata, and given to the
+// decrypted into sealed memfds, checked against its metadata, and given to the
 // command without a disk (spec.InMemory: as root a tmpfs on its folder in
 // the command's own mount namespace, otherwise sealed memfds behind a
 // folder of links; docs/storage.md). The spec's Model and Vocoder become
@@ -23,26 +22,20 @@ func decryptModels(ctx context.Context, st *store.Store, spec *sandbox.Spec, vs 
 			continue
 		}
 		enc, err := st.Encrypted(v)
+		if err == nil && enc {
+			var files []store.PlainFile
+			if files, err = st.PlainMemfds(ctx, v); err == nil {
+				o := sandbox.Overlay{Dir: v.Dir}
+				for _, f := range files {
+					o.Tree = append(o.Tree, sandbox.TreeEntry{Path: f.Path, File: f.File, Size: f.Size})
+				}
+				ovs = append(ovs, o)
+			}
+		}
 		if err != nil {
+			sandbox.CloseOverlays(ovs)
 			return nil, nil, err
 		}
-		if !enc {
-			continue
-		}
-		files, err := st.PlainFiles(ctx, v)
-		if err != nil {
-			return nil, nil, err
-		}
-		names := make([]string, 0, len(files))
-		for n := range files {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		o := sandbox.Overlay{Dir: v.Dir}
-		for _, n := range names {
-			o.Tree = append(o.Tree, sandbox.TreeEntry{Path: n, Data: files[n]})
-		}
-		ovs = append(ovs, o)
 	}
 	d, release, err := spec.InMemory(ovs)
 	if err != nil {

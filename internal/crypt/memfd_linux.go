@@ -1,21 +1,18 @@
 package crypt
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // PlainMemfd decrypts the age file r with the keys' identities into a
-// sealed memfd named name (memfd_create(2)): memory that no path on any
-// filesystem reaches but /proc/PID/fd/N of a process that holds it, gone
-// when the last descriptor is closed. It is sealed against writes, growing,
-// shrinking and further seals, positioned at 0, and returned with the
-// plaintext's size. The memory counts against the caller (and its memory
-// cgroup) and can be swapped out like any other anonymous memory
-// (docs/storage.md).
+// sealed memfd named name (SealedMemfd), returned with the plaintext's
+// size.
 func PlainMemfd(r io.Reader, k *Keys, name string) (*os.File, int64, error) {
 	ids, err := k.Identities()
 	if err != nil {
@@ -25,20 +22,43 @@ func PlainMemfd(r io.Reader, k *Keys, name string) (*os.File, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	f, n, err := SealedMemfd(p, name)
+	if err != nil && !errors.Is(err, errMemfd) {
+		return nil, 0, fmt.Errorf("%w: %s: %w", ErrDecrypt, name, err)
+	}
+	return f, n, err
+}
+
+// errMemfd marks the failures of the memfd itself (not of reading r).
+var errMemfd = errors.New("memfd")
+
+// SealedMemfd copies r into a new memfd named name (memfd_create(2)):
+// memory that no path on any filesystem reaches but /proc/PID/fd/N of a
+// process that holds it, gone when the last descriptor is closed. It is
+// sealed against writes, growing, shrinking and further seals, and, where
+// the kernel has MFD_NOEXEC_SEAL (Linux 6.3), against execution;
+// positioned at 0 and returned with its size. The memory counts against the
+// caller (and its memory cgroup) and can be swapped out like any other
+// anonymous memory (docs/storage.md).
+func SealedMemfd(r io.Reader, name string) (*os.File, int64, error) {
+	const flags = unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	fd, err := unix.MemfdCreate(name, flags|unix.MFD_NOEXEC_SEAL)
+	if errors.Is(err, syscall.EINVAL) {
+		fd, err = unix.MemfdCreate(name, flags)
+	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("memfd_create: %w", err)
+		return nil, 0, fmt.Errorf("%w_create: %w", errMemfd, err)
 	}
 	f := os.NewFile(uintptr(fd), "memfd:"+name)
-	n, err := io.Copy(f, p)
+	n, err := io.Copy(f, r)
 	if err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("%w: %s: %w", ErrDecrypt, name, err)
+		return nil, 0, err
 	}
 	const seals = unix.F_SEAL_WRITE | unix.F_SEAL_GROW | unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		f.Close()
-		return nil, 0, fmt.Errorf("memfd seal: %w", err)
+		return nil, 0, fmt.Errorf("%w seal: %w", errMemfd, err)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()

@@ -13,3 +13,8 @@ import (
 func PlainMemfd(io.Reader, *Keys, string) (*os.File, int64, error) {
 	return nil, 0, errors.New("reading an encrypted model needs Linux (memfd_create)")
 }
+
+// SealedMemfd needs Linux's memfd_create.
+func SealedMemfd(io.Reader, string) (*os.File, int64, error) {
+	return nil, 0, errors.New("a sealed memfd needs Linux (memfd_create)")
+}

@@ -68,6 +68,10 @@ type TreeEntry struct {
 	// specification (overlay.go).
 	FD   int   `json:"fd,omitempty"`
 	Size int64 `json:"size,omitempty"`
+	// File, when not nil, holds the content (Size bytes) of a decrypted
+	// model's file instead of Data: a sealed memfd made by the caller
+	// (Spec.InMemory takes it over).
+	File *os.File `json:"-"`
 }
 
 // hfCacheFolder is huggingface_hub's repo_folder_name for a model.

@@ -11,7 +11,7 @@ import (
 
 // Overlay is a folder whose content the command sees replaced by Tree: a
 // model encrypted at rest, whose plaintext the caller decrypted into
-// memory. When the command starts as root, the sandbox's first stage mounts
+// memory (each entry's File, a sealed memfd, or its Data). When the command starts as root, the sandbox's first stage mounts
 // a tmpfs on Dir in the command's own mount namespace (never in the host's
 // mount table), writes Tree into it (files 0444, folders 0555, owned by
 // root) and makes it read-only; the tmpfs lives in memory and is gone when
@@ -134,43 +134,75 @@ func (d *Decrypted) at(dir, p string) string {
 // without writing them to a disk: started as root, as tmpfs overlays on
 // their own folders (s.Overlays; the folders keep their paths); otherwise
 // through a MemfdView made now under s.ScratchParent (s.View), whose
-// folders replace the overlays' (the Data of ovs is dropped once copied).
+// folders replace the overlays' (a file's Data is dropped once it is in a
+// memfd). It takes over the entries' Files (sealed memfds) in every case.
 // It returns what the caller needs to build the command's arguments
 // (Decrypted: set s.Model and s.Vocoder to its Dir of theirs), and
-// release, to call once the command ended, on every path (it removes the
-// view's folder).
+// release, to call once the command ended, on every path (it closes the
+// memfds and removes the view's folder).
 func (s *Spec) InMemory(ovs []Overlay) (d *Decrypted, release func(), err error) {
+	closeFiles := func() { CloseOverlays(ovs) }
+	defer func() {
+		if err != nil {
+			closeFiles()
+		}
+	}()
 	d, release = &Decrypted{configs: map[string][]byte{}, dirs: map[string]string{}}, func() {}
 	if len(ovs) == 0 {
 		return d, release, nil
 	}
-	if ovs, err = checkOverlays(ovs); err != nil {
+	checked, err := checkOverlays(ovs)
+	if err != nil {
 		return nil, nil, err
 	}
-	for _, o := range ovs {
+	for _, o := range checked {
 		d.dirs[o.Dir] = o.Dir
 		for _, e := range o.Tree {
-			if e.Path == "config.json" {
-				d.configs[o.Dir] = e.Data
+			if e.Path != "config.json" {
+				continue
 			}
+			c := e.Data
+			if e.File != nil {
+				if e.Size > maxConfig {
+					return nil, nil, fmt.Errorf("%w: %s/config.json: %d bytes, more than %d", ErrSpec, o.Dir, e.Size, maxConfig)
+				}
+				c = make([]byte, e.Size)
+				if _, err := e.File.ReadAt(c, 0); err != nil {
+					return nil, nil, fmt.Errorf("decrypted model: %s/config.json: %w", o.Dir, err)
+				}
+			}
+			d.configs[o.Dir] = c
 		}
 	}
 	if os.Geteuid() == 0 {
-		s.Overlays = append(s.Overlays, ovs...)
-		return d, release, nil
+		s.Overlays = append(s.Overlays, checked...)
+		return d, closeFiles, nil
 	}
 	if s.View != nil {
 		return nil, nil, fmt.Errorf("%w: the command already has a view of decrypted models", ErrSpec)
 	}
-	v, err := newMemfdView(ovs, s.ScratchParent)
+	v, err := newMemfdView(checked, s.ScratchParent)
 	if err != nil {
 		return nil, nil, err
 	}
 	s.View = v
-	for _, o := range ovs {
+	for _, o := range checked {
 		d.dirs[o.Dir] = v.Dir(o.Dir)
 	}
 	return d, func() { v.Close() }, nil
+}
+
+// CloseOverlays closes the Files of the overlays' entries (what InMemory
+// would have taken over, when it is not called).
+func CloseOverlays(ovs []Overlay) {
+	for _, o := range ovs {
+		for j, e := range o.Tree {
+			if e.File != nil {
+				e.File.Close()
+				o.Tree[j].File = nil
+			}
+		}
+	}
 }
 
 // checkOverlays checks overlays: each on an existing folder given once,

@@ -3,63 +3,52 @@
 package sandbox
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ttsguard/ttsguard/internal/crypt"
 )
 
-// overlayDescriptors moves the content of the overlays' files into sealed
+// overlayDescriptors gives the content of the overlays' files as sealed
 // memfds (memory, never a disk), to be inherited by the sandbox's first
 // stage as descriptors first, first+1, ...: the specification it reads is
-// capped (maxSpec), a model is not. It returns the overlays as the first
-// stage gets them (FD and Size instead of Data) and the memfds, which the
-// caller closes once the first stage started.
-func overlayDescriptors(ovs []Overlay, first int) ([]Overlay, []*os.File, error) {
-	var files []*os.File
+// capped (maxSpec), a model is not. A file's memfd is its File, else one
+// made of its Data. It returns the overlays as the first stage gets them
+// (FD and Size instead of Data), the memfds to pass, and those of them it
+// made, which the caller closes once the first stage started.
+func overlayDescriptors(ovs []Overlay, first int) (_ []Overlay, pass, made []*os.File, _ error) {
 	out := make([]Overlay, 0, len(ovs))
 	for _, o := range ovs {
 		c := Overlay{Dir: o.Dir}
 		for _, e := range o.Tree {
-			f, err := sealedMemfd(e.Path, e.Data)
-			if err != nil {
-				closeAll(files)
-				return nil, nil, err
+			f, size := e.File, e.Size
+			if f == nil {
+				var err error
+				if f, err = sealedMemfd(e.Path, e.Data); err != nil {
+					closeAll(made)
+					return nil, nil, nil, err
+				}
+				made, size = append(made, f), int64(len(e.Data))
 			}
-			files = append(files, f)
-			c.Tree = append(c.Tree, TreeEntry{Path: e.Path, FD: first + len(files) - 1, Size: int64(len(e.Data))})
+			pass = append(pass, f)
+			c.Tree = append(c.Tree, TreeEntry{Path: e.Path, FD: first + len(pass) - 1, Size: size})
 		}
 		out = append(out, c)
 	}
-	return out, files, nil
+	return out, pass, made, nil
 }
 
-// sealedMemfd returns a memfd (memory that no path on any filesystem
-// reaches but /proc/PID/fd/N of a process that holds it) holding data,
-// sealed against writes, growing, shrinking and further seals, and, where
-// the kernel has it (Linux 6.3), against execution (MFD_NOEXEC_SEAL).
+// sealedMemfd is crypt.SealedMemfd of data.
 func sealedMemfd(name string, data []byte) (*os.File, error) {
-	const flags = unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
-	fd, err := unix.MemfdCreate("ttsguard-model", flags|unix.MFD_NOEXEC_SEAL)
-	if errors.Is(err, syscall.EINVAL) {
-		fd, err = unix.MemfdCreate("ttsguard-model", flags)
-	}
+	f, _, err := crypt.SealedMemfd(bytes.NewReader(data), name)
 	if err != nil {
-		return nil, fmt.Errorf("decrypted model: memfd_create: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "memfd:"+name)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("decrypted model: %s: %w", name, err)
-	}
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("decrypted model: %s: seal: %w", name, err)
 	}
 	return f, nil
 }
@@ -113,12 +102,14 @@ func newMemfdView(ovs []Overlay, parent string) (_ *MemfdView, err error) {
 		}
 		var links []TreeEntry
 		for j, e := range o.Tree {
-			f, err := sealedMemfd(e.Path, e.Data)
-			if err != nil {
-				return nil, err
+			f := e.File
+			if f == nil {
+				if f, err = sealedMemfd(e.Path, e.Data); err != nil {
+					return nil, err
+				}
 			}
 			v.files = append(v.files, f)
-			o.Tree[j].Data = nil // the memfd holds it now
+			o.Tree[j].Data, o.Tree[j].File = nil, nil // the view holds it now
 			links = append(links, TreeEntry{Path: e.Path, Link: procFD(firstPassed + len(v.files) - 1)})
 		}
 		// Folders stay writable (0700 under a 0700 root): the caller, who

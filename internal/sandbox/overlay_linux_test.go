@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ttsguard/ttsguard/internal/crypt"
 )
 
 // TestMemfdView: the view mirrors each overlay with links to
@@ -18,9 +20,13 @@ import (
 // namespaces, and Close removes the folder.
 func TestMemfdView(t *testing.T) {
 	model, voc := t.TempDir(), t.TempDir()
+	vocCfg, _, err := crypt.SealedMemfd(strings.NewReader("{}"), "config.json") // as store.PlainMemfds gives it
+	if err != nil {
+		t.Fatal(err)
+	}
 	ovs := []Overlay{
 		{Dir: model, Tree: []TreeEntry{{Path: "config.json", Data: []byte(`{"model": "vits"}`)}, {Path: "sub/model.pth", Data: []byte("weights")}}},
-		{Dir: voc, Tree: []TreeEntry{{Path: "config.json", Data: []byte("{}")}}},
+		{Dir: voc, Tree: []TreeEntry{{Path: "config.json", File: vocCfg, Size: 2}}},
 	}
 	parent := t.TempDir()
 	v, err := newMemfdView(ovs, parent)
@@ -44,6 +50,9 @@ func TestMemfdView(t *testing.T) {
 	}
 	if ovs[0].Tree[1].Data != nil {
 		t.Error("the view keeps the plaintext in memory besides the memfd")
+	}
+	if ovs[1].Tree[0].File != nil || v.files[2] != vocCfg {
+		t.Error("the view did not take over the given memfd")
 	}
 	f := v.files[1]
 	seals, err := unix.FcntlInt(f.Fd(), unix.F_GET_SEALS, 0)

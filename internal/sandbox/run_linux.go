@@ -120,15 +120,14 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		Scratch: scratch, ScratchSize: p.Limits.Scratch, UID: p.Identity.UID, GID: p.Identity.GID,
 	}
 	var overlayFiles []*os.File // descriptors 5, 6, ... of the first stage
-	var ownFiles []*os.File     // those of them Run made (a view's are its caller's)
+	var ownFiles []*os.File     // those of them Run made (the others are its caller's)
 	defer func() { closeAll(ownFiles) }()
 	switch {
 	case ns:
 		is.Files, is.Tree = p.files, p.tree // written into the tmpfs once it is mounted
-		if is.Overlays, ownFiles, err = overlayDescriptors(p.overlays, firstPassed); err != nil {
+		if is.Overlays, overlayFiles, ownFiles, err = overlayDescriptors(p.overlays, firstPassed); err != nil {
 			return 0, err
 		}
-		overlayFiles = ownFiles
 	case p.view != nil:
 		// The command inherits the view's memfds; the scratch files (the
 		// config copy holds the model's plaintext) are memfds too, linked

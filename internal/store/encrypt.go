@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+	"sort"
 	"syscall"
 
 	"github.com/ttsguard/ttsguard/internal/crypt"
@@ -181,12 +183,22 @@ func (s *Store) hashFiles(ctx context.Context, files []manifest.File) (*manifest
 	return m, nil
 }
 
-// PlainFiles reads the content of every file of version v (its model
-// files, decrypted when encrypted, and its signature and provenance files)
-// into memory, by slash path, each checked against the SHA-256 and size its
-// metadata records: what `run` gives the command of a model encrypted at
-// rest. Nothing is written anywhere.
-func (s *Store) PlainFiles(ctx context.Context, v *Version) (map[string][]byte, error) {
+// PlainFile is the content of one file of a stored version in a sealed
+// memfd (crypt.SealedMemfd), positioned at 0.
+type PlainFile struct {
+	Path string // slash-separated, relative to the version folder
+	File *os.File
+	Size int64
+}
+
+// PlainMemfds puts the content of every file of version v (its model files,
+// decrypted when encrypted, and its signature and provenance files) into
+// sealed memfds, sorted by path, each checked against the SHA-256 and size
+// its metadata records once sealed: what `run` gives the command of a model
+// encrypted at rest. Nothing is written to a disk, and no file's plaintext
+// is held in this process's own memory. The caller closes the files; on an
+// error none is left open.
+func (s *Store) PlainMemfds(ctx context.Context, v *Version) (_ []PlainFile, err error) {
 	m, err := s.Meta(v)
 	if err != nil {
 		return nil, err
@@ -196,7 +208,14 @@ func (s *Store) PlainFiles(ctx context.Context, v *Version) (map[string][]byte, 
 		return nil, err
 	}
 	dir := filepath.Join(s.modelDir(esc), m.ID)
-	out := make(map[string][]byte, len(m.Files)+2)
+	var out []PlainFile
+	defer func() {
+		if err != nil {
+			for _, f := range out {
+				f.File.Close()
+			}
+		}
+	}()
 	for _, f := range metaFiles(m) {
 		if !cleanRel(f.Path) {
 			return nil, fmt.Errorf("version %q of %q: %w: path %q", m.ID, m.Name, ErrCorrupt, f.Path)
@@ -208,15 +227,20 @@ func (s *Store) PlainFiles(ctx context.Context, v *Version) (map[string][]byte, 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
 		}
-		data, err := io.ReadAll(io.LimitReader(in, f.Size+1))
+		mf, n, err := crypt.SealedMemfd(ctxReader{ctx, io.LimitReader(in, f.Size+1)}, path.Base(f.Path))
 		in.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
 		}
-		if sum := sha256.Sum256(data); int64(len(data)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
+		out = append(out, PlainFile{Path: f.Path, File: mf, Size: n})
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(mf, 0, n)); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
+		}
+		if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
 			return nil, fmt.Errorf("%s: %s: %w: its content does not match the metadata", v.Name, f.Path, ErrCorrupt)
 		}
-		out[f.Path] = data
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out, nil
 }
