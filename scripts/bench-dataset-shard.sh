@@ -91,7 +91,7 @@ for c in $CORPORA; do
 	same=$(python3 - "$OUT/full.json" "$OUT/merged.json" <<'PY'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
-keys = ["findings", "silenced", "composition", "counts", "rows", "clips", "audio_seconds", "majority_format"]
+keys = ["findings", "silenced", "composition", "counts", "rows", "clips", "audio_seconds", "majority_format", "root_digest"]
 print("equal" if all(a.get(k) == b.get(k) for k in keys) else "DIFFERENT")
 PY
 )

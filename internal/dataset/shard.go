@@ -252,6 +252,9 @@ func Merge(shards []*ShardReport, names []string, opt Options, tool string) (*Re
 	if len(shards) == 0 {
 		return nil, fmt.Errorf("no shard reports")
 	}
+	if len(names) != len(shards) {
+		return nil, fmt.Errorf("%d shard reports, %d names", len(shards), len(names))
+	}
 	if opt.Thresholds == (Thresholds{}) {
 		opt.Thresholds = DefaultThresholds
 	}
