@@ -58,7 +58,7 @@ func TestRunEncrypted(t *testing.T) {
 	for _, p := range []string{filepath.Dir(dir), dir} {
 		os.Chmod(p, 0o755)
 	}
-	pp, marker, modelDir := encryptedModel(t, dir)
+	pp, marker, modelDir := encryptedModel(t, dir, nil)
 	store := filepath.Join(dir, "store")
 
 	// tts-server (the stand-in) parses the config and reads the checkpoint at the model's paths.
@@ -116,8 +116,9 @@ func TestRunEncrypted(t *testing.T) {
 // encryptedModel pulls the example model with a random marker in its
 // config into an encrypted store under dir (policy dir/ttsguard.yaml,
 // identity dir/store.key) as "tiny", checks the marker is not in the store,
-// and returns the policy, the marker and the version folder.
-func encryptedModel(t *testing.T, dir string) (pp, marker, modelDir string) {
+// and returns the policy, the marker and the version folder. extra are
+// more files of the model.
+func encryptedModel(t *testing.T, dir string, extra map[string]string) (pp, marker, modelDir string) {
 	t.Helper()
 	nonce := make([]byte, 12)
 	rand.Read(nonce)
@@ -134,6 +135,11 @@ func encryptedModel(t *testing.T, dir string) (pp, marker, modelDir string) {
 			data = bytes.Replace(data, []byte("{"), []byte(`{"comment": "`+marker+`", `), 1)
 		}
 		if err := os.WriteFile(filepath.Join(src, n), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, c := range extra {
+		if err := os.WriteFile(filepath.Join(src, n), []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,7 +44,9 @@ func TestRunEncryptedWithoutRoot(t *testing.T) {
 		t.Skip("no /usr/bin/python3")
 	}
 	dir, bin := usersDir(t, "ttsguard-encuser-", "ttsguard")
-	pp, marker, modelDir := encryptedModel(t, dir)
+	// language_ids.json: run gives a config copy that points at it (a
+	// scratch file, which holds plaintext: a memfd too).
+	pp, marker, modelDir := encryptedModel(t, dir, map[string]string{"language_ids.json": `{"en": 0}`})
 	store := filepath.Join(dir, "store")
 	// The user's own: the run's TMPDIR.
 	tmp := filepath.Join(dir, "tmp")
@@ -87,6 +90,7 @@ print(open(cfg).read())
 print("sha256", hashlib.sha256(open(mdl, "rb").read()).hexdigest())
 print("model", os.path.dirname(mdl), "link", os.path.islink(mdl), os.readlink(mdl))
 print("config copy has marker", sys.argv[4] in open(copy).read())
+print("config copy", copy, os.path.islink(copy) and os.readlink(copy), os.path.dirname(mdl) in open(copy).read())
 try:
     fd = os.open(mdl, os.O_RDWR)
     os.write(fd, b"x")
@@ -115,6 +119,9 @@ except OSError as e:
 	}
 	if !strings.Contains(o, "config copy has marker True") {
 		t.Errorf("{config} does not hold the plaintext config:\n%s", o)
+	}
+	if !regexp.MustCompile(`config copy /\S+/ttsguard-run-\w+/ttsguard-config.json /proc/self/fd/\d+ True\n`).MatchString(o) {
+		t.Errorf("{config} is not a link to a memfd in the scratch folder whose paths name the folder of links:\n%s", o)
 	}
 	if !strings.Contains(o, "write refused 1\n") { // EPERM: F_SEAL_WRITE
 		t.Errorf("a write through /proc/self/fd/N was not refused by the seal:\n%s", o)

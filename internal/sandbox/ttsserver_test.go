@@ -206,3 +206,34 @@ func TestTTSServerOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTTSServerArgsDecrypted: folders encrypted at rest (their config.json
+// on disk is ciphertext) are read for their layout, their family comes from
+// the decrypted config, and the arguments name the folders the command is
+// given in their place; RewriteConfigDecrypted points the copy there too.
+func TestTTSServerArgsDecrypted(t *testing.T) {
+	taco := folder(t, map[string]string{"config.json": "age-encryption.org/v1 ...", "model_file.pth": "x", "speakers.pth": "x", "scale_stats.npy": "x"})
+	hifigan := folder(t, map[string]string{"config.json": "age-encryption.org/v1 ...", "model_file.pth": "x"})
+	d := &Decrypted{
+		configs: map[string][]byte{taco: []byte(`{"model": "tacotron2", "audio": {"stats_path": "/home/trainer/scale_stats.npy"}}`), hifigan: []byte(`{"model": "hifigan_generator"}`)},
+		dirs:    map[string]string{taco: "/tmp/view/0-taco", hifigan: "/tmp/view/1-hifigan"},
+	}
+	got, err := TTSServerArgsDecrypted(taco, hifigan, 5002, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--model_path", "/tmp/view/0-taco/model_file.pth", "--config_path", "/tmp/view/0-taco/config.json",
+		"--speakers_file_path", "/tmp/view/0-taco/speakers.pth", "--vocoder_path", "/tmp/view/1-hifigan/model_file.pth",
+		"--vocoder_config_path", "/tmp/view/1-hifigan/config.json", "--port", "5002"}
+	if got.Family != "tacotron2" || got.Vocoder != "hifigan_generator" || !reflect.DeepEqual(got.Args, want) {
+		t.Errorf("got %s %s %q\nwant %q", got.Family, got.Vocoder, got.Args, want)
+	}
+	copyData, fields, err := RewriteConfigDecrypted(taco, d)
+	if err != nil || !strings.Contains(string(copyData), `"stats_path": "/tmp/view/0-taco/scale_stats.npy"`) || len(fields) == 0 {
+		t.Errorf("config copy %s %v %v", copyData, fields, err)
+	}
+	// Without a Decrypted the same folder is ciphertext: not a model folder.
+	if _, err := TTSServerArgs(taco, "", 5002); !errors.Is(err, ErrSpec) {
+		t.Errorf("ciphertext config: %v", err)
+	}
+}
