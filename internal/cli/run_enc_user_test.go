@@ -160,18 +160,39 @@ except OSError as e:
 	}
 
 	// While the command runs the folder of links is there; a SIGTERM to
-	// ttsguard stops the command and removes it.
-	cmd = ttsguard("run", "--policy", pp, "tiny", "--", py, "-c", "import time; print('up', flush=True); time.sleep(120)")
+	// ttsguard stops the command and removes it. Meanwhile another process
+	// of the same user cannot look into ttsguard's or the sandbox's first
+	// stage's descriptors (both not dumpable), but can open the command's
+	// (docs/storage.md says so).
+	cmd = ttsguard("run", "--policy", pp, "tiny", "--", py, "-c", "import os, time; print('up', os.getpid(), os.getppid(), flush=True); time.sleep(120)")
 	stdout, err := cmd.StdoutPipe()
 	must(t, err)
 	must(t, cmd.Start())
-	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "up\n" {
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	var command, init int
+	if _, err := fmt.Sscanf(line, "up %d %d\n", &command, &init); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("the command did not start: %q", line)
 	}
 	if views, _ := filepath.Glob(filepath.Join(tmp, "ttsguard-decrypted-*")); len(views) != 1 {
 		t.Errorf("while the command runs: %v, want one folder of links", views)
+	}
+	probe := exec.Command(py, "-c", `import sys
+for pid in sys.argv[1:4]:
+    try:
+        print(pid, "fd", open("/proc/%s/fd/5" % pid).read().count(sys.argv[4]))
+    except OSError as e:
+        print(pid, "errno", e.errno)
+`, strconv.Itoa(cmd.Process.Pid), strconv.Itoa(init), strconv.Itoa(command), marker)
+	probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: runEncUID, Gid: runEncUID}}
+	pout, err := probe.CombinedOutput()
+	if err != nil {
+		t.Errorf("probe: %v\n%s", err, pout)
+	}
+	wantProbe := fmt.Sprintf("%d errno 13\n%d errno 13\n%d fd 1\n", cmd.Process.Pid, init, command)
+	if string(pout) != wantProbe {
+		t.Errorf("another process of uid %d opening /proc/PID/fd/5 of ttsguard, the first stage and the command:\n%s\nwant\n%s", runEncUID, pout, wantProbe)
 	}
 	must(t, cmd.Process.Signal(syscall.SIGTERM))
 	if err := cmd.Wait(); err != nil {
