@@ -127,17 +127,27 @@ func AuditShard(ctx context.Context, parts []Part, opt Options, sh Shard, tool s
 // accepts.
 const MaxShardReport = 64 << 30
 
+// maxShardReport is MaxShardReport (a test lowers it).
+var maxShardReport int64 = MaxShardReport
+
 // ReadShardReport reads one shard report (untrusted: it is checked for
 // everything Merge relies on, and name is in every error).
 func ReadShardReport(r io.Reader, name string) (*ShardReport, error) {
-	dec := json.NewDecoder(io.LimitReader(r, MaxShardReport+1))
+	lr := &io.LimitedReader{R: r, N: maxShardReport + 1}
+	dec := json.NewDecoder(lr)
 	dec.DisallowUnknownFields()
 	var sr ShardReport
-	if err := dec.Decode(&sr); err != nil {
-		return nil, fmt.Errorf("%s: not a shard report: %v", name, err)
+	err := dec.Decode(&sr)
+	if err == nil {
+		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
+			err = fmt.Errorf("more after the JSON value")
+		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: not a shard report: more after the JSON value", name)
+	switch {
+	case lr.N <= 0:
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a shard report this ttsguard reads", name, maxShardReport)
+	case err != nil:
+		return nil, fmt.Errorf("%s: not a shard report: %v", name, err)
 	}
 	if err := sr.check(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)

@@ -347,7 +347,10 @@ func TestMergeRefuses(t *testing.T) {
 	if err := a1.WriteJSON(&good); err != nil {
 		t.Fatal(err)
 	}
+	defer func(n int64) { maxShardReport = n }(maxShardReport)
+	maxShardReport = int64(good.Len() + 200)
 	for _, tc := range []struct{ name, json, want string }{
+		{"too large", good.String() + strings.Repeat(" ", 300), "larger than"},
 		{"truncated", good.String()[:good.Len()/2], "not a shard report"},
 		{"two values", good.String() + "{}", "more after the JSON value"},
 		{"unknown field", strings.Replace(good.String(), `"format"`, `"extra":1,"format"`, 1), "unknown field"},
