@@ -30,8 +30,9 @@ type Options struct {
 
 // Client talks to OCI registries.
 type Client struct {
-	o  Options
-	hc *http.Client
+	o     Options
+	hc    *http.Client
+	guard *dialGuard
 }
 
 // New returns a Client.
@@ -39,9 +40,10 @@ func New(o Options) (*Client, error) {
 	if o.TLS == nil && !o.PlainHTTP {
 		return nil, errors.New("oci: options: TLS is required")
 	}
+	guard := newDialGuard()
 	tr := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		Proxy:                 guard.proxy,
+		DialContext:           guard.dial,
 		TLSHandshakeTimeout:   30 * time.Second,
 		ResponseHeaderTimeout: 2 * time.Minute,
 		MaxIdleConnsPerHost:   4,
@@ -53,7 +55,8 @@ func New(o Options) (*Client, error) {
 	hc := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		// Registries redirect blob downloads to storage (S3, a CDN):
 		// content is checked against its digest, so the host may change,
-		// but never https to http, and not endlessly.
+		// but never https to http, not endlessly, and not from a public
+		// registry to a non-public address (dialGuard).
 		if len(via) >= 10 {
 			return fmt.Errorf("oci: more than 10 redirects")
 		}
@@ -65,7 +68,7 @@ func New(o Options) (*Client, error) {
 		}
 		return nil
 	}}
-	return &Client{o: o, hc: hc}, nil
+	return &Client{o: o, hc: hc, guard: guard}, nil
 }
 
 // CloseIdleConnections closes idle connections.
@@ -89,6 +92,7 @@ func (c *Client) repository(ref Ref) (*remote.Repository, error) {
 	if c.o.PlainHTTP && !Loopback(host) {
 		return nil, fmt.Errorf("%w: %s: plain HTTP is allowed only for a loopback registry", ErrInvalid, ref)
 	}
+	c.guard.allow(host)
 	repo, err := remote.NewRepository(ref.Host + "/" + ref.Repository)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, ref, err)
