@@ -194,7 +194,7 @@ type PlainFile struct {
 // PlainMemfds puts the content of every file of version v (its model files,
 // decrypted when encrypted, and its signature and provenance files) into
 // sealed memfds, sorted by path, each checked against the SHA-256 and size
-// its metadata records once sealed: what `run` gives the command of a model
+// its metadata records: what `run` gives the command of a model
 // encrypted at rest. Nothing is written to a disk, and no file's plaintext
 // is held in this process's own memory. The caller closes the files; on an
 // error none is left open.
@@ -227,16 +227,15 @@ func (s *Store) PlainMemfds(ctx context.Context, v *Version) (_ []PlainFile, err
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
 		}
-		mf, n, err := crypt.SealedMemfd(ctxReader{ctx, io.LimitReader(in, f.Size+1)}, path.Base(f.Path))
+		// Hashed as it is written: no other process holds the memfd before
+		// it is sealed, so the bytes hashed are the bytes sealed.
+		h := sha256.New()
+		mf, n, err := crypt.SealedMemfd(io.TeeReader(ctxReader{ctx, io.LimitReader(in, f.Size+1)}, h), path.Base(f.Path))
 		in.Close()
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
 		}
 		out = append(out, PlainFile{Path: f.Path, File: mf, Size: n})
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(mf, 0, n)); err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", v.Name, f.Path, err)
-		}
 		if n != f.Size || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
 			return nil, fmt.Errorf("%s: %s: %w: its content does not match the metadata", v.Name, f.Path, ErrCorrupt)
 		}

@@ -18,37 +18,9 @@ func BenchmarkVerifyVersion(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("the stat record counts only in a root-owned store: run as root")
 	}
-	size := int64(256 << 20)
-	if s := os.Getenv("TTSGUARD_BENCH_VERIFY_BYTES"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n <= 0 {
-			b.Fatalf("TTSGUARD_BENCH_VERIFY_BYTES=%q: want a positive number of bytes", s)
-		}
-		size = n
-	}
+	size := benchBytes(b, "TTSGUARD_BENCH_VERIFY_BYTES")
 	s := openStore(b)
-	dir := b.TempDir()
-	if err := writeFiles(dir, map[string]string{"config.json": `{"model": "vits"}`}); err != nil {
-		b.Fatal(err)
-	}
-	block := make([]byte, 1<<20)
-	rand.Read(block)
-	f, err := os.Create(filepath.Join(dir, "model.pth"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for left := size; left > 0; left -= int64(len(block)) {
-		if _, err := f.Write(block[:min(left, int64(len(block)))]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		b.Fatal(err)
-	}
-	root, err := rootOfFiles(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, root := benchModel(b, size)
 	v, err := s.Commit(context.Background(), "bench", dir, root, Provenance{})
 	if err != nil {
 		b.Fatal(err)
@@ -67,4 +39,45 @@ func BenchmarkVerifyVersion(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchBytes is the size of a benchmark's model: env's value, else 256 MiB.
+func benchBytes(b *testing.B, env string) int64 {
+	size := int64(256 << 20)
+	if s := os.Getenv(env); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n <= 0 {
+			b.Fatalf("%s=%q: want a positive number of bytes", env, s)
+		}
+		size = n
+	}
+	return size
+}
+
+// benchModel writes a model folder of one weights file of size bytes (a
+// random 1 MiB block repeated) and a config, and returns it and its root.
+func benchModel(b *testing.B, size int64) (dir, root string) {
+	dir = b.TempDir()
+	if err := writeFiles(dir, map[string]string{"config.json": `{"model": "vits"}`}); err != nil {
+		b.Fatal(err)
+	}
+	block := make([]byte, 1<<20)
+	rand.Read(block)
+	f, err := os.Create(filepath.Join(dir, "model.pth"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for left := size; left > 0; left -= int64(len(block)) {
+		if _, err := f.Write(block[:min(left, int64(len(block)))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	root, err = rootOfFiles(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dir, root
 }
