@@ -135,7 +135,9 @@ func (d *Decrypted) at(dir, p string) string {
 // their own folders (s.Overlays; the folders keep their paths); otherwise
 // through a MemfdView made now under s.ScratchParent (s.View), whose
 // folders replace the overlays' (a file's Data is dropped once it is in a
-// memfd). It takes over the entries' Files (sealed memfds) in every case.
+// memfd). It takes over the entries' Files (sealed memfds) in every case
+// (as root, Run closes them once the sandbox's first stage has them: a
+// plan with overlays runs once).
 // It returns what the caller needs to build the command's arguments
 // (Decrypted: set s.Model and s.Vocoder to its Dir of theirs), and
 // release, to call once the command ended, on every path (it closes the

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -101,5 +102,58 @@ func TestInMemoryAsRoot(t *testing.T) {
 	}
 	if c, ok := d.Config(dir); !ok || string(c) != "{}" {
 		t.Errorf("config %q %v", c, ok)
+	}
+}
+
+// memfdsOpen counts this process's descriptors that are memfds.
+func memfdsOpen(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasPrefix(l, "/memfd:") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOverlayRunAsRoot: as root, the command reads the overlay's plaintext
+// at the model's own path, and once it runs ttsguard holds none of the
+// decrypted model's memfds (the first stage has them).
+func TestOverlayRunAsRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("root only: a tmpfs in a mount namespace")
+	}
+	root, model := testStore(t, openDir(t), "m", modelFiles, nogroup)
+	before := memfdsOpen(t)
+	cfg, _, err := crypt.SealedMemfd(strings.NewReader(`{"model": "decrypted"}`), "config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Model: model, Command: []string{"/bin/cat", "{model}/config.json"}, GroupFrom: root}
+	d, release, err := s.InMemory([]Overlay{{Dir: model, Tree: []TreeEntry{{Path: "config.json", File: cfg, Size: 22}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if c, _ := d.Config(model); string(c) != `{"model": "decrypted"}` {
+		t.Errorf("config %q", c)
+	}
+	p, err := Prepare(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	held := -1
+	code, err := Run(context.Background(), p, IO{Stdout: &out, Stderr: os.Stderr, Started: func(int) { held = memfdsOpen(t) - before }})
+	if err != nil || code != 0 || out.String() != `{"model": "decrypted"}` {
+		t.Fatalf("run: %d %v %q", code, err, out.String())
+	}
+	if held != 0 {
+		t.Errorf("while the command ran, ttsguard held %d memfds of the decrypted model", held)
 	}
 }

@@ -205,6 +205,14 @@ func Run(ctx context.Context, p *Plan, stdio IO) (code int, err error) {
 		specW.Close()
 		return 0, fmt.Errorf("start the sandbox: %w", err)
 	}
+	if ns {
+		// The first stage holds the decrypted model's memfds now and frees
+		// each once it is in the tmpfs: this process keeps none (the
+		// overlays' Files are spent).
+		closeAll(ownFiles)
+		ownFiles = nil
+		CloseOverlays(p.overlays)
+	}
 	pid := cmd.Process.Pid
 	done := make(chan struct{})
 	defer close(done)
