@@ -78,7 +78,7 @@ func datasetConfig(opt *dataset.Options, dir *string, configPath string) (*datas
 				opt.Formatter = ds.Formatter
 			}
 			if opt.MetaFile == "" && ds.Formatter == opt.Formatter {
-				opt.MetaFile = ds.MetaFileTrain
+				opt.MetaFile, opt.MetaFileVal = ds.MetaFileTrain, ds.MetaFileVal
 			}
 			if *dir == "" {
 				*dir = ds.Path
@@ -116,7 +116,7 @@ func datasetParts(cfg *dataset.Config) ([]dataset.Part, error) {
 			return nil, usagef("--config %s: %v", name, err)
 		}
 		parts = append(parts, dataset.Part{Name: name, Root: ds.Path, FS: os.DirFS(ds.Path), Formatter: ds.Formatter,
-			MetaFile: ds.MetaFileTrain, Language: ds.Language})
+			MetaFile: ds.MetaFileTrain, MetaFileVal: ds.MetaFileVal, Language: ds.Language})
 	}
 	return parts, nil
 }
@@ -358,7 +358,7 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 				if err := datasetDir(dir); err != nil {
 					return err
 				}
-				parts = []dataset.Part{{Root: dir, FS: os.DirFS(dir), Formatter: opt.Formatter, MetaFile: opt.MetaFile, Language: opt.Language}}
+				parts = []dataset.Part{{Root: dir, FS: os.DirFS(dir), Formatter: opt.Formatter, MetaFile: opt.MetaFile, MetaFileVal: opt.MetaFileVal, Language: opt.Language}}
 			}
 			if shard.N > 0 {
 				// a shard reads the metadata and its own clips, and

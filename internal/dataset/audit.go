@@ -24,6 +24,7 @@ type Thresholds struct {
 	RareTokenShare         float64 // a word-unlike token in at most this share of the rows (and at least 2): text/rare-token; 0 turns it off
 	LanguageRatio          float64 // a language with less audio than this share of the largest: composition/language-imbalance (info)
 	NearDupBER             float64 // fingerprints differing in at most this share of bits: label/near-duplicate-audio; 0 turns it off
+	SplitEvalShare         float64 // the eval split holding more than this share of the audio: composition/split-imbalance (info)
 }
 
 // DefaultThresholds give no finding on ordinary clean speech corpora.
@@ -31,19 +32,23 @@ var DefaultThresholds = Thresholds{
 	MinSeconds: 0.3, MaxSeconds: 40, SilenceDBFS: -60, ClipFraction: 0.001, DCOffset: 0.03,
 	RateZ: 6, RateMinRows: 10,
 	InaudibleHz: 16000, ToneProminenceDB: 15, ToneLevelDB: -60, ImbalanceRatio: 0.1,
-	NearDupBER: 0.25, LanguageRatio: 0.1, RareTokenShare: 0.01,
+	NearDupBER: 0.25, LanguageRatio: 0.1, RareTokenShare: 0.01, SplitEvalShare: 0.5,
 }
 
 // Options say how to read and judge a dataset.
 type Options struct {
-	Formatter  string // a coqui formatter name (Formatters)
-	MetaFile   string // "" for the formatter's default or discovery
-	SampleRate int    // the config's audio.sample_rate; 0 when unknown
-	Charset    map[rune]bool
-	Cleaner    string // the config's text_cleaner, named in evidence
-	Language   string // the config's dataset language, for the composition
-	Thresholds Thresholds
-	Workers    int // audio decoders in parallel; <1 means 1
+	Formatter string // a coqui formatter name (Formatters)
+	MetaFile  string // "" for the formatter's default or discovery
+	// MetaFileVal is the config's meta_file_val: the eval split, read
+	// with the same formatter after MetaFile's rows ("" when none: coqui
+	// then carves the eval split out of the training rows at random).
+	MetaFileVal string
+	SampleRate  int // the config's audio.sample_rate; 0 when unknown
+	Charset     map[rune]bool
+	Cleaner     string // the config's text_cleaner, named in evidence
+	Language    string // the config's dataset language, for the composition
+	Thresholds  Thresholds
+	Workers     int // audio decoders in parallel; <1 means 1
 	// Severity regrades rules (the policy's dataset.severity); Ignore
 	// silences findings (dataset.ignore): they are listed in the report's
 	// Silenced, not in Findings.

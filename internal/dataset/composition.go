@@ -148,3 +148,38 @@ func (r *Report) compositionText(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 }
+
+// splitImbalance reports as info, when the dataset has an eval split
+// (meta_file_val): an eval split holding more than th.SplitEvalShare of
+// the audio (the splits swapped, or the training data cut down), and each
+// speaker heard only in the eval split (the model never trained on them).
+func splitImbalance(rows []RowEvidence, clips map[string]*ClipEvidence, split func(RowEvidence) string, th Thresholds, rep *Report) {
+	secs := map[string]float64{}
+	speakers := map[string]map[string]bool{} // split -> speakers
+	seen := map[string]bool{}
+	for _, r := range rows {
+		s := split(r)
+		if s == "" {
+			return
+		}
+		if speakers[s] == nil {
+			speakers[s] = map[string]bool{}
+		}
+		speakers[s][r.Speaker] = true
+		if c := clips[r.Audio]; c != nil && c.Format != "" && !seen[s+"\x00"+r.Audio] {
+			seen[s+"\x00"+r.Audio] = true
+			secs[s] += c.Seconds
+		}
+	}
+	if total := secs["train"] + secs["eval"]; total > 0 && th.SplitEvalShare < 1 && secs["eval"] > th.SplitEvalShare*total {
+		rep.add(Finding{Rule: "composition/split-imbalance", Severity: scan.Info, Field: "split",
+			Message: fmt.Sprintf("the eval split (meta_file_val) has %.1f s of audio, %.1f%% of the %.1f s in both splits (above %.0f%%): are the splits swapped, or the training split cut down?",
+				secs["eval"], 100*secs["eval"]/total, total, 100*th.SplitEvalShare)})
+	}
+	for _, s := range slices.Sorted(maps.Keys(speakers["eval"])) {
+		if !speakers["train"][s] {
+			rep.add(Finding{Rule: "composition/split-imbalance", Severity: scan.Info, Field: "speaker",
+				Message: fmt.Sprintf("speaker %q is in the eval split only: the model never trains on them, and the evaluation scores a voice it cannot have learned", s)})
+		}
+	}
+}

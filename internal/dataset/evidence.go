@@ -55,11 +55,15 @@ type ClipEvidence struct {
 // findings of the rules on one row or clip (before the policy's severity
 // and ignores), and the spectra kept for the plots.
 type Evidence struct {
-	Root      string   `json:"root"`
-	Formatter string   `json:"formatter"`
-	MetaFile  string   `json:"meta_file,omitempty"`
-	Language  string   `json:"language,omitempty"`
-	MetaFiles []string `json:"meta_files"`
+	Root      string `json:"root"`
+	Formatter string `json:"formatter"`
+	MetaFile  string `json:"meta_file,omitempty"`
+	// MetaFileVal is the eval split's metadata file (meta_file_val); its
+	// rows follow the TrainRows rows of MetaFile.
+	MetaFileVal string   `json:"meta_file_val,omitempty"`
+	TrainRows   int      `json:"train_rows,omitempty"`
+	Language    string   `json:"language,omitempty"`
+	MetaFiles   []string `json:"meta_files"`
 	// Rows counts every row of the dataset and RowsDigest is the SHA-256
 	// of them all as read (file, line, id, text, speaker, audio path):
 	// every shard reads all the metadata, so both are the same in each.
@@ -157,11 +161,20 @@ func rowsDigest(rows []Row) string {
 // clips of, only the rows the shard owns. The findings of reading the
 // metadata files (meta/*) are shard 0's.
 func collect(ctx context.Context, fsys fs.FS, root string, opt Options, sh Shard) (*Evidence, error) {
-	ev := &Evidence{Root: root, Formatter: opt.Formatter, MetaFile: opt.MetaFile, Language: opt.Language}
+	ev := &Evidence{Root: root, Formatter: opt.Formatter, MetaFile: opt.MetaFile, MetaFileVal: opt.MetaFileVal, Language: opt.Language}
 	load := &Report{}
 	rows, err := Load(ctx, fsys, opt.Formatter, opt.MetaFile, load)
 	if err != nil {
 		return nil, err
+	}
+	if opt.MetaFileVal != "" {
+		// coqui's load_tts_samples: the same formatter on meta_file_val.
+		ev.TrainRows = len(rows)
+		val, err := Load(ctx, fsys, opt.Formatter, opt.MetaFileVal, load)
+		if err != nil {
+			return nil, fmt.Errorf("meta_file_val %q: %w", opt.MetaFileVal, err)
+		}
+		rows = append(rows, val...)
 	}
 	if sh.I == 0 {
 		ev.Findings = load.Findings
@@ -216,6 +229,25 @@ func collect(ctx context.Context, fsys fs.FS, root string, opt Options, sh Shard
 	return ev, nil
 }
 
+// options are opt with the dataset's own formatter, meta files and
+// language, as its evidence records them.
+func (ev *Evidence) options(opt Options) Options {
+	opt.Formatter, opt.MetaFile, opt.MetaFileVal, opt.Language = ev.Formatter, ev.MetaFile, ev.MetaFileVal, ev.Language
+	return opt
+}
+
+// split names the split of a row: "" without an eval split, else "train"
+// or "eval".
+func (ev *Evidence) split(r RowEvidence) string {
+	switch {
+	case ev.MetaFileVal == "":
+		return ""
+	case r.Index < ev.TrainRows:
+		return "train"
+	}
+	return "eval"
+}
+
 // evidence is what the cross-clip rules need of a decoded clip; false when
 // nothing was decoded.
 func (c *clipResult) evidence(rel string) (ClipEvidence, bool) {
@@ -245,8 +277,9 @@ func judge(ev *Evidence, opt Options) *Report {
 	rows := ev.RowList
 	formatRules(rows, clips, rep)
 	rareTokens(rows, ev.Language, th, rep.add)
-	labelRules(rows, clips, th, rep.add)
+	labelRules(rows, clips, ev.split, th, rep.add)
 	composition(rows, clips, ev.Language, th, rep)
+	splitImbalance(rows, clips, ev.split, th, rep)
 	rep.applyPolicy(opt)
 	rep.finish()
 	keeper := &spectrumKeeper{th: th}

@@ -11,11 +11,28 @@ import (
 )
 
 // labelRules compares transcripts with their audio across the dataset:
-// speaking-rate outliers and one recording under several transcripts.
-func labelRules(rows []RowEvidence, clips map[string]*ClipEvidence, th Thresholds, emit func(Finding)) {
+// speaking-rate outliers, one recording under several transcripts, and one
+// recording in two splits (split names a row's: "train", "eval", or ""
+// without an eval split).
+func labelRules(rows []RowEvidence, clips map[string]*ClipEvidence, split func(RowEvidence) string, th Thresholds, emit func(Finding)) {
 	rateOutliers(rows, clips, th, emit)
-	duplicates(rows, clips, emit)
-	nearDuplicates(rows, clips, th, emit)
+	duplicates(rows, clips, split, emit)
+	nearDuplicates(rows, clips, split, th, emit)
+}
+
+// splitLeak emits label/split-leak on r when it and the earlier row f, one
+// recording (how says in what way), lie in different splits: the
+// evaluation then scores audio the model was trained on, and hides what a
+// poisoned training split did.
+func splitLeak(f, r RowEvidence, split func(RowEvidence) string, how string, emit func(Finding)) bool {
+	sf, sr := split(f), split(r)
+	if sf == sr || sf == "" || sr == "" {
+		return false
+	}
+	emit(Finding{Rule: "label/split-leak", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+		Message: fmt.Sprintf("audio %q (%s split) is %s %s:%d (clip %q, audio %q) of the %s split: the evaluation scores audio the model was trained on",
+			r.Audio, sr, how, f.MetaFile, f.Line, f.ID, f.Audio, sf)})
+	return true
 }
 
 // letters counts the characters that are spoken: letters and digits.
@@ -96,7 +113,7 @@ func normText(s string) string {
 // the audio was not decoded). Each row after the first of its group is a
 // finding: medium when its transcript differs from the first's (one
 // recording, two labels), low when it repeats it (oversampling).
-func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, emit func(Finding)) {
+func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, split func(RowEvidence) string, emit func(Finding)) {
 	first := map[string]RowEvidence{}
 	firstText := map[string]RowEvidence{} // normalized transcript -> first row, for rows of other audio
 	audioKey := map[string]string{}
@@ -125,6 +142,9 @@ func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, emit func(Fi
 		same := "the same file"
 		if f.Audio != r.Audio {
 			same = fmt.Sprintf("the same samples as %q", f.Audio)
+		}
+		if splitLeak(f, r, split, "the same samples as", emit) {
+			continue
 		}
 		if normText(f.Text) != normText(r.Text) {
 			emit(Finding{Rule: "label/duplicate-audio", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,

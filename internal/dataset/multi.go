@@ -13,7 +13,9 @@ type Part struct {
 	FS        fs.FS  // the folder
 	Formatter string
 	MetaFile  string // "" for the formatter's default
-	Language  string
+	// MetaFileVal is the part's eval split (meta_file_val), "" for none.
+	MetaFileVal string
+	Language    string
 }
 
 // PartSummary is one audited part in a combined report.
@@ -55,9 +57,10 @@ func AuditParts(ctx context.Context, parts []Part, opt Options) (*Report, error)
 	return judgeParts(names, evs, opt), nil
 }
 
-// partOptions are opt for one part: its formatter, meta file and language.
+// partOptions are opt for one part: its formatter, meta files and
+// language.
 func partOptions(opt Options, p Part) Options {
-	opt.Formatter, opt.MetaFile, opt.Language = p.Formatter, p.MetaFile, p.Language
+	opt.Formatter, opt.MetaFile, opt.MetaFileVal, opt.Language = p.Formatter, p.MetaFile, p.MetaFileVal, p.Language
 	return opt
 }
 
@@ -68,9 +71,7 @@ func judgeParts(names []string, evs []*Evidence, opt Options) *Report {
 	out := &Report{Counts: map[string]int{}}
 	for i, ev := range evs {
 		name := names[i]
-		o := opt
-		o.Formatter, o.MetaFile, o.Language = ev.Formatter, ev.MetaFile, ev.Language
-		rep := judge(ev, o)
+		rep := judge(ev, ev.options(opt))
 		named := func(fs []Finding) []Finding {
 			for j := range fs {
 				fs[j].Dataset = name

@@ -15,8 +15,9 @@ var Rules = []string{
 	"audio/clipping", "audio/dc-offset", "audio/duration", "audio/empty", "audio/format-mismatch",
 	"audio/header-lie", "audio/inaudible-tone", "audio/missing", "audio/near-silent", "audio/non-finite",
 	"audio/not-decoded", "audio/not-regular", "audio/sample-rate", "audio/unreadable",
-	"composition/imbalance", "composition/language-imbalance",
+	"composition/imbalance", "composition/language-imbalance", "composition/split-imbalance",
 	"label/duplicate-audio", "label/duplicate-text", "label/near-duplicate-audio", "label/oversampled", "label/rate-outlier",
+	"label/split-leak",
 	"meta/csv-error", "meta/duplicate-column", "meta/encoding", "meta/extra-columns", "meta/extra-lines",
 	"meta/header", "meta/header-row", "meta/layout", "meta/line-break", "meta/line-too-long",
 	"meta/no-metadata", "meta/path-escape", "meta/path-traversal", "meta/short-row", "meta/skipped-file",
@@ -47,6 +48,7 @@ var thresholds = []threshold{
 	{"language_imbalance_ratio", func(t *Thresholds) *float64 { return &t.LanguageRatio }, 0, 1},
 	{"rare_token_share", func(t *Thresholds) *float64 { return &t.RareTokenShare }, 0, 1},
 	{"near_duplicate_ber", func(t *Thresholds) *float64 { return &t.NearDupBER }, 0, 0.45},
+	{"split_eval_share", func(t *Thresholds) *float64 { return &t.SplitEvalShare }, 0, 1},
 }
 
 // ThresholdNames are the names Set takes, as the policy's dataset.thresholds

@@ -49,7 +49,7 @@ func TestThresholdsSet(t *testing.T) {
 	th.MaxSeconds = DefaultThresholds.MaxSeconds
 	defaults := map[string]float64{"min_seconds": 0.3, "max_seconds": 40, "silence_dbfs": -60, "clip_fraction": 0.001,
 		"dc_offset": 0.03, "rate_z": 6, "rate_min_rows": 10, "inaudible_hz": 16000, "tone_prominence_db": 15, "tone_level_db": -60, "imbalance_ratio": 0.1,
-		"near_duplicate_ber": 0.25, "language_imbalance_ratio": 0.1, "rare_token_share": 0.01}
+		"near_duplicate_ber": 0.25, "language_imbalance_ratio": 0.1, "rare_token_share": 0.01, "split_eval_share": 0.5}
 	for _, name := range ThresholdNames() {
 		if err := th.Set(name, defaults[name]); err != nil {
 			t.Errorf("Set(%s): %v", name, err)

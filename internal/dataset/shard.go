@@ -343,9 +343,7 @@ func Merge(shards []*ShardReport, names []string, opt Options, tool string) (*Re
 	}
 	var rep *Report
 	if len(evs) == 1 && names2[0] == "" {
-		o := opt
-		o.Formatter, o.MetaFile, o.Language = evs[0].Formatter, evs[0].MetaFile, evs[0].Language
-		rep = judge(evs[0], o)
+		rep = judge(evs[0], evs[0].options(opt))
 		rep.RootDigest, rep.RootDigestError = roots[0], whys[0]
 	} else {
 		rep = judgeParts(names2, evs, opt)
@@ -367,9 +365,9 @@ func sameDataset(a, b *ShardPart) error {
 	switch {
 	case a.Name != b.Name || a.Root != b.Root:
 		return fmt.Errorf("dataset %s %q, not %s %q", safe(a.Name), a.Root, safe(b.Name), b.Root)
-	case a.Formatter != b.Formatter || a.MetaFile != b.MetaFile || a.Language != b.Language:
-		return fmt.Errorf("formatter %s, meta file %q, language %q; not %s, %q, %q", a.Formatter, a.MetaFile, a.Language, b.Formatter, b.MetaFile, b.Language)
-	case a.Rows != b.Rows || a.RowsDigest != b.RowsDigest || !slices.Equal(a.MetaFiles, b.MetaFiles):
+	case a.Formatter != b.Formatter || a.MetaFile != b.MetaFile || a.MetaFileVal != b.MetaFileVal || a.Language != b.Language:
+		return fmt.Errorf("formatter %s, meta files %q and %q, language %q; not %s, %q and %q, %q", a.Formatter, a.MetaFile, a.MetaFileVal, a.Language, b.Formatter, b.MetaFile, b.MetaFileVal, b.Language)
+	case a.Rows != b.Rows || a.TrainRows != b.TrainRows || a.RowsDigest != b.RowsDigest || !slices.Equal(a.MetaFiles, b.MetaFiles):
 		return fmt.Errorf("other metadata: %d rows (%s), not %d (%s)", a.Rows, a.RowsDigest, b.Rows, b.RowsDigest)
 	}
 	return nil

@@ -1,0 +1,140 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ttsguard/ttsguard/internal/dataset/dstest"
+)
+
+// splitDataset is an ljspeech dataset with a training split (metadata.csv,
+// 12 rows) and an eval split (metadata_val.csv): three new recordings, one
+// training clip's samples under a new id, and an altered copy (gain, trim,
+// noise) of another.
+func splitDataset(t *testing.T) string {
+	t.Helper()
+	train := dstest.Base("LJ001-", 12)
+	val := dstest.Base("LJ002-", 3)
+	for i := range val {
+		val[i].Clip.Seed += 100
+	}
+	val = append(val,
+		dstest.Row{ID: "LJ002-0004", Text: train[3].Text, Clip: train[3].Clip},
+		dstest.Row{ID: "LJ002-0005", Text: train[4].Text, Audio: train[4].Clip.Copy(0.8, 0.05, 0.002, 0, 7)})
+	d := dstest.LJSpeech("splits", train)
+	vd := dstest.LJSpeech("val", val)
+	for name, b := range vd.Files {
+		if name == "metadata.csv" {
+			name = "metadata_val.csv"
+		}
+		d.Files[name] = b
+	}
+	root, err := d.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestSplitLeak: with meta_file_val the eval split is read too; a
+// recording of the training split in it (the same samples, or an altered
+// copy) is label/split-leak on exactly those rows; without it the training
+// split alone is clean. Sharded and merged, the same report.
+func TestSplitLeak(t *testing.T) {
+	root := splitDataset(t)
+	opt := Options{Formatter: "ljspeech", Workers: 2}
+	rep, err := Audit(context.Background(), os.DirFS(root), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := findingKeys(rep); len(got) != 0 {
+		t.Fatalf("the training split alone: %q", got)
+	}
+	opt.MetaFileVal = "metadata_val.csv"
+	rep, err = Audit(context.Background(), os.DirFS(root), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := findingKeys(rep), []string{"label/split-leak@LJ002-0004", "label/split-leak@LJ002-0005"}; !slices.Equal(got, want) {
+		t.Fatalf("findings %q, want %q", got, want)
+	}
+	for _, f := range rep.Findings {
+		if f.Rule == "label/split-leak" && (f.File != "metadata_val.csv" || !strings.Contains(f.Message, "metadata.csv:") || !strings.Contains(f.Message, "eval split")) {
+			t.Errorf("finding %+v", f)
+		}
+	}
+	if rep.Rows != 17 || !slices.Contains(rep.MetaFiles, "metadata_val.csv") {
+		t.Errorf("rows %d, meta files %q", rep.Rows, rep.MetaFiles)
+	}
+	var splits []string
+	for _, g := range rep.Composition {
+		splits = append(splits, g.Split)
+	}
+	if !slices.Equal(splits, []string{"metadata.csv", "metadata_val.csv"}) {
+		t.Errorf("composition splits %q", splits)
+	}
+	parts := []Part{{Root: root, FS: os.DirFS(root), Formatter: "ljspeech", MetaFileVal: "metadata_val.csv"}}
+	withRoots(rep, parts)
+	for _, n := range []int{1, 2, 3} {
+		sameReport(t, fmt.Sprintf("%d shards", n), shardAndMerge(t, parts, opt, n), rep)
+	}
+}
+
+// TestSplitImbalance: an eval split with most of the audio (the splits
+// swapped), and a speaker heard only in the eval split, are reported as
+// info; an ordinary split is not.
+func TestSplitImbalance(t *testing.T) {
+	root := splitDataset(t)
+	infos := func(rep *Report) []string {
+		var out []string
+		for _, f := range rep.Findings {
+			if f.Rule == "composition/split-imbalance" {
+				out = append(out, f.Field+": "+f.Message)
+			}
+		}
+		return out
+	}
+	opt := Options{Formatter: "ljspeech", MetaFileVal: "metadata_val.csv", Workers: 2}
+	rep, err := Audit(context.Background(), os.DirFS(root), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := infos(rep); len(got) != 0 {
+		t.Fatalf("an ordinary split: %q", got)
+	}
+	opt.MetaFile, opt.MetaFileVal = "metadata_val.csv", "metadata.csv"
+	rep, err = Audit(context.Background(), os.DirFS(root), root, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := infos(rep); len(got) != 1 || !strings.Contains(got[0], "split: the eval split (meta_file_val) has") {
+		t.Fatalf("swapped splits: %q", got)
+	}
+
+	// coqui format, a speaker of its own in the eval split
+	dir := t.TempDir()
+	d := dstest.Coqui("spk", dstest.Base("A", 10))
+	d.Files["val.csv"] = []byte("audio_file|text|speaker_name\nwavs/spk0/A0001.wav|" + dstest.Sentences[0] + "|spk0\nwavs/new/B.wav|" + dstest.Sentences[1] + "|newcomer\n")
+	extra := dstest.Base("B", 1)
+	extra[0].Clip.Seed = 555
+	d.Files["wavs/new/B.wav"] = dstest.Encode(extra[0].Clip)
+	croot, err := d.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Audit(context.Background(), os.DirFS(croot), croot, Options{Formatter: "coqui", MetaFileVal: "val.csv", Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := infos(rep)
+	if len(got) != 1 || !strings.Contains(got[0], `speaker: speaker "newcomer" is in the eval split only`) {
+		t.Fatalf("a speaker in the eval split only: %q", got)
+	}
+	if keys := findingKeys(rep); !slices.Equal(keys, []string{"label/split-leak@wavs/spk0/A0001.wav"}) {
+		t.Errorf("findings %q", keys)
+	}
+}
