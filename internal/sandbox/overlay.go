@@ -11,10 +11,11 @@ import (
 
 // Overlay is a folder whose content the command sees replaced by Tree: a
 // model encrypted at rest, whose plaintext the caller decrypted into
-// memory (each entry's File, a sealed memfd, or its Data). When the command starts as root, the sandbox's first stage mounts
-// a tmpfs on Dir in the command's own mount namespace (never in the host's
-// mount table), writes Tree into it (files 0444, folders 0555, owned by
-// root) and makes it read-only; the tmpfs lives in memory and is gone when
+// memory (each entry's File, a sealed memfd, or its Data). When the command
+// starts as root, the sandbox's first stage mounts a tmpfs on Dir in the
+// command's own mount namespace (never in the host's mount table), writes
+// Tree into it (files 0444, folders 0555, owned by root) and makes it
+// read-only; the tmpfs lives in memory and is gone when
 // the namespace's last process ends. Everything else about Dir (the
 // Landlock rules, the paths in the command's arguments) stays as planned:
 // the command reads the plaintext at the very paths it was given. Without
