@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+
+	"github.com/ttsguard/ttsguard/internal/scan"
 )
 
 // Part is one dataset of a coqui training config's datasets[] list.
@@ -66,7 +68,8 @@ func partOptions(opt Options, p Part) Options {
 
 // judgeParts judges each part's evidence on its own (cross-clip rules run
 // within a part) and combines the reports, each finding named by its
-// part; then the rules across parts (language imbalance).
+// part; then the rules across parts (one recording in two parts, language
+// imbalance).
 func judgeParts(names []string, evs []*Evidence, opt Options) *Report {
 	out := &Report{Counts: map[string]int{}}
 	for i, ev := range evs {
@@ -102,8 +105,53 @@ func judgeParts(names []string, evs []*Evidence, opt Options) *Report {
 	if len(evs) > 1 {
 		out.Root = fmt.Sprintf("%d datasets", len(evs))
 	}
+	crossPartDuplicates(names, evs, out.add)
 	languageImbalance(out, opt.Thresholds)
 	out.applyPolicy(opt)
 	out.finish()
 	return out
+}
+
+// crossPartDuplicates finds one recording (the same decoded samples) in
+// two datasets[] entries of a config, which the rules within each entry
+// cannot see: the later row is label/duplicate-audio when its transcript
+// differs (one recording, two labels), label/oversampled when it repeats
+// it (the data trained on twice), naming the other entry. Samples repeated
+// within an entry are its own rules' (the entry's first row of them is
+// compared across entries). Near-duplicates across entries are not
+// searched.
+func crossPartDuplicates(names []string, evs []*Evidence, emit func(Finding)) {
+	type first struct {
+		part int
+		row  RowEvidence
+	}
+	seen := map[string]first{}
+	for i, ev := range evs {
+		sha := map[string]string{}
+		for _, c := range ev.Clips {
+			if c.SHA256 != "" {
+				sha[c.Audio] = c.SHA256
+			}
+		}
+		local := map[string]bool{}
+		for _, r := range ev.RowList {
+			s := sha[r.Audio]
+			if s == "" || local[s] {
+				continue
+			}
+			local[s] = true
+			f, ok := seen[s]
+			if !ok {
+				seen[s] = first{i, r}
+				continue
+			}
+			rule, sev, what := "label/oversampled", scan.Low, "with the same transcript: trained on twice"
+			if normText(f.row.Text) != normText(r.Text) {
+				rule, sev, what = "label/duplicate-audio", scan.Medium, fmt.Sprintf("under another transcript: %q here, %q there", r.Text, f.row.Text)
+			}
+			emit(Finding{Rule: rule, Severity: sev, Dataset: names[i], File: r.MetaFile, Line: r.Line, Clip: r.ID,
+				Message: fmt.Sprintf("audio %q has the same samples as %s %s:%d (clip %q, audio %q) %s",
+					r.Audio, names[f.part], f.row.MetaFile, f.row.Line, f.row.ID, f.row.Audio, what)})
+		}
+	}
 }

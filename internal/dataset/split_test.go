@@ -138,3 +138,51 @@ func TestSplitImbalance(t *testing.T) {
 		t.Errorf("findings %q", keys)
 	}
 }
+
+// TestCrossPartDuplicates: a config's second datasets[] entry holds one
+// recording of the first under another transcript and one under the same:
+// label/duplicate-audio and label/oversampled on exactly those rows, named
+// by the second entry; each entry alone is clean. Sharded, the same report.
+func TestCrossPartDuplicates(t *testing.T) {
+	dir := t.TempDir()
+	base := dstest.Base("LJ001-", 12)
+	other := dstest.Base("LJ009-", 3)
+	for i := range other {
+		other[i].Clip.Seed += 200
+	}
+	other = append(other,
+		dstest.Row{ID: "LJ009-0004", Text: "Somebody else said this.", Clip: base[2].Clip},
+		dstest.Row{ID: "LJ009-0005", Text: base[5].Text, Clip: base[5].Clip})
+	var parts []Part
+	for i, d := range []*dstest.Dataset{dstest.LJSpeech("a", base), dstest.LJSpeech("b", other)} {
+		root, err := d.Write(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := Audit(context.Background(), os.DirFS(root), root, Options{Formatter: "ljspeech", Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys := findingKeys(alone); len(keys) != 0 {
+			t.Fatalf("%s alone: %q", d.Name, keys)
+		}
+		parts = append(parts, Part{Name: fmt.Sprintf("datasets[%d]", i), Root: root, FS: os.DirFS(root), Formatter: "ljspeech"})
+	}
+	opt := Options{Workers: 2}
+	rep, err := AuditParts(context.Background(), parts, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := findingKeys(rep), []string{"label/duplicate-audio@LJ009-0004", "label/oversampled@LJ009-0005"}; !slices.Equal(got, want) {
+		t.Fatalf("findings %q, want %q", got, want)
+	}
+	for _, f := range rep.Findings {
+		if f.Severity > 0 && (f.Dataset != "datasets[1]" || !strings.Contains(f.Message, "datasets[0] metadata.csv:")) {
+			t.Errorf("finding %+v", f)
+		}
+	}
+	withRoots(rep, parts)
+	for _, n := range []int{2, 3} {
+		sameReport(t, fmt.Sprintf("%d shards", n), shardAndMerge(t, parts, opt, n), rep)
+	}
+}
