@@ -20,6 +20,25 @@ import (
 // shard report as JSON, and merges them.
 func shardAndMerge(t *testing.T, parts []Part, opt Options, n int) *Report {
 	t.Helper()
+	srs, names := shardReports(t, parts, opt, n)
+	// the merge does not depend on the order the files are given in
+	srs[0], srs[n-1] = srs[n-1], srs[0]
+	names[0], names[n-1] = names[n-1], names[0]
+	rep, err := Merge(srs, names, opt, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Shards != n {
+		t.Errorf("merged report says %d shards, want %d", rep.Shards, n)
+	}
+	rep.Shards = 0
+	return rep
+}
+
+// shardReports audits the parts as n shards, each with its files' hashes,
+// and reads every shard report back from its JSON.
+func shardReports(t *testing.T, parts []Part, opt Options, n int) ([]*ShardReport, []string) {
+	t.Helper()
 	var srs []*ShardReport
 	var names []string
 	for i := range n {
@@ -38,18 +57,7 @@ func shardAndMerge(t *testing.T, parts []Part, opt Options, n int) *Report {
 		}
 		srs, names = append(srs, back), append(names, name)
 	}
-	// the merge does not depend on the order the files are given in
-	srs[0], srs[n-1] = srs[n-1], srs[0]
-	names[0], names[n-1] = names[n-1], names[0]
-	rep, err := Merge(srs, names, opt, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Shards != n {
-		t.Errorf("merged report says %d shards, want %d", rep.Shards, n)
-	}
-	rep.Shards = 0
-	return rep
+	return srs, names
 }
 
 // withRoots sets the root digests of an unsharded report as the CLI does
@@ -396,21 +404,7 @@ func TestMergeRootDigest(t *testing.T) {
 	parts := []Part{{Root: root, FS: os.DirFS(root), Formatter: "coqui"}}
 	opt := Options{Workers: 2}
 	for _, n := range []int{1, 2, 3, 7} {
-		var srs []*ShardReport
-		var names []string
-		for i := range n {
-			sr, err := AuditShard(context.Background(), parts, opt, Shard{i, n}, "test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var b bytes.Buffer
-			withFiles(sr, parts).WriteJSON(&b)
-			back, err := ReadShardReport(&b, "s.json")
-			if err != nil {
-				t.Fatal(err)
-			}
-			srs, names = append(srs, back), append(names, fmt.Sprintf("s%d.json", i))
-		}
+		srs, names := shardReports(t, parts, opt, n)
 		rep, err := Merge(srs, names, opt, "test")
 		if err != nil {
 			t.Fatal(err)
