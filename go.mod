@@ -6,6 +6,7 @@ require (
 	filippo.io/age v1.2.1
 	github.com/bodgit/sevenzip v1.6.5
 	github.com/google/go-containerregistry v0.21.7
+	github.com/hajimehoshi/go-mp3 v0.3.4
 	github.com/in-toto/attestation v1.2.0
 	github.com/landlock-lsm/go-landlock v0.11.2
 	github.com/mewkiz/flac v1.0.14

@@ -116,6 +116,8 @@ func decodeClip(ctx context.Context, fsys fs.FS, p string, th Thresholds, keep *
 		r.stats, r.err = audio.Analyze(ctx, ra, r.hdr)
 	case "flac":
 		r.hdr, r.stats, r.err = audio.AnalyzeFLAC(ctx, ra, fi.Size())
+	case "mp3":
+		r.hdr, r.stats, r.err = audio.AnalyzeMP3(ctx, ra, fi.Size())
 	default:
 		return r
 	}
@@ -199,7 +201,7 @@ func clipRules(rows []Row, clips map[string]*clipResult, opt Options, add func(F
 		case c.kind == "":
 			emit("audio/unreadable", scan.Medium, "not audio coqui's loader reads (no RIFF/WAVE, FLAC, Ogg or MP3 signature)")
 			continue
-		case c.kind != "wav" && c.kind != "flac":
+		case c.kind == "ogg":
 			emit("audio/not-decoded", scan.Info, "%s audio is not decoded yet: its samples were not checked", c.kind)
 			continue
 		case c.err != nil:

@@ -49,17 +49,39 @@ func FuzzAnalyzeFLAC(f *testing.F) {
 	f.Add([]byte("fLaC\x80\x00\x00\x22"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, st, err := AnalyzeFLAC(context.Background(), bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			if !errors.Is(err, ErrNotFLAC) {
-				t.Fatalf("error %v is not ErrNotFLAC", err)
-			}
-			return
+		checkDecoded(t, h, st, err, ErrNotFLAC, MaxFLACSeconds)
+	})
+}
+
+// checkDecoded is what a decoder fuzz target asks of any input: an error
+// that is the decoder's own (notIt), or samples that match the frames,
+// within the decode cap.
+func checkDecoded(t *testing.T, h *Header, st *Stats, err, notIt error, maxSeconds int64) {
+	if err != nil {
+		if !errors.Is(err, notIt) {
+			t.Fatalf("error %v is not %v", err, notIt)
 		}
-		if st.Samples+st.NonFinite != h.Frames*int64(h.Channels) {
-			t.Fatalf("%d samples decoded, %d frames × %d channels", st.Samples+st.NonFinite, h.Frames, h.Channels)
-		}
-		if h.Frames > int64(h.SampleRate)*MaxFLACSeconds {
-			t.Fatalf("%d frames at %d Hz: more than %d s", h.Frames, h.SampleRate, MaxFLACSeconds)
-		}
+		return
+	}
+	if st.Samples+st.NonFinite != h.Frames*int64(h.Channels) {
+		t.Fatalf("%d samples decoded, %d frames × %d channels", st.Samples+st.NonFinite, h.Frames, h.Channels)
+	}
+	if h.Frames > int64(h.SampleRate)*maxSeconds {
+		t.Fatalf("%d frames at %d Hz: more than %d s", h.Frames, h.SampleRate, maxSeconds)
+	}
+}
+
+// FuzzAnalyzeMP3: any bytes decode or give ErrNotMP3 (decoder panics
+// caught), the samples match the frames, the decode cap holds.
+func FuzzAnalyzeMP3(f *testing.F) {
+	for _, name := range []string{"tone-mono.mp3", "tone-stereo.mp3", "quiet-16k.mp3"} {
+		b := readMP3(f, name)
+		f.Add(b)
+		f.Add(b[:len(b)/3])
+	}
+	f.Add([]byte("ID3\x03\x00\x00\x00\x00\x00\x00\xff\xfb\x90\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, st, err := AnalyzeMP3(context.Background(), bytes.NewReader(data), int64(len(data)))
+		checkDecoded(t, h, st, err, ErrNotMP3, MaxMP3Seconds)
 	})
 }

@@ -41,7 +41,7 @@ type Problem struct {
 
 // Header is what a WAV header says, checked against itself and the file.
 type Header struct {
-	Container     string        `json:"container,omitempty"` // "" for WAV, "flac"
+	Container     string        `json:"container,omitempty"` // "" for WAV, "flac", "mp3"
 	Format        int           `json:"format"`              // FormatPCM or FormatFloat (after resolving EXTENSIBLE)
 	Channels      int           `json:"channels"`
 	SampleRate    int           `json:"sample_rate"`
@@ -58,8 +58,11 @@ type Header struct {
 
 // SampleFormat names the encoding, e.g. "pcm16" or "float32".
 func (h *Header) SampleFormat() string {
-	if h.Container == "flac" {
+	switch h.Container {
+	case "flac":
 		return fmt.Sprintf("flac%d", h.BitsPerSample)
+	case "mp3":
+		return "mp3"
 	}
 	if h.Format == FormatFloat {
 		return fmt.Sprintf("float%d", h.BitsPerSample)
