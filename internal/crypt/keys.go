@@ -67,7 +67,11 @@ func NewKeysWith(rs []age.Recipient, ids []age.Identity) *Keys {
 }
 
 // Identities loads the identity file once (LoadIdentities) and returns its
-// identities, or why it cannot.
+// identities, or why it cannot. Before it reads the file the process stops
+// being dumpable (notDumpable): the key, and every plaintext decrypted with
+// it (in memory and in memfds, sealed or not yet), are then out of reach
+// of other processes of the same user through /proc/PID/mem and
+// /proc/PID/fd; only root passes.
 func (k *Keys) Identities() ([]age.Identity, error) {
 	if k == nil {
 		return nil, fmt.Errorf("%w: the store holds encrypted blobs and the policy has no store.encryption.identity", ErrIdentity)
@@ -75,6 +79,9 @@ func (k *Keys) Identities() ([]age.Identity, error) {
 	k.once.Do(func() {
 		if k.IdentityFile == "" {
 			k.err = fmt.Errorf("%w: no identity file (store.encryption.identity)", ErrIdentity)
+			return
+		}
+		if k.err = notDumpable(); k.err != nil {
 			return
 		}
 		k.ids, k.err = LoadIdentities(k.IdentityFile)
