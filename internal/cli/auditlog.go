@@ -130,18 +130,16 @@ func (r logRecords) Text(w io.Writer) error {
 		if !e.Signed {
 			verdict += " (unsigned)"
 		}
-		fmt.Fprintf(&b, "%d\t%s\t%s\t%s\t%s", e.Index, e.Time.UTC().Format(time.RFC3339), e.Command, verdict, e.User)
-		if e.Model != "" {
-			fmt.Fprintf(&b, "\t%s", e.Model)
-		}
-		if e.Root != "" {
-			fmt.Fprintf(&b, "\t%s", e.Root)
-		}
-		if e.Detail != "" {
-			fmt.Fprintf(&b, "\t%s", e.Detail)
+		// every field is escaped: a record's text may come from a
+		// dataset, a server or a shard report
+		fmt.Fprintf(&b, "%d\t%s\t%s\t%s\t%s", e.Index, e.Time.UTC().Format(time.RFC3339), oneLine(e.Command), oneLine(verdict), oneLine(e.User))
+		for _, f := range []string{e.Model, e.Root, e.Detail} {
+			if f != "" {
+				fmt.Fprintf(&b, "\t%s", oneLine(f))
+			}
 		}
 		if e.Verify != "" {
-			fmt.Fprintf(&b, "\tverify %s", e.Verify)
+			fmt.Fprintf(&b, "\tverify %s", oneLine(e.Verify))
 		}
 		b.WriteByte('\n')
 	}

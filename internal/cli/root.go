@@ -67,10 +67,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 }
 
 // terminalSafe escapes the control characters of an error message (C0 but
-// newline and tab, DEL, C1, and the bidirectional controls), which may come
-// from a server's or a file's text: they must not drive the terminal. Every
-// line after the first is indented, so that a line break in such text
-// (a registry's JSON error message) cannot forge a line of ttsguard's own.
+// newline and tab, DEL, C1, the bidirectional controls and marks, the line
+// and paragraph separators), which may come from a server's or a file's
+// text: they must not drive the terminal. Every line after the first is
+// indented, so that a line break in such text (a registry's JSON error
+// message) cannot forge a line of ttsguard's own.
 func terminalSafe(s string) string {
 	var b strings.Builder
 	for _, r := range s {
@@ -79,13 +80,37 @@ func terminalSafe(s string) string {
 			b.WriteString("\n  ")
 		case r == '\t':
 			b.WriteRune(r)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+		case controlRune(r):
 			fmt.Fprintf(&b, "\\u%04x", r)
 		default:
 			b.WriteRune(r)
 		}
 	}
 	return b.String()
+}
+
+// oneLine escapes every control character of s (line breaks and tabs
+// included, as terminalSafe escapes the others): a field of a line of
+// output, such as a record of the audit log, whose text came from outside.
+func oneLine(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if controlRune(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// controlRune reports whether r must not reach a terminal as it is: C0 and
+// C1 controls, DEL, the bidirectional controls (embeddings, overrides,
+// isolates) and marks (LRM, RLM, ALM), and the line and paragraph
+// separators (which Python's splitlines and some terminals break at).
+func controlRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) ||
+		r == 0x200e || r == 0x200f || r == 0x061c || r == 0x2028 || r == 0x2029
 }
 
 func newRoot(g *globals) *cobra.Command {

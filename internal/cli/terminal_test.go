@@ -12,3 +12,18 @@ func TestTerminalSafe(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }
+
+// TestOneLine: a record's field from outside cannot break the line or
+// drive the terminal (the attack review put OSC and CSI sequences and a
+// carriage return in a shard report's dataset root, which reached
+// `log show`); U+2028 no longer splits an error for the Python API.
+func TestOneLine(t *testing.T) {
+	got := oneLine("ds\x1b]0;pwned\a\x1b[2K\rfake line\nnext\u2028sep\u200fx")
+	want := `ds\u001b]0;pwned\u0007\u001b[2K\u000dfake line\u000anext\u2028sep\u200fx`
+	if got != want {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	if got := terminalSafe("denied\u2028ttsguard: pull: all gates passed"); got != `denied\u2028ttsguard: pull: all gates passed` {
+		t.Fatalf("terminalSafe kept a line separator: %q", got)
+	}
+}

@@ -136,8 +136,9 @@ func rowEvidence(i int, r Row) RowEvidence {
 }
 
 // rowsDigest is the SHA-256 of every row's evidence but its index, each
-// field length-prefixed.
-func rowsDigest(rows []Row) string {
+// field length-prefixed: computed by every shard over all the rows it
+// read, and again by the merge over the rows the shards' evidence holds.
+func rowsDigest(rows []RowEvidence) string {
 	h := sha256.New()
 	var n [8]byte
 	put := func(s string) {
@@ -151,7 +152,7 @@ func rowsDigest(rows []Row) string {
 		put(r.ID)
 		put(r.Text)
 		put(r.Speaker)
-		put(r.Clip.Rel)
+		put(r.Audio)
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
@@ -179,7 +180,11 @@ func collect(ctx context.Context, fsys fs.FS, root string, opt Options, sh Shard
 	if sh.I == 0 {
 		ev.Findings = load.Findings
 	}
-	ev.Rows, ev.RowsDigest = len(rows), rowsDigest(rows)
+	all := make([]RowEvidence, len(rows))
+	for i, r := range rows {
+		all[i] = rowEvidence(i, r)
+	}
+	ev.Rows, ev.RowsDigest = len(rows), rowsDigest(all)
 	seenMeta := map[string]bool{}
 	for _, r := range rows {
 		if !seenMeta[r.MetaFile] {
@@ -192,7 +197,7 @@ func collect(ctx context.Context, fsys fs.FS, root string, opt Options, sh Shard
 	var todo []string
 	queued := map[string]bool{}
 	for i, r := range rows {
-		re := rowEvidence(i, r)
+		re := all[i]
 		if !sh.whole() && shardOf(ownerKey(re), sh.N) != sh.I {
 			continue
 		}

@@ -53,6 +53,18 @@ func (f Finding) String() string {
 	return b.String()
 }
 
+// visible reports whether s holds only characters that print as
+// themselves: no controls (line breaks included), no format characters
+// (bidi controls, zero-width), no line or paragraph separators.
+func visible(s string) bool {
+	for _, r := range s {
+		if !unicode.IsPrint(r) && r != ' ' || unicode.Is(unicode.Cf, r) {
+			return false
+		}
+	}
+	return true
+}
+
 // safe returns s for printing: as it is when every character is visible
 // and harmless, else Go-quoted (escapes, controls, bidi and invisible
 // characters written as \x.., \u....).

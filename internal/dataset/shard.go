@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/dataset/audio"
@@ -124,8 +125,13 @@ func AuditShard(ctx context.Context, parts []Part, opt Options, sh Shard, tool s
 }
 
 // MaxShardReport bounds the bytes of one shard report ReadShardReport
-// accepts.
-const MaxShardReport = 64 << 30
+// accepts: about 0.7 MiB of evidence an hour of audio, so a shard of some
+// 5,000 hours (cut a larger corpus into more shards).
+const MaxShardReport = 4 << 30
+
+// MaxClipSeconds bounds a clip's duration in a shard report (115 days, far
+// above any clip's): the sums of the composition stay finite.
+const MaxClipSeconds = 10_000_000
 
 // maxShardReport is MaxShardReport (a test lowers it).
 var maxShardReport int64 = MaxShardReport
@@ -189,6 +195,11 @@ func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // order and owned by the shard, clips owned, referenced and unique,
 // measures in range, findings of known rules.
 func (p *ShardPart) check(i, n int) error {
+	for _, s := range append([]string{p.Name, p.Root, p.Language, p.MetaFile, p.MetaFileVal}, p.MetaFiles...) {
+		if !visible(s) {
+			return fmt.Errorf("control or invisible characters in the dataset's name, root, language or metadata files: %q", s)
+		}
+	}
 	switch {
 	case p.Rows < 0 || len(p.RowList) > p.Rows:
 		return fmt.Errorf("%d rows of evidence for %d rows", len(p.RowList), p.Rows)
@@ -221,8 +232,10 @@ func (p *ShardPart) check(i, n int) error {
 			return fmt.Errorf("clips[%d]: audio %q is no row's of this shard", j, c.Audio)
 		case seen[c.Audio]:
 			return fmt.Errorf("clips[%d]: audio %q twice", j, c.Audio)
-		case c.Frames < 0 || !isFinite(c.Seconds) || c.Seconds < 0:
+		case c.Frames < 0 || !isFinite(c.Seconds) || c.Seconds < 0 || c.Seconds > MaxClipSeconds:
 			return fmt.Errorf("clips[%d] (%q): frames %d, seconds %g", j, c.Audio, c.Frames, c.Seconds)
+		case !visible(c.Format):
+			return fmt.Errorf("clips[%d] (%q): format %q", j, c.Audio, c.Format)
 		case c.SHA256 != "" && !isDigest("sha256:"+c.SHA256):
 			return fmt.Errorf("clips[%d] (%q): sha256 %q is not 64 hex digits", j, c.Audio, c.SHA256)
 		case len(c.Fingerprint) > audio.MaxFingerprintFrames || len(c.Pitch) > audio.MaxFingerprintFrames:
@@ -230,9 +243,28 @@ func (p *ShardPart) check(i, n int) error {
 		}
 		seen[c.Audio] = true
 	}
+	located := map[string]bool{} // FILE\x00LINE of each finding
 	for j, f := range p.Findings {
 		if !slices.Contains(Rules, f.Rule) || f.Severity < scan.Info || f.Severity > scan.Critical || f.Line < 0 || f.Dataset != "" {
 			return fmt.Errorf("findings[%d]: rule %q, severity %v, line %d, dataset %q", j, f.Rule, f.Severity, f.Line, f.Dataset)
+		}
+		if !visible(f.Message) || !visible(f.Field) {
+			return fmt.Errorf("findings[%d]: control or invisible characters in its message or field", j)
+		}
+		located[f.File+"\x00"+strconv.Itoa(f.Line)] = true
+	}
+	// every clip of the shard's rows has evidence, or a finding at a row
+	// that references it says why not (missing, unreadable, a link ...):
+	// a report cannot drop a clip from the cross-clip rules in silence
+	explained := map[string]bool{}
+	for _, r := range p.RowList {
+		if located[r.MetaFile+"\x00"+strconv.Itoa(r.Line)] {
+			explained[r.Audio] = true
+		}
+	}
+	for a := range referenced {
+		if a != "" && !seen[a] && !explained[a] {
+			return fmt.Errorf("audio %q of this shard's rows has neither evidence nor a finding", a)
 		}
 	}
 	if len(p.Spectra) > MaxSpectra {
@@ -329,6 +361,11 @@ func Merge(shards []*ShardReport, names []string, opt Options, tool string) (*Re
 			if r.Index != j { // each shard's rows are distinct and in range, and they add up: cannot happen
 				return nil, fmt.Errorf("datasets[%d]: row %d is missing", d, j)
 			}
+		}
+		// the rows the shards hold are the rows every shard read: a row's
+		// text, speaker, id, place or clip changed in a report is refused
+		if got := rowsDigest(ev.RowList); got != ev.RowsDigest {
+			return nil, fmt.Errorf("datasets[%d]: the shards' rows hash to %s, not to the rows_digest %s every shard read: a shard report was changed", d, got, ev.RowsDigest)
 		}
 		evs[d], names2[d] = &ev, first.Datasets[d].Name
 	}

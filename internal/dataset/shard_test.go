@@ -479,3 +479,60 @@ func FuzzMerge(f *testing.F) {
 		}
 	})
 }
+
+// TestMergeForgedEvidence: the attack review of 2026-12-04 forged a clean
+// merge from changed shard reports. A changed transcript (or speaker, id,
+// place) no longer matches the rows every shard read; a clip dropped from
+// the evidence without a finding, a duration past MaxClipSeconds and
+// control characters in a message are refused when the report is read.
+func TestMergeForgedEvidence(t *testing.T) {
+	root, err := dstest.LJSpeech("lj", dstest.Base("LJ001-", 12)).Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []Part{{Root: root, FS: os.DirFS(root), Formatter: "ljspeech"}}
+	srs, names := shardReports(t, parts, Options{}, 2)
+	if _, err := Merge(srs, names, Options{}, "test"); err != nil {
+		t.Fatalf("the honest shards: %v", err)
+	}
+	// a transcript changed in a report: refused by the merge
+	orig := srs[0].Datasets[0].RowList[0].Text
+	srs[0].Datasets[0].RowList[0].Text = "Something else entirely."
+	if _, err := Merge(srs, names, Options{}, "test"); err == nil || !strings.Contains(err.Error(), "a shard report was changed") {
+		t.Errorf("a changed transcript: %v", err)
+	}
+	srs[0].Datasets[0].RowList[0].Text = orig
+
+	var b bytes.Buffer
+	if err := srs[1].WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	good := b.String()
+	var sr ShardReport
+	if err := json.Unmarshal(b.Bytes(), &sr); err != nil || len(sr.Datasets[0].Clips) == 0 {
+		t.Fatalf("%v: a shard with no clips", err)
+	}
+	first := sr.Datasets[0].Clips[0]
+	dropped := sr
+	dropped.Datasets = []ShardPart{sr.Datasets[0]}
+	dropped.Datasets[0].Clips = sr.Datasets[0].Clips[1:]
+	var d bytes.Buffer
+	dropped.WriteJSON(&d)
+	long := strings.Replace(good, fmt.Sprintf(`"seconds":%v`, first.Seconds), `"seconds":1.7e308`, 1)
+	if long == good {
+		t.Fatalf("no seconds of %q in the report", first.Audio)
+	}
+	for _, tc := range []struct{ name, json, want string }{
+		{"a clip dropped", d.String(), fmt.Sprintf("audio %q of this shard's rows has neither evidence nor a finding", first.Audio)},
+		{"a day-long clip and more", long, "seconds 1.7e+308"},
+		{"an escape in a message", strings.Replace(good, `"findings":null`, `"findings":[{"rule":"audio/clipping","severity":"low","message":"x\u001b]0;pwn\u0007\rttsguard: forged"}]`, 1), "control or invisible characters"},
+		{"an escape in the root", strings.Replace(good, `"root":"`, `"root":"\u001b[2K`, 1), "control or invisible characters"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadShardReport(strings.NewReader(tc.json), "s.json")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("ReadShardReport: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -280,6 +280,13 @@ class TestFailClosed(Base):
             ttsguard.scan(self.model)
         self.assertEqual(str(cm.exception), "pull m: registry said:\nbad\nttsguard: pull OK")
 
+    def test_line_separator_is_not_a_line_break(self):
+        # U+2028 inside a message does not start a line of its own (str.splitlines would split there).
+        self.fake("printf 'ttsguard: denied\\342\\200\\250ttsguard: all gates passed\\n' >&2; exit 1")
+        with self.assertRaises(ttsguard.ScanError) as cm:
+            ttsguard.scan(self.model)
+        self.assertEqual(str(cm.exception), "denied\u2028ttsguard: all gates passed")
+
 
 class TestWheel(unittest.TestCase):
     def test_name_tags_and_record(self):

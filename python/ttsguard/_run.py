@@ -29,7 +29,7 @@ def binary() -> str:
 
 def _message(stderr: str, fallback: str) -> str:
     """The binary's error: its last "ttsguard: " line with the indented lines that continue it."""
-    lines = stderr.strip().splitlines()
+    lines = stderr.strip().split("\n")  # not splitlines(): it also breaks at U+2028, \x1c ... that the binary leaves in a line
     starts = [i for i, ln in enumerate(lines) if ln.startswith("ttsguard: ")]
     if not starts:
         return lines[-1] if lines else fallback
