@@ -66,7 +66,7 @@ func New(o Options) (*Client, error) {
 		if req.URL.Scheme != "https" && !Loopback(req.URL.Hostname()) {
 			return fmt.Errorf("oci: redirect to plain HTTP on %q refused (plain HTTP is for a loopback registry only)", req.URL.Host)
 		}
-		return nil
+		return guard.checkRedirect(req.Context(), req)
 	}}
 	return &Client{o: o, hc: hc, guard: guard}, nil
 }

@@ -16,21 +16,27 @@ import (
 // other hosts, which is fine for content checked against its digest, but a
 // public registry (or one that an attacker controls) must not make ttsguard
 // connect to a loopback, private, link-local or otherwise non-public
-// address. Hosts the client was asked to reach (the registries of its
-// references) and the proxies it uses are dialled as they are; any other
-// host is one only a redirect led to, and its connection is refused at the
-// socket (after name resolution, so DNS rebinding cannot pass) unless it is
-// public. A registry that itself has a non-public address is an internal
-// deployment whose storage is internal too: then redirects may go anywhere.
+// address. The first connection to a host the client was asked to reach
+// (the registry of its reference) decides: a registry that has a
+// non-public address is an internal deployment whose storage is internal
+// too, and then redirects may go anywhere; otherwise every later
+// connection, to the registry's own name included (a name may resolve to
+// several addresses, or be rebound), is refused at the socket, after name
+// resolution, unless its address is public. Proxies from the environment
+// are dialled as they are and decide nothing; a proxied redirect is
+// resolved here and checked in checkRedirect (as this host resolves it:
+// the proxy may see other addresses).
 type dialGuard struct {
 	mu       sync.Mutex
-	direct   map[string]bool // host names dialled as they are
-	internal bool            // a registry host had a non-public address
+	direct   map[string]bool // registry host names
+	proxies  map[string]bool // proxy host names
+	decided  bool            // a registry connection has been made
+	internal bool            // ... to a non-public address
 	public   func(net.IP) bool
 }
 
 func newDialGuard() *dialGuard {
-	return &dialGuard{direct: map[string]bool{}, public: publicIP}
+	return &dialGuard{direct: map[string]bool{}, proxies: map[string]bool{}, public: publicIP}
 }
 
 // publicIP reports whether ip is a global unicast address outside the
@@ -49,27 +55,37 @@ func publicIP(ip net.IP) bool {
 
 var nonPublic = func() []*net.IPNet {
 	var out []*net.IPNet
-	for _, c := range []string{"100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "64:ff9b::/96"} {
+	for _, c := range []string{"100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "64:ff9b::/96", "64:ff9b:1::/48"} {
 		_, n, _ := net.ParseCIDR(c)
 		out = append(out, n)
 	}
 	return out
 }()
 
-// allow marks host as one to dial as it is (a registry, a proxy).
+// allow marks host as a registry of this client.
 func (g *dialGuard) allow(host string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.direct[host] = true
 }
 
-// proxy is http.ProxyFromEnvironment, with the proxy it picks allowed.
+// proxy is http.ProxyFromEnvironment, noting the proxy it picks.
 func (g *dialGuard) proxy(req *http.Request) (*url.URL, error) {
 	u, err := http.ProxyFromEnvironment(req)
 	if u != nil {
-		g.allow(u.Hostname())
+		g.mu.Lock()
+		g.proxies[u.Hostname()] = true
+		g.mu.Unlock()
 	}
 	return u, err
+}
+
+// open reports whether connections may go to any address: a registry of
+// this client turned out to be internal.
+func (g *dialGuard) open() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.decided && g.internal
 }
 
 func (g *dialGuard) dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -78,25 +94,56 @@ func (g *dialGuard) dial(ctx context.Context, network, addr string) (net.Conn, e
 		return nil, err
 	}
 	g.mu.Lock()
-	direct, internal := g.direct[host], g.internal
+	proxy, direct, decided, internal := g.proxies[host], g.direct[host], g.decided, g.internal
 	g.mu.Unlock()
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
-	if !direct && !internal {
+	deciding := direct && !decided && !proxy
+	if !proxy && !deciding && !internal {
 		d.Control = func(_, address string, _ syscall.RawConn) error {
 			h, _, _ := net.SplitHostPort(address)
 			if ip := net.ParseIP(h); ip == nil || !g.public(ip) {
-				return fmt.Errorf("oci: redirect to %q refused: it resolves to %s, not a public address, and the registry is public", host, h)
+				return fmt.Errorf("oci: connection to %q refused: it resolves to %s, not a public address, and the registry is public", host, h)
 			}
 			return nil
 		}
 	}
 	conn, err := d.DialContext(ctx, network, addr)
-	if err == nil && direct {
-		if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok && !g.public(ta.IP) {
-			g.mu.Lock()
-			g.internal = true
-			g.mu.Unlock()
+	if err == nil && deciding {
+		ta, _ := conn.RemoteAddr().(*net.TCPAddr)
+		g.mu.Lock()
+		if !g.decided {
+			g.decided, g.internal = true, ta == nil || !g.public(ta.IP)
 		}
+		g.mu.Unlock()
 	}
 	return conn, err
+}
+
+// checkRedirect refuses a redirect to a host that resolves (here) to a
+// non-public address, unless the registry is internal. It is what guards a
+// proxied redirect, which dial never sees; an unproxied one is checked
+// again at its socket.
+func (g *dialGuard) checkRedirect(ctx context.Context, req *http.Request) error {
+	if g.open() {
+		return nil
+	}
+	host := req.URL.Hostname()
+	var ips []net.IP
+	if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else {
+		addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+		if err != nil {
+			return fmt.Errorf("oci: redirect to %q: %w", host, err)
+		}
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
+	for _, ip := range ips {
+		if !g.public(ip) {
+			return fmt.Errorf("oci: redirect to %q refused: it resolves to %s, not a public address, and the registry is public", host, ip)
+		}
+	}
+	return nil
 }

@@ -75,3 +75,90 @@ func TestPublicIP(t *testing.T) {
 		}
 	}
 }
+
+// TestDialGuardDecides: the two bypasses of the attack review of
+// 2026-12-04. A proxy decides nothing (a dial to a proxy on a private
+// address once opened the guard), and a redirect that only a proxy would
+// dial is refused when it resolves to a non-public address. The
+// registry's first connection decides; after a public one, a connection
+// to the registry's own name that lands on a non-public address (a name
+// with several addresses, or rebound) is refused at the socket.
+func TestDialGuardDecides(t *testing.T) {
+	l4, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l4.Close()
+	l6, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer l6.Close()
+	go func() {
+		for _, l := range []net.Listener{l4, l6} {
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					c.Close()
+				}
+			}()
+		}
+	}()
+	_, p4, _ := net.SplitHostPort(l4.Addr().String())
+	_, p6, _ := net.SplitHostPort(l6.Addr().String())
+	only127 := func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) }
+	ctx := context.Background()
+
+	// a proxy on an internal address is dialled, and opens nothing
+	g := newDialGuard()
+	g.public = only127
+	g.allow("registry.invalid")
+	g.proxies["::1"] = true
+	c, err := g.dial(ctx, "tcp", net.JoinHostPort("::1", p6))
+	if err != nil {
+		t.Fatalf("the proxy: %v", err)
+	}
+	c.Close()
+	if g.open() {
+		t.Fatal("a dial to the proxy opened the guard")
+	}
+	req, _ := http.NewRequest(http.MethodGet, "https://[::1]:"+p6+"/latest/meta-data", nil)
+	if err := g.checkRedirect(ctx, req); err == nil || !strings.Contains(err.Error(), "not a public address") {
+		t.Errorf("a proxied redirect to ::1: %v", err)
+	}
+
+	// a registry reached at two addresses (one name that resolves to
+	// 127.0.0.1, public here, and ::1, or is rebound): the first
+	// connection decides public; the next one, to ::1, is refused
+	g = newDialGuard()
+	g.public = only127
+	g.allow("127.0.0.1")
+	g.allow("::1")
+	if c, err = g.dial(ctx, "tcp", "127.0.0.1:"+p4); err != nil {
+		t.Fatalf("the registry: %v", err)
+	}
+	c.Close()
+	if g.open() {
+		t.Fatal("a public registry opened the guard")
+	}
+	if c, err = g.dial(ctx, "tcp", net.JoinHostPort("::1", p6)); err == nil {
+		c.Close()
+		t.Fatal("after a public first connection, a registry name's non-public address was dialled")
+	} else if !strings.Contains(err.Error(), "not a public address") {
+		t.Errorf("the registry's other address: %v", err)
+	}
+	// an internal registry: its first connection opens the guard
+	g = newDialGuard()
+	g.public = only127
+	g.allow("::1")
+	if c, err = g.dial(ctx, "tcp", net.JoinHostPort("::1", p6)); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if !g.open() {
+		t.Error("an internal registry did not open the guard")
+	}
+}
