@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 
@@ -83,6 +85,13 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	if err != nil {
 		return err
 	}
+	// Until the command starts, SIGHUP and SIGQUIT end ttsguard as SIGINT
+	// and SIGTERM do (the root's context), so that what it set up (the
+	// decrypted model's folder of links) is removed; from the start on,
+	// the sandbox forwards them to the command.
+	runCtx := ctx
+	ctx, early := earlySignals(ctx)
+	defer early()
 	// With an access section, a server who is not root runs a model of
 	// root's store, opened read-only (store.OpenRead); the run is then not
 	// recorded in the audit log (a warning says so).
@@ -181,7 +190,8 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 		return err
 	}
 	var stop atomic.Value // the last stop signal forwarded to the command
-	code, err := sandbox.Run(ctx, plan, sandbox.IO{Stdin: commandStdin(), Stdout: g.stdout, Stderr: g.stderr,
+	early()
+	code, err := sandbox.Run(runCtx, plan, sandbox.IO{Stdin: commandStdin(), Stdout: g.stdout, Stderr: g.stderr,
 		Forwarded: func(s os.Signal) {
 			if s == syscall.SIGTERM || s == syscall.SIGINT {
 				stop.Store(s)
@@ -584,4 +594,29 @@ func quoteArgs(path string, args []string) string {
 		out = append(out, a)
 	}
 	return strings.Join(out, " ")
+}
+
+// earlySignals returns ctx canceled on SIGHUP or SIGQUIT, and the function
+// that stops catching them (the default action again, until the sandbox
+// catches them) and cancels the context (the caller goes on with its own).
+func earlySignals(ctx context.Context) (context.Context, func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGQUIT)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			cancel()
+		case <-done:
+		}
+	}()
+	var once sync.Once
+	return ctx, func() {
+		once.Do(func() {
+			signal.Stop(ch)
+			close(done)
+			cancel()
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ttsguard/ttsguard/internal/crypt"
 	"github.com/ttsguard/ttsguard/internal/manifest"
 	"github.com/ttsguard/ttsguard/internal/scan"
 	"github.com/ttsguard/ttsguard/internal/scan/config"
@@ -173,6 +174,13 @@ func Inspect(ctx context.Context, root string, o Options) (*Report, error) {
 func (r *Report) read(ctx context.Context, f manifest.File, name string, o Options) (Checkpoint, bool) {
 	ck := Checkpoint{File: name, Tensors: []*tensors.Tensor{}}
 	c, err := tensors.OpenWith(ctx, f.Path, o.Open, o.Limits)
+	if err != nil && o.Open == nil {
+		if isAge, _ := crypt.IsAgeFile(f.Path); isAge {
+			// a stored model's folder named by its path: its files are
+			// age files, read as a model only through the store
+			err = fmt.Errorf("%q is an age file (a model encrypted at rest): name the stored model (NAME or NAME@VERSION) to read its plaintext", f.Path)
+		}
+	}
 	if err != nil {
 		ext := strings.ToLower(path.Ext(name))
 		if errors.Is(err, tensors.ErrFormat) && ext != ".pth" && ext != ".pt" && ext != ".safetensors" && ext != ".ckpt" && ext != ".tar" {
