@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -302,9 +303,9 @@ func countsLine(counts map[string]int) string {
 }
 
 func newDatasetAuditCmd(g *globals) *cobra.Command {
-	var formatter, metaFile, configPath, policyPath, format, htmlPath, shardSpec string
+	var formatter, metaFile, configPath, policyPath, format, htmlPath, shardSpec, shardKey string
 	c := &cobra.Command{
-		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [--html FILE] [--shard I/N] [DIR]",
+		Use:   "audit [--formatter F] [--meta-file F] [--config config.json] [--policy FILE] [--json | --format sarif] [--html FILE] [--shard I/N [--shard-key FILE]] [DIR]",
 		Short: "Find unsafe metadata, text triggers, broken audio and mismatched labels in a coqui dataset",
 		Long: "audit reads a dataset exactly as coqui's formatter does (" + strings.Join(dataset.Formatters, ", ") +
 			") and reports every finding with its clip and evidence. Exit 1 when a finding is at or above the policy's " +
@@ -323,6 +324,9 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 				return usagef("--format %q: want text, json or sarif", format)
 			}
 			var shard dataset.Shard
+			if shardKey != "" && !c.Flags().Changed("shard") {
+				return usagef("--shard-key authenticates a shard report: it goes with --shard")
+			}
 			if c.Flags().Changed("shard") {
 				var err error
 				if shard, err = dataset.ParseShard(shardSpec); err != nil {
@@ -378,6 +382,13 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 				}
 				if err != nil {
 					return err
+				}
+				if shardKey != "" {
+					key, err := readShardKey(shardKey)
+					if err != nil {
+						return err
+					}
+					return sr.WriteMAC(c.OutOrStdout(), key)
 				}
 				return sr.WriteJSON(c.OutOrStdout())
 			}
@@ -444,6 +455,7 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&configPath, "config", "", "coqui training config.json: formatter, meta file, path, sample rate, character set")
 	c.Flags().StringVar(&htmlPath, "html", "", "also write the report as one self-contained HTML page to FILE (replaced atomically)")
 	c.Flags().StringVar(&shardSpec, "shard", "", "audit slice I of N (0 <= I < N) and write its shard report (JSON) for `dataset merge`")
+	c.Flags().StringVar(&shardKey, "shard-key", "", "with --shard: authenticate the shard report with the key in this file (at least 32 bytes, shared with the merge)")
 	return c
 }
 
@@ -483,9 +495,9 @@ func datasetOutput(c *cobra.Command, g *globals, pol *policy.Policy, rep *datase
 }
 
 func newDatasetMergeCmd(g *globals) *cobra.Command {
-	var policyPath, format, htmlPath string
+	var policyPath, format, htmlPath, shardKey string
 	c := &cobra.Command{
-		Use:   "merge [--policy FILE] [--json | --format sarif] [--html FILE] SHARD.json...",
+		Use:   "merge [--policy FILE] [--shard-key FILE] [--json | --format sarif] [--html FILE] SHARD.json...",
 		Short: "Combine the shard reports of `dataset audit --shard I/N` into the audit's report",
 		Long: "merge reads the shard reports of every shard of one audit (all N, each once, of the same dataset, config, " +
 			"policy and ttsguard version, or it refuses), runs the rules across clips (duplicates and near-duplicates, " +
@@ -511,14 +523,23 @@ func newDatasetMergeCmd(g *globals) *cobra.Command {
 				}
 				opt.LabelPoints = htmlLabelPoints
 			}
+			var key []byte
+			if shardKey != "" {
+				if key, err = readShardKey(shardKey); err != nil {
+					return err
+				}
+			}
 			srs := make([]*dataset.ShardReport, len(args))
 			for i, name := range args {
 				f, err := os.Open(name)
 				if err != nil {
 					return usageError{err}
 				}
-				srs[i], err = dataset.ReadShardReport(f, name)
+				srs[i], err = dataset.ReadShardReport(f, name, key)
 				f.Close()
+				if errors.Is(err, dataset.ErrUnauthentic) {
+					return err // exit 1: a report changed, or not the workers'
+				}
 				if err != nil {
 					return usageError{err}
 				}
@@ -531,6 +552,7 @@ func newDatasetMergeCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&policyPath, "policy", "", "trust policy file (its dataset section; the one the shards used)")
+	c.Flags().StringVar(&shardKey, "shard-key", "", "the key the shards authenticated their reports with: every report must carry its MAC (exit 1 when one does not verify)")
 	c.Flags().StringVar(&format, "format", "text", "output format: text, json or sarif (--json is the same as --format json)")
 	c.Flags().StringVar(&htmlPath, "html", "", "also write the report as one self-contained HTML page to FILE (replaced atomically)")
 	return c
@@ -552,4 +574,19 @@ func htmlTarget(p string) error {
 		return usagef("--html %q: %q is not a folder", p, filepath.Dir(p))
 	}
 	return nil
+}
+
+// readShardKey reads the key that authenticates shard reports: the file's
+// bytes, at least dataset.MinShardKey of them (a Kubernetes Secret
+// mounted into the shard workers and the merge; `head -c 32 /dev/urandom`
+// makes one).
+func readShardKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usagef("--shard-key: %v", err)
+	}
+	if len(key) < dataset.MinShardKey {
+		return nil, usagef("--shard-key %s: %d bytes, want at least %d", path, len(key), dataset.MinShardKey)
+	}
+	return key, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ttsguard/ttsguard/internal/audit"
 	"github.com/ttsguard/ttsguard/internal/channel"
 	"github.com/ttsguard/ttsguard/internal/coqui"
+	"github.com/ttsguard/ttsguard/internal/dataset"
 	"github.com/ttsguard/ttsguard/internal/fetch"
 	"github.com/ttsguard/ttsguard/internal/lineage"
 	"github.com/ttsguard/ttsguard/internal/manifest"
@@ -137,7 +138,7 @@ func newVerifySigstoreCmd(g *globals) *cobra.Command {
 func isCheckFailure(err error) bool {
 	for _, e := range []error{access.ErrDenied, oms.ErrVerification, errUnsafe, pull.ErrGate, policy.ErrNotAllowed, fetch.ErrNotAllowed,
 		fetch.ErrHTML, fetch.ErrTooLarge, fetch.ErrTruncated, fetch.ErrBadResponse, fetch.ErrUnsafeEntry, fetch.ErrLimit,
-		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed, lineage.ErrProvenance, lineage.ErrNoProvenance, channel.ErrAttack} {
+		fetch.ErrNotArchive, pull.ErrUnsafeLocal, store.ErrPinMismatch, store.ErrRootMismatch, store.ErrCorrupt, audit.ErrTampered, audit.ErrBadRecord, errAuditFailed, lineage.ErrProvenance, lineage.ErrNoProvenance, channel.ErrAttack, dataset.ErrUnauthentic} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -1,7 +1,9 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -39,6 +41,10 @@ type ShardReport struct {
 	PolicyDigest   string      `json:"policy_digest"`
 	SettingsDigest string      `json:"settings_digest"`
 	Datasets       []ShardPart `json:"datasets"`
+	// MAC authenticates the report with a key the shard workers and the
+	// merge share (WriteMAC): "hmac-sha256:HEX" over the report's bytes
+	// before it, the last member of the object; "" for none.
+	MAC string `json:"mac,omitempty"`
 }
 
 // ShardPart is one dataset's evidence in a shard report; Name is the
@@ -138,27 +144,99 @@ var maxShardReport int64 = MaxShardReport
 
 // ReadShardReport reads one shard report (untrusted: it is checked for
 // everything Merge relies on, and name is in every error).
-func ReadShardReport(r io.Reader, name string) (*ShardReport, error) {
-	lr := &io.LimitedReader{R: r, N: maxShardReport + 1}
-	dec := json.NewDecoder(lr)
+func ReadShardReport(r io.Reader, name string, key []byte) (*ShardReport, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, maxShardReport+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", name, err)
+	case int64(len(raw)) > maxShardReport:
+		return nil, fmt.Errorf("%s: larger than %d bytes: not a shard report this ttsguard reads", name, maxShardReport)
+	}
+	signed, mac, hasMAC := splitMAC(raw)
+	switch {
+	case key != nil && !hasMAC:
+		return nil, fmt.Errorf("%w: %s: not authenticated: the shard workers were given no --shard-key (or the report was rewritten)", ErrUnauthentic, name)
+	case key != nil && !hmac.Equal(mac, reportMAC(key, signed)):
+		return nil, fmt.Errorf("%w: %s: its MAC does not verify with this --shard-key: the report was changed after its shard wrote it, or another key wrote it", ErrUnauthentic, name)
+	case key == nil && hasMAC:
+		return nil, fmt.Errorf("%s: the report is authenticated: give merge the --shard-key the shards used", name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var sr ShardReport
-	err := dec.Decode(&sr)
+	err = dec.Decode(&sr)
 	if err == nil {
 		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
 			err = fmt.Errorf("more after the JSON value")
 		}
 	}
-	switch {
-	case lr.N <= 0:
-		return nil, fmt.Errorf("%s: larger than %d bytes: not a shard report this ttsguard reads", name, maxShardReport)
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("%s: not a shard report: %v", name, err)
+	}
+	if sr.MAC != "" && (!hasMAC || sr.MAC != "hmac-sha256:"+hex.EncodeToString(mac)) {
+		return nil, fmt.Errorf("%s: a mac member that is not the report's last", name)
 	}
 	if err := sr.check(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	return &sr, nil
+}
+
+// ErrUnauthentic: a shard report without the MAC of the merge's key.
+var ErrUnauthentic = errors.New("shard report not authentic")
+
+// MinShardKey is the shortest --shard-key accepted, in bytes.
+const MinShardKey = 32
+
+// macMember is how WriteMAC ends a report: the last member of its object.
+const macMember = `,"mac":"hmac-sha256:`
+
+// reportMAC is the HMAC-SHA-256 of a report's bytes without its MAC.
+func reportMAC(key, signed []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(signed)
+	return m.Sum(nil)
+}
+
+// splitMAC finds the MAC WriteMAC appends: raw must end with
+// `,"mac":"hmac-sha256:HEX"}` and an optional newline; signed is the
+// report before that member, closed again ("...}"), as WriteMAC hashed it.
+func splitMAC(raw []byte) (signed, mac []byte, ok bool) {
+	body := bytes.TrimSuffix(raw, []byte("\n"))
+	tail := len(macMember) + 2*sha256.Size + len(`"}`)
+	if len(body) < tail || !bytes.HasSuffix(body, []byte(`"}`)) {
+		return nil, nil, false
+	}
+	at := len(body) - tail
+	if !bytes.Equal(body[at:at+len(macMember)], []byte(macMember)) {
+		return nil, nil, false
+	}
+	mac, err := hex.DecodeString(string(body[at+len(macMember) : len(body)-2]))
+	if err != nil {
+		return nil, nil, false
+	}
+	return append(bytes.Clone(body[:at]), '}'), mac, true
+}
+
+// WriteMAC writes the report as WriteJSON does, authenticated with key
+// (at least MinShardKey bytes, shared by the shard workers and the merge):
+// its last member is the HMAC-SHA-256 of the bytes before it.
+func (sr *ShardReport) WriteMAC(w io.Writer, key []byte) error {
+	if len(key) < MinShardKey {
+		return fmt.Errorf("a shard key of %d bytes: want at least %d", len(key), MinShardKey)
+	}
+	c := *sr
+	c.MAC = ""
+	var b bytes.Buffer
+	if err := c.WriteJSON(&b); err != nil {
+		return err
+	}
+	signed := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	out := append(bytes.Clone(signed[:len(signed)-1]), macMember...)
+	out = append(out, hex.EncodeToString(reportMAC(key, signed))...)
+	out = append(out, "\"}\n"...)
+	_, err := w.Write(out)
+	return err
 }
 
 // check validates one shard report on its own.

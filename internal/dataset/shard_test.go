@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -51,7 +53,7 @@ func shardReports(t *testing.T, parts []Part, opt Options, n int) ([]*ShardRepor
 			t.Fatal(err)
 		}
 		name := fmt.Sprintf("shard-%d.json", i)
-		back, err := ReadShardReport(&b, name)
+		back, err := ReadShardReport(&b, name, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -371,7 +373,7 @@ func TestMergeRefuses(t *testing.T) {
 		{"not JSON", "\x00\xff", "not a shard report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ReadShardReport(strings.NewReader(tc.json), "s.json")
+			_, err := ReadShardReport(strings.NewReader(tc.json), "s.json", nil)
 			if err == nil || !strings.HasPrefix(err.Error(), "s.json: ") || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("ReadShardReport: %v, want s.json: ... %q", err, tc.want)
 			}
@@ -425,7 +427,7 @@ func TestMergeRootDigest(t *testing.T) {
 		srs[1].Datasets[0].Files.Items = append(srs[1].Datasets[0].Files.Items, srs[0].Datasets[0].Files.Items[0])
 		var b bytes.Buffer
 		srs[1].WriteJSON(&b)
-		if _, err := ReadShardReport(&b, "s1.json"); err == nil || !strings.Contains(err.Error(), "belongs to shard 0/2") {
+		if _, err := ReadShardReport(&b, "s1.json", nil); err == nil || !strings.Contains(err.Error(), "belongs to shard 0/2") {
 			t.Errorf("a file of another shard: %v", err)
 		}
 	}
@@ -465,7 +467,7 @@ func FuzzMerge(f *testing.F) {
 	}
 	f.Add([]byte(`{"format":"ttsguard-dataset-shard","version":1,"shards":3,"shard":2,"datasets":[{"rows":-1}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		sr, err := ReadShardReport(bytes.NewReader(b), "fuzz.json")
+		sr, err := ReadShardReport(bytes.NewReader(b), "fuzz.json", nil)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "fuzz.json: ") {
 				t.Fatalf("error without the file's name: %v", err)
@@ -529,10 +531,83 @@ func TestMergeForgedEvidence(t *testing.T) {
 		{"an escape in the root", strings.Replace(good, `"root":"`, `"root":"\u001b[2K`, 1), "control or invisible characters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ReadShardReport(strings.NewReader(tc.json), "s.json")
+			_, err := ReadShardReport(strings.NewReader(tc.json), "s.json", nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("ReadShardReport: %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestShardMAC: with a key shared by the shard workers and the merge, a
+// report carries the HMAC of its bytes; a report changed after its shard
+// wrote it, one without a MAC, one made with another key, or an
+// authenticated one read without the key, is refused; the authenticated
+// reports merge to the unsharded report.
+func TestShardMAC(t *testing.T) {
+	root, err := dstest.LJSpeech("lj", dstest.Base("LJ001-", 12)).Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := []Part{{Root: root, FS: os.DirFS(root), Formatter: "ljspeech"}}
+	key := bytes.Repeat([]byte("k"), MinShardKey)
+	var raws [][]byte
+	for i := range 2 {
+		sr, err := AuditShard(context.Background(), parts, Options{}, Shard{i, 2}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b bytes.Buffer
+		if err := sr.WriteMAC(&b, key); err != nil {
+			t.Fatal(err)
+		}
+		raws = append(raws, b.Bytes())
+	}
+	if err := (&ShardReport{}).WriteMAC(io.Discard, key[:MinShardKey-1]); err == nil {
+		t.Error("a short key was taken")
+	}
+	var srs []*ShardReport
+	for i, raw := range raws {
+		sr, err := ReadShardReport(bytes.NewReader(raw), fmt.Sprintf("s%d.json", i), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srs = append(srs, sr)
+	}
+	got, err := Merge(srs, []string{"s0.json", "s1.json"}, Options{}, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Audit(context.Background(), os.DirFS(root), root, Options{Formatter: "ljspeech"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.RootDigest, want.RootDigestError, got.Shards, got.RootDigestError = "", "", 0, ""
+	sameReport(t, "authenticated shards", got, want)
+
+	var plain bytes.Buffer
+	srs[0].MAC = ""
+	srs[0].WriteJSON(&plain)
+	changed := bytes.Replace(raws[0], []byte(`"tool":"test"`), []byte(`"tool":"tesT"`), 1)
+	other := bytes.Repeat([]byte("o"), MinShardKey)
+	for _, tc := range []struct {
+		name string
+		raw  []byte
+		key  []byte
+		want string
+	}{
+		{"changed", changed, key, "its MAC does not verify"},
+		{"another key", raws[0], other, "its MAC does not verify"},
+		{"no MAC", plain.Bytes(), key, "not authenticated"},
+		{"no key", raws[0], nil, "give merge the --shard-key"},
+		{"mac elsewhere", bytes.Replace(plain.Bytes(), []byte(`{"format"`), []byte(`{"mac":"hmac-sha256:00","format"`), 1), nil, "not the report's last"},
+	} {
+		_, err := ReadShardReport(bytes.NewReader(tc.raw), "s.json", tc.key)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+		if tc.key != nil && !errors.Is(err, ErrUnauthentic) {
+			t.Errorf("%s: %v is not ErrUnauthentic", tc.name, err)
+		}
 	}
 }
