@@ -282,7 +282,7 @@ func judge(ev *Evidence, opt Options) *Report {
 	rows := ev.RowList
 	formatRules(rows, clips, rep)
 	rareTokens(rows, ev.Language, th, rep.add)
-	labelRules(rows, clips, ev.split, th, rep.add)
+	labelRules(rows, clips, splitLeak(ev.split), th, rep.add)
 	composition(rows, clips, ev.Language, th, rep)
 	splitImbalance(rows, clips, ev.split, th, rep)
 	rep.applyPolicy(opt)

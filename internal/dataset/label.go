@@ -11,28 +11,36 @@ import (
 )
 
 // labelRules compares transcripts with their audio across the dataset:
-// speaking-rate outliers, one recording under several transcripts, and one
-// recording in two splits (split names a row's: "train", "eval", or ""
-// without an eval split).
-func labelRules(rows []RowEvidence, clips map[string]*ClipEvidence, split func(RowEvidence) string, th Thresholds, emit func(Finding)) {
+// speaking-rate outliers, one recording under several transcripts, and
+// one recording in two groups (cross: the splits).
+func labelRules(rows []RowEvidence, clips map[string]*ClipEvidence, cross crossPair, th Thresholds, emit func(Finding)) {
 	rateOutliers(rows, clips, th, emit)
-	duplicates(rows, clips, split, emit)
-	nearDuplicates(rows, clips, split, th, emit)
+	duplicates(rows, clips, cross, emit)
+	nearDuplicates(rows, clips, cross, th, emit)
 }
 
-// splitLeak emits label/split-leak on r when it and the earlier row f, one
-// recording (how says in what way), lie in different splits: the
-// evaluation then scores audio the model was trained on, and hides what a
-// poisoned training split did.
-func splitLeak(f, r RowEvidence, split func(RowEvidence) string, how string, emit func(Finding)) bool {
-	sf, sr := split(f), split(r)
-	if sf == sr || sf == "" || sr == "" {
-		return false
+// crossPair handles two rows, the earlier f and r, that hold one
+// recording (exact: the same samples; else an altered copy, which how
+// describes) when they lie in different groups (the splits of a dataset,
+// the datasets[] entries of a config): it emits the finding on r and
+// returns true. False leaves the pair to the rules within a group.
+type crossPair func(f, r RowEvidence, exact bool, how string, emit func(Finding)) bool
+
+// splitLeak is the crossPair of the splits (split names a row's: "train",
+// "eval", or "" without an eval split): label/split-leak on r, the
+// evaluation then scoring audio the model was trained on, and hiding what
+// a poisoned training split did.
+func splitLeak(split func(RowEvidence) string) crossPair {
+	return func(f, r RowEvidence, _ bool, how string, emit func(Finding)) bool {
+		sf, sr := split(f), split(r)
+		if sf == sr || sf == "" || sr == "" {
+			return false
+		}
+		emit(Finding{Rule: "label/split-leak", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+			Message: fmt.Sprintf("audio %q (%s split) is %s %s:%d (clip %q, audio %q) of the %s split: the evaluation scores audio the model was trained on",
+				r.Audio, sr, how, f.MetaFile, f.Line, f.ID, f.Audio, sf)})
+		return true
 	}
-	emit(Finding{Rule: "label/split-leak", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
-		Message: fmt.Sprintf("audio %q (%s split) is %s %s:%d (clip %q, audio %q) of the %s split: the evaluation scores audio the model was trained on",
-			r.Audio, sr, how, f.MetaFile, f.Line, f.ID, f.Audio, sf)})
-	return true
 }
 
 // letters counts the characters that are spoken: letters and digits.
@@ -113,7 +121,7 @@ func normText(s string) string {
 // the audio was not decoded). Each row after the first of its group is a
 // finding: medium when its transcript differs from the first's (one
 // recording, two labels), low when it repeats it (oversampling).
-func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, split func(RowEvidence) string, emit func(Finding)) {
+func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, cross crossPair, emit func(Finding)) {
 	first := map[string]RowEvidence{}
 	firstText := map[string]RowEvidence{} // normalized transcript -> first row, for rows of other audio
 	audioKey := map[string]string{}
@@ -143,7 +151,7 @@ func duplicates(rows []RowEvidence, clips map[string]*ClipEvidence, split func(R
 		if f.Audio != r.Audio {
 			same = fmt.Sprintf("the same samples as %q", f.Audio)
 		}
-		if splitLeak(f, r, split, "the same samples as", emit) {
+		if cross(f, r, true, "the same samples as", emit) {
 			continue
 		}
 		if normText(f.Text) != normText(r.Text) {

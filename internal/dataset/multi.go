@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strconv"
+	"strings"
 
 	"github.com/ttsguard/ttsguard/internal/scan"
 )
@@ -105,53 +107,73 @@ func judgeParts(names []string, evs []*Evidence, opt Options) *Report {
 	if len(evs) > 1 {
 		out.Root = fmt.Sprintf("%d datasets", len(evs))
 	}
-	crossPartDuplicates(names, evs, out.add)
+	crossPartRules(names, evs, opt.Thresholds, out.add)
 	languageImbalance(out, opt.Thresholds)
 	out.applyPolicy(opt)
 	out.finish()
 	return out
 }
 
-// crossPartDuplicates finds one recording (the same decoded samples) in
-// two datasets[] entries of a config, which the rules within each entry
-// cannot see: the later row is label/duplicate-audio when its transcript
-// differs (one recording, two labels), label/oversampled when it repeats
-// it (the data trained on twice), naming the other entry. Samples repeated
-// within an entry are its own rules' (the entry's first row of them is
-// compared across entries). Near-duplicates across entries are not
-// searched.
-func crossPartDuplicates(names []string, evs []*Evidence, emit func(Finding)) {
-	type first struct {
-		part int
-		row  RowEvidence
+// crossPartRules finds one recording in two datasets[] entries of a
+// config, which the rules within each entry cannot see: the same decoded
+// samples (label/duplicate-audio under another transcript,
+// label/oversampled under the same) or an altered copy
+// (label/near-duplicate-audio), on the later entry's row, naming the other
+// entry. It runs the duplicate and near-duplicate rules once over the
+// entries' rows put together (each clip keyed by its entry), keeping only
+// the pairs across entries: the pairs within one were the entry's own.
+func crossPartRules(names []string, evs []*Evidence, th Thresholds, emit func(Finding)) {
+	if len(evs) < 2 {
+		return
 	}
-	seen := map[string]first{}
-	for i, ev := range evs {
-		sha := map[string]string{}
-		for _, c := range ev.Clips {
-			if c.SHA256 != "" {
-				sha[c.Audio] = c.SHA256
-			}
+	var rows []RowEvidence
+	clips := map[string]*ClipEvidence{}
+	part := map[string]int{} // keyed audio -> entry
+	key := func(k int, audio string) string { return strconv.Itoa(k) + "\x00" + audio }
+	for k, ev := range evs {
+		for i := range ev.Clips {
+			c := ev.Clips[i]
+			c.Audio = key(k, c.Audio)
+			clips[c.Audio] = &c
 		}
-		local := map[string]bool{}
 		for _, r := range ev.RowList {
-			s := sha[r.Audio]
-			if s == "" || local[s] {
-				continue
+			if r.Audio != "" {
+				r.Audio = key(k, r.Audio)
+				part[r.Audio] = k
 			}
-			local[s] = true
-			f, ok := seen[s]
-			if !ok {
-				seen[s] = first{i, r}
-				continue
-			}
-			rule, sev, what := "label/oversampled", scan.Low, "with the same transcript: trained on twice"
-			if normText(f.row.Text) != normText(r.Text) {
-				rule, sev, what = "label/duplicate-audio", scan.Medium, fmt.Sprintf("under another transcript: %q here, %q there", r.Text, f.row.Text)
-			}
-			emit(Finding{Rule: rule, Severity: sev, Dataset: names[i], File: r.MetaFile, Line: r.Line, Clip: r.ID,
-				Message: fmt.Sprintf("audio %q has the same samples as %s %s:%d (clip %q, audio %q) %s",
-					r.Audio, names[f.part], f.row.MetaFile, f.row.Line, f.row.ID, f.row.Audio, what)})
+			rows = append(rows, r)
 		}
 	}
+	unkey := func(a string) string { _, rest, _ := strings.Cut(a, "\x00"); return rest }
+	cross := func(f, r RowEvidence, exact bool, how string, emit func(Finding)) bool {
+		pf, pr := part[f.Audio], part[r.Audio]
+		if pf == pr {
+			return false
+		}
+		same := normText(f.Text) == normText(r.Text)
+		fd := Finding{Rule: "label/near-duplicate-audio", Severity: scan.Medium, Dataset: names[pr], File: r.MetaFile, Line: r.Line, Clip: r.ID}
+		switch {
+		case exact && same:
+			fd.Rule, fd.Severity = "label/oversampled", scan.Low
+		case exact:
+			fd.Rule = "label/duplicate-audio"
+		case same:
+			fd.Severity = scan.Low
+		}
+		what := fmt.Sprintf("under another transcript: %q here, %q there", r.Text, f.Text)
+		if same {
+			what = "with the same transcript: trained on twice"
+		}
+		fd.Message = fmt.Sprintf("audio %q is %s %s %s:%d (clip %q, audio %q) %s",
+			unkey(r.Audio), how, names[pf], f.MetaFile, f.Line, f.ID, unkey(f.Audio), what)
+		emit(fd)
+		return true
+	}
+	across := func(f Finding) {
+		if f.Dataset != "" { // the cross pairs'; the rest is each entry's own
+			emit(f)
+		}
+	}
+	duplicates(rows, clips, cross, across)
+	nearDuplicates(rows, clips, cross, th, across)
 }

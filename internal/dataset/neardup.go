@@ -64,7 +64,7 @@ type posting struct {
 // key with it, one clip's candidates in memory at a time and the work
 // does not grow with the square of the clips. The later clip (in row
 // order) of a pair is flagged, once.
-func nearDuplicates(rows []RowEvidence, clips map[string]*ClipEvidence, split func(RowEvidence) string, th Thresholds, emit func(Finding)) {
+func nearDuplicates(rows []RowEvidence, clips map[string]*ClipEvidence, cross crossPair, th Thresholds, emit func(Finding)) {
 	if th.NearDupBER <= 0 {
 		return
 	}
@@ -114,7 +114,7 @@ func nearDuplicates(rows []RowEvidence, clips map[string]*ClipEvidence, split fu
 			}
 		}
 		for _, ai := range slices.Sorted(maps.Keys(cand)) {
-			if nearDupMatch(list[ai], b, cand[ai], split, th, emit) {
+			if nearDupMatch(list[ai], b, cand[ai], cross, th, emit) {
 				break
 			}
 		}
@@ -123,7 +123,7 @@ func nearDuplicates(rows []RowEvidence, clips map[string]*ClipEvidence, split fu
 
 // nearDupMatch compares clip b with the earlier clip a at the shifts given
 // and emits the finding on b when they are one recording.
-func nearDupMatch(a, b fpClip, shifts []int32, split func(RowEvidence) string, th Thresholds, emit func(Finding)) bool {
+func nearDupMatch(a, b fpClip, shifts []int32, cross crossPair, th Thresholds, emit func(Finding)) bool {
 	if a.sha == b.sha {
 		return false
 	}
@@ -147,7 +147,7 @@ func nearDupMatch(a, b fpClip, shifts []int32, split func(RowEvidence) string, t
 	}
 	r, f := b.row, a.row
 	ms := 1000 * float64(shift) / audio.FingerprintFramesPerSecond
-	if splitLeak(f, r, split, fmt.Sprintf("an altered copy (fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) of", 100*best, ms, 100*pitch, voiced), emit) {
+	if cross(f, r, false, fmt.Sprintf("an altered copy (fingerprints differ in %.1f%% of bits, shifted %+.0f ms; pitch agrees in %.0f%% of %d voiced frames) of", 100*best, ms, 100*pitch, voiced), emit) {
 		return true
 	}
 	if normText(f.Text) != normText(r.Text) {

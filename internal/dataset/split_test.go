@@ -140,9 +140,11 @@ func TestSplitImbalance(t *testing.T) {
 }
 
 // TestCrossPartDuplicates: a config's second datasets[] entry holds one
-// recording of the first under another transcript and one under the same:
-// label/duplicate-audio and label/oversampled on exactly those rows, named
-// by the second entry; each entry alone is clean. Sharded, the same report.
+// recording of the first under another transcript, one under the same, and
+// an altered copy (gain, trim, noise) of a third under another transcript:
+// label/duplicate-audio, label/oversampled and label/near-duplicate-audio
+// on exactly those rows, named by the second entry; each entry alone is
+// clean. Sharded, the same report.
 func TestCrossPartDuplicates(t *testing.T) {
 	dir := t.TempDir()
 	base := dstest.Base("LJ001-", 12)
@@ -152,7 +154,8 @@ func TestCrossPartDuplicates(t *testing.T) {
 	}
 	other = append(other,
 		dstest.Row{ID: "LJ009-0004", Text: "Somebody else said this.", Clip: base[2].Clip},
-		dstest.Row{ID: "LJ009-0005", Text: base[5].Text, Clip: base[5].Clip})
+		dstest.Row{ID: "LJ009-0005", Text: base[5].Text, Clip: base[5].Clip},
+		dstest.Row{ID: "LJ009-0006", Text: "Another label for an old recording.", Audio: base[9].Clip.Copy(0.7, 0.08, 0.002, 0, 11)})
 	var parts []Part
 	for i, d := range []*dstest.Dataset{dstest.LJSpeech("a", base), dstest.LJSpeech("b", other)} {
 		root, err := d.Write(dir)
@@ -173,7 +176,7 @@ func TestCrossPartDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := findingKeys(rep), []string{"label/duplicate-audio@LJ009-0004", "label/oversampled@LJ009-0005"}; !slices.Equal(got, want) {
+	if got, want := findingKeys(rep), []string{"label/duplicate-audio@LJ009-0004", "label/near-duplicate-audio@LJ009-0006", "label/oversampled@LJ009-0005"}; !slices.Equal(got, want) {
 		t.Fatalf("findings %q, want %q", got, want)
 	}
 	for _, f := range rep.Findings {
