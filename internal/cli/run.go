@@ -153,7 +153,11 @@ func runModel(ctx context.Context, g *globals, f runFlags, args []string, dash i
 	// Arguments and the plan come from the immutable version folders; a
 	// model that fails its check is reported as such, not as whatever
 	// building the plan from it found wrong.
-	dec, release, err := decryptModels(ctx, st, &spec, v, vocoder)
+	decrypt := []*store.Version{v, vocoder}
+	for _, d := range deps { // the Hugging Face requirements too, when encrypted
+		decrypt = append(decrypt, d.Version)
+	}
+	dec, release, err := decryptModels(ctx, st, &spec, decrypt...)
 	if err != nil {
 		return err
 	}

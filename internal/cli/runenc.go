@@ -8,7 +8,8 @@ import (
 )
 
 // decryptModels gives the command the plaintext of the stored versions
-// that are encrypted at rest (the model, the vocoder): each one's files are
+// that are encrypted at rest (the model, the vocoder, the Hugging Face
+// requirements): each one's files are
 // decrypted into sealed memfds, checked against its metadata, and given to the
 // command without a disk (spec.InMemory: as root a tmpfs on its folder in
 // the command's own mount namespace, otherwise sealed memfds behind a
@@ -44,6 +45,9 @@ func decryptModels(ctx context.Context, st *store.Store, spec *sandbox.Spec, vs 
 	spec.Model = d.Dir(spec.Model)
 	if spec.Vocoder != "" {
 		spec.Vocoder = d.Dir(spec.Vocoder)
+	}
+	for i := range spec.HFCache {
+		spec.HFCache[i].Dir = d.Dir(spec.HFCache[i].Dir)
 	}
 	return d, release, nil
 }

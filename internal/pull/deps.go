@@ -86,9 +86,10 @@ func pinWord(pinned string) string {
 // verified version folder and the Hub commit its lock entry pins.
 type Dependency struct {
 	policy.Requirement
-	Dir    string `json:"path"`
-	Commit string `json:"commit"`
-	Ref    string `json:"ref"` // the revision it was pulled at
+	Dir     string         `json:"path"`
+	Version *store.Version `json:"-"` // the stored version at Dir
+	Commit  string         `json:"commit"`
+	Ref     string         `json:"ref"` // the revision it was pulled at
 }
 
 // ErrRequirement is wrapped by errors about a model's requirements that the
@@ -136,7 +137,7 @@ func StoredRequirements(pol *policy.Policy, st *store.Store, v *store.Version) (
 			return nil, fmt.Errorf("%w: %s: its requirement %s is pinned from repository %s, the policy names %s: `ttsguard lock update %s`",
 				ErrRequirement, v.Name, q.Name, rev.Repo, q.Repo(), q.Name)
 		}
-		out = append(out, Dependency{Requirement: q, Dir: dv.Dir, Commit: rev.Commit, Ref: rev.Ref})
+		out = append(out, Dependency{Requirement: q, Dir: dv.Dir, Version: dv, Commit: rev.Commit, Ref: rev.Ref})
 	}
 	return out, nil
 }
