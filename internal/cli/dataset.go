@@ -318,10 +318,8 @@ func newDatasetAuditCmd(g *globals) *cobra.Command {
 			"which runs the rules across clips on all the shards' evidence; a shard exits 0 when its report is written.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			switch format {
-			case "", "text", "json", "sarif":
-			default:
-				return usagef("--format %q: want text, json or sarif", format)
+			if err := reportFormat(format); err != nil {
+				return err
 			}
 			var shard dataset.Shard
 			if shardKey != "" && !c.Flags().Changed("shard") {
@@ -506,10 +504,8 @@ func newDatasetMergeCmd(g *globals) *cobra.Command {
 			"or above the policy's dataset.fail_on). Give it the --policy the shards used.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
-			switch format {
-			case "", "text", "json", "sarif":
-			default:
-				return usagef("--format %q: want text, json or sarif", format)
+			if err := reportFormat(format); err != nil {
+				return err
 			}
 			pol, err := loadPolicy(policyPath)
 			if err != nil {
@@ -589,4 +585,13 @@ func readShardKey(path string) ([]byte, error) {
 		return nil, usagef("--shard-key %s: %d bytes, want at least %d", path, len(key), dataset.MinShardKey)
 	}
 	return key, nil
+}
+
+// reportFormat checks the --format of a dataset report.
+func reportFormat(format string) error {
+	switch format {
+	case "", "text", "json", "sarif":
+		return nil
+	}
+	return usagef("--format %q: want text, json or sarif", format)
 }
