@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"filippo.io/age"
@@ -55,19 +53,7 @@ func keysEnv(recs []*age.X25519Identity, ids []*age.X25519Identity) string {
 // durable step crashAt (0: never).
 func convertHelper(t *testing.T, root, mode, keys string, crashAt int) (killed bool, out string, err error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=1", "STORE="+root, "CONVERT="+mode, "AGE_KEYS="+keys,
-		fmt.Sprintf("CRASH_AT=%d", crashAt))
-	var buf bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			return true, buf.String(), nil
-		}
-	}
-	return false, buf.String(), err
+	return runHelper("STORE="+root, "CONVERT="+mode, "AGE_KEYS="+keys, fmt.Sprintf("CRASH_AT=%d", crashAt))
 }
 
 // ageBlobs counts the blobs of model files that are age files, and all of them.

@@ -17,9 +17,15 @@ import (
 // durable step. It returns whether the process was killed, and its output.
 func helper(t *testing.T, root, name, model string, crashAt int, stageIn string) (killed bool, out string, err error) {
 	t.Helper()
+	return runHelper("STORE="+root, "NAME="+name, "MODEL="+model, fmt.Sprintf("CRASH_AT=%d", crashAt), "STAGE_IN="+stageIn)
+}
+
+// runHelper runs the test binary as a helper process (helperEnv) with env
+// added to this one's, and returns whether it was SIGKILLed (a crash at a
+// durable step) and its output.
+func runHelper(env ...string) (killed bool, out string, err error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"=1", "STORE="+root, "NAME="+name, "MODEL="+model,
-		fmt.Sprintf("CRASH_AT=%d", crashAt), "STAGE_IN="+stageIn)
+	cmd.Env = append(append(os.Environ(), helperEnv+"=1"), env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err = cmd.Run()
