@@ -36,11 +36,17 @@ func splitLeak(split func(RowEvidence) string) crossPair {
 		if sf == sr || sf == "" || sr == "" {
 			return false
 		}
-		emit(Finding{Rule: "label/split-leak", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
-			Message: fmt.Sprintf("audio %q (%s split) is %s %s:%d (clip %q, audio %q) of the %s split: the evaluation scores audio the model was trained on",
-				r.Audio, sr, how, f.MetaFile, f.Line, f.ID, f.Audio, sf)})
+		emit(leakFinding(f, r, sf, sr, how))
 		return true
 	}
+}
+
+// leakFinding is label/split-leak on r, of split sr, holding the recording
+// of f, of split sf (how says in what way, and where f is).
+func leakFinding(f, r RowEvidence, sf, sr, how string) Finding {
+	return Finding{Rule: "label/split-leak", Severity: scan.Medium, File: r.MetaFile, Line: r.Line, Clip: r.ID,
+		Message: fmt.Sprintf("audio %q (%s split) is %s %s:%d (clip %q, audio %q) of the %s split: the evaluation scores audio the model was trained on",
+			r.Audio, sr, how, f.MetaFile, f.Line, f.ID, f.Audio, sf)}
 }
 
 // letters counts the characters that are spoken: letters and digits.

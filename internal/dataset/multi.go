@@ -145,10 +145,59 @@ func crossPartRules(names []string, evs []*Evidence, th Thresholds, emit func(Fi
 		}
 	}
 	unkey := func(a string) string { _, rest, _ := strings.Cut(a, "\x00"); return rest }
+	// the rows of each recording (by its samples' hash), in order: a row
+	// may repeat an eval recording of another entry that is not the
+	// recording's first row
+	type at struct {
+		pos int
+		row RowEvidence
+	}
+	bySamples := map[string][]at{}
+	pos := map[string]int{} // keyed audio + index -> position
+	rowKey := func(r RowEvidence) string { return r.Audio + "\x00" + strconv.Itoa(r.Index) }
+	for i, r := range rows {
+		pos[rowKey(r)] = i
+		if c := clips[r.Audio]; c != nil && c.SHA256 != "" {
+			bySamples[c.SHA256] = append(bySamples[c.SHA256], at{i, r})
+		}
+	}
+	// an entry without meta_file_val trains on its rows (coqui carves a
+	// small eval split out of them at random): "train" here
+	splitOf := func(r RowEvidence) string {
+		if s := evs[part[r.Audio]].split(r); s != "" {
+			return s
+		}
+		return "train"
+	}
 	cross := func(f, r RowEvidence, exact bool, how string, emit func(Finding)) bool {
 		pf, pr := part[f.Audio], part[r.Audio]
 		if pf == pr {
 			return false
+		}
+		// coqui trains on every entry's training split and evaluates on
+		// every entry's eval split: a recording in one entry's eval split
+		// and another's training split is a split leak, whatever the
+		// transcripts
+		if sr := splitOf(r); exact && splitOf(f) == sr {
+			// f (the first row of the recording) is in r's split: an
+			// earlier row of another entry may be in the other
+			for _, e := range bySamples[clips[r.Audio].SHA256] {
+				if e.pos >= pos[rowKey(r)] {
+					break
+				}
+				if splitOf(e.row) != sr && part[e.row.Audio] != pr {
+					f, pf = e.row, part[e.row.Audio]
+					break
+				}
+			}
+		}
+		if sf, sr := splitOf(f), splitOf(r); sf != sr {
+			fu, ru := f, r
+			fu.Audio, ru.Audio = unkey(f.Audio), unkey(r.Audio)
+			fd := leakFinding(fu, ru, sf, sr, how+" "+names[pf])
+			fd.Dataset = names[pr]
+			emit(fd)
+			return true
 		}
 		same := normText(f.Text) == normText(r.Text)
 		fd := Finding{Rule: "label/near-duplicate-audio", Severity: scan.Medium, Dataset: names[pr], File: r.MetaFile, Line: r.Line, Clip: r.ID}

@@ -135,6 +135,9 @@ func AuditShard(ctx context.Context, parts []Part, opt Options, sh Shard, tool s
 // 5,000 hours (cut a larger corpus into more shards).
 const MaxShardReport = 4 << 30
 
+// undecoded are the rules that say why a clip has no evidence.
+var undecoded = []string{"audio/missing", "audio/unreadable", "audio/not-regular", "audio/not-decoded", "meta/symlink", "meta/path-escape"}
+
 // MaxClipSeconds bounds a clip's duration in a shard report (115 days, far
 // above any clip's): the sums of the composition stay finite.
 const MaxClipSeconds = 10_000_000
@@ -329,11 +332,14 @@ func (p *ShardPart) check(i, n int) error {
 		if !visible(f.Message) || !visible(f.Field) {
 			return fmt.Errorf("findings[%d]: control or invisible characters in its message or field", j)
 		}
-		located[f.File+"\x00"+strconv.Itoa(f.Line)] = true
+		if slices.Contains(undecoded, f.Rule) {
+			located[f.File+"\x00"+strconv.Itoa(f.Line)] = true
+		}
 	}
 	// every clip of the shard's rows has evidence, or a finding at a row
-	// that references it says why not (missing, unreadable, a link ...):
-	// a report cannot drop a clip from the cross-clip rules in silence
+	// that references it says why it was not decoded (undecoded): a report
+	// cannot drop a clip from the cross-clip rules in silence, nor with a
+	// finding of another rule beside it
 	explained := map[string]bool{}
 	for _, r := range p.RowList {
 		if located[r.MetaFile+"\x00"+strconv.Itoa(r.Line)] {
@@ -453,6 +459,15 @@ func Merge(shards []*ShardReport, names []string, opt Options, tool string) (*Re
 		files := make([]*ShardFiles, n)
 		for s, k := range at {
 			files[s] = shards[k-1].Datasets[d].Files
+		}
+		// shards that listed different files ran on different states of
+		// the folder (or one report is an earlier run's, replayed): their
+		// evidence is not one dataset's, and no verdict is given on it
+		for s, f := range files {
+			if f0 := files[0]; f != nil && f0 != nil && f.Error == "" && f0.Error == "" && (f.ListDigest != f0.ListDigest || f.Total != f0.Total) {
+				return nil, fmt.Errorf("datasets[%d]: %s listed %d files in the folder, %s %d others: the shards did not audit one state of it (it changed while they ran, or a report is an earlier run's)",
+					d, names[at[s]-1], f.Total, names[at[0]-1], f0.Total)
+			}
 		}
 		roots[d], whys[d] = mergeRoot(files)
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -504,6 +505,14 @@ func TestMergeForgedEvidence(t *testing.T) {
 		t.Errorf("a changed transcript: %v", err)
 	}
 	srs[0].Datasets[0].RowList[0].Text = orig
+	// a shard that listed other files: another state of the folder, or an
+	// earlier run's report replayed (the second review): no verdict
+	listed := srs[1].Datasets[0].Files.ListDigest
+	srs[1].Datasets[0].Files.ListDigest = "sha256:" + strings.Repeat("0", 64)
+	if _, err := Merge(srs, names, Options{}, "test"); err == nil || !strings.Contains(err.Error(), "did not audit one state") {
+		t.Errorf("shards of two states of the folder: %v", err)
+	}
+	srs[1].Datasets[0].Files.ListDigest = listed
 
 	var b bytes.Buffer
 	if err := srs[1].WriteJSON(&b); err != nil {
@@ -520,12 +529,27 @@ func TestMergeForgedEvidence(t *testing.T) {
 	dropped.Datasets[0].Clips = sr.Datasets[0].Clips[1:]
 	var d bytes.Buffer
 	dropped.WriteJSON(&d)
+	// ... "explained" by a finding of another rule at its row (the second
+	// review of 2026-12-04): only a rule that says why a clip was not
+	// decoded explains it
+	line := 0
+	for _, r := range sr.Datasets[0].RowList {
+		if r.Audio == first.Audio {
+			line = r.Line
+		}
+	}
+	excused := dropped
+	excused.Datasets = []ShardPart{dropped.Datasets[0]}
+	excused.Datasets[0].Findings = append(slices.Clone(dropped.Datasets[0].Findings), Finding{Rule: "text/rare-token", Severity: scan.Info, File: "metadata.csv", Line: line, Message: "m"})
+	var ex bytes.Buffer
+	excused.WriteJSON(&ex)
 	long := strings.Replace(good, fmt.Sprintf(`"seconds":%v`, first.Seconds), `"seconds":1.7e308`, 1)
 	if long == good {
 		t.Fatalf("no seconds of %q in the report", first.Audio)
 	}
 	for _, tc := range []struct{ name, json, want string }{
 		{"a clip dropped", d.String(), fmt.Sprintf("audio %q of this shard's rows has neither evidence nor a finding", first.Audio)},
+		{"a clip dropped beside another finding", ex.String(), fmt.Sprintf("audio %q of this shard's rows has neither evidence nor a finding", first.Audio)},
 		{"a day-long clip and more", long, "seconds 1.7e+308"},
 		{"an escape in a message", strings.Replace(good, `"findings":null`, `"findings":[{"rule":"audio/clipping","severity":"low","message":"x\u001b]0;pwn\u0007\rttsguard: forged"}]`, 1), "control or invisible characters"},
 		{"an escape in the root", strings.Replace(good, `"root":"`, `"root":"\u001b[2K`, 1), "control or invisible characters"},

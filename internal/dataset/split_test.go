@@ -189,3 +189,48 @@ func TestCrossPartDuplicates(t *testing.T) {
 		sameReport(t, fmt.Sprintf("%d shards", n), shardAndMerge(t, parts, opt, n), rep)
 	}
 }
+
+// TestCrossPartSplitLeak: coqui evaluates on every entry's eval split and
+// trains on every entry's training split, so a recording in one entry's
+// eval split and another entry's training split is label/split-leak
+// (medium), not "trained on twice" (the second review of 2026-12-04).
+func TestCrossPartSplitLeak(t *testing.T) {
+	dir := t.TempDir()
+	base := dstest.Base("LJ001-", 12)
+	a := dstest.LJSpeech("a", base)
+	val := dstest.LJSpeech("aval", []dstest.Row{{ID: "LJ001-0100", Text: base[6].Text, Clip: base[6].Clip}})
+	a.Files["val.csv"] = val.Files["metadata.csv"]
+	a.Files["wavs/LJ001-0100.wav"] = val.Files["wavs/LJ001-0100.wav"]
+	other := dstest.Base("LJ009-", 3)
+	for i := range other {
+		other[i].Clip.Seed += 300
+	}
+	other = append(other, dstest.Row{ID: "LJ009-0004", Text: base[6].Text, Clip: base[6].Clip})
+	var parts []Part
+	for i, d := range []*dstest.Dataset{a, dstest.LJSpeech("b", other)} {
+		root, err := d.Write(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := Part{Name: fmt.Sprintf("datasets[%d]", i), Root: root, FS: os.DirFS(root), Formatter: "ljspeech"}
+		if i == 0 {
+			p.MetaFileVal = "val.csv"
+		}
+		parts = append(parts, p)
+	}
+	rep, err := AuditParts(context.Background(), parts, Options{Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// within entry 0: its eval row is a training recording (a split leak
+	// of its own); across: entry 1's training row is entry 0's eval row
+	got := findingKeys(rep)
+	if !slices.Equal(got, []string{"label/split-leak@LJ001-0100", "label/split-leak@LJ009-0004"}) {
+		t.Fatalf("findings %q", got)
+	}
+	for _, f := range rep.Findings {
+		if f.Clip == "LJ009-0004" && (f.Dataset != "datasets[1]" || !strings.Contains(f.Message, "datasets[0] val.csv:1") || strings.Contains(f.Message, "\x00")) {
+			t.Errorf("%+v", f)
+		}
+	}
+}

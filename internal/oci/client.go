@@ -52,7 +52,7 @@ func New(o Options) (*Client, error) {
 	if o.TLS != nil {
 		tr.TLSClientConfig = o.TLS.Clone()
 	}
-	hc := &http.Client{Transport: tr, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+	hc := &http.Client{Transport: guardedTransport{guard, tr}, CheckRedirect: func(req *http.Request, via []*http.Request) error {
 		// Registries redirect blob downloads to storage (S3, a CDN):
 		// content is checked against its digest, so the host may change,
 		// but never https to http, not endlessly, and not from a public

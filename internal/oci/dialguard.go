@@ -40,8 +40,14 @@ func newDialGuard() *dialGuard {
 }
 
 // publicIP reports whether ip is a global unicast address outside the
-// private, shared (CGNAT) and documentation ranges.
+// private, shared (CGNAT) and documentation ranges. An IPv6 address that
+// carries an IPv4 one (NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4
+// 2002::/16) is judged by that IPv4 address: a public registry reached
+// through DNS64 is public, 6to4 of 127.0.0.1 is not.
 func publicIP(ip net.IP) bool {
+	if v4 := embeddedIPv4(ip); v4 != nil {
+		return publicIP(v4)
+	}
 	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
 		return false
 	}
@@ -55,12 +61,28 @@ func publicIP(ip net.IP) bool {
 
 var nonPublic = func() []*net.IPNet {
 	var out []*net.IPNet
-	for _, c := range []string{"100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "64:ff9b::/96", "64:ff9b:1::/48"} {
+	for _, c := range []string{"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "2001:db8::/32", "::/96"} {
 		_, n, _ := net.ParseCIDR(c)
 		out = append(out, n)
 	}
 	return out
 }()
+
+// embeddedIPv4 is the IPv4 address a NAT64 (64:ff9b::/96, 64:ff9b:1::/48,
+// the last 32 bits) or 6to4 (2002::/16, bits 16-48) address carries; nil
+// for any other.
+func embeddedIPv4(ip net.IP) net.IP {
+	if ip.To4() != nil || len(ip) != net.IPv6len {
+		return nil
+	}
+	switch {
+	case ip[0] == 0x00 && ip[1] == 0x64 && ip[2] == 0xff && ip[3] == 0x9b && (ip[4]|ip[5]|ip[6]|ip[7]|ip[8]|ip[9]|ip[10]|ip[11] == 0 || ip[4] == 0 && ip[5] == 1):
+		return net.IPv4(ip[12], ip[13], ip[14], ip[15])
+	case ip[0] == 0x20 && ip[1] == 0x02:
+		return net.IPv4(ip[2], ip[3], ip[4], ip[5])
+	}
+	return nil
+}
 
 // allow marks host as a registry of this client.
 func (g *dialGuard) allow(host string) {
@@ -146,4 +168,26 @@ func (g *dialGuard) checkRedirect(ctx context.Context, req *http.Request) error 
 		}
 	}
 	return nil
+}
+
+// guardedTransport checks, before it is sent, every request to a host that
+// is not a registry of the client (a token realm, a redirect target) as
+// checkRedirect does: through a proxy, dial never sees where a request
+// goes (the second review of 2026-12-04 had a registry's token realm reach
+// an internal host, with the registry's credentials, through a proxy).
+type guardedTransport struct {
+	g  *dialGuard
+	rt http.RoundTripper
+}
+
+func (t guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.g.mu.Lock()
+	direct := t.g.direct[req.URL.Hostname()]
+	t.g.mu.Unlock()
+	if !direct {
+		if err := t.g.checkRedirect(req.Context(), req); err != nil {
+			return nil, err
+		}
+	}
+	return t.rt.RoundTrip(req)
 }

@@ -69,6 +69,9 @@ func TestPublicIP(t *testing.T) {
 		"8.8.8.8": true, "2606:4700::1111": true, "127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false,
 		"192.168.1.1": false, "169.254.169.254": false, "fe80::1": false, "fc00::1": false, "100.64.0.1": false,
 		"0.0.0.0": false, "224.0.0.1": false, "192.0.2.1": false, "::ffff:10.0.0.1": false, "::ffff:8.8.8.8": true,
+		// carried IPv4 (the second review of 2026-12-04): NAT64 and 6to4 by the address they carry
+		"64:ff9b::808:808": true, "64:ff9b::a00:1": false, "64:ff9b:1::808:808": true, "2002:7f00:1::1": false, "2002:808:808::1": true,
+		"::7f00:1": false, "0.1.2.3": false,
 	} {
 		if got := publicIP(net.ParseIP(s)); got != want {
 			t.Errorf("publicIP(%s) = %v, want %v", s, got, want)
@@ -162,3 +165,39 @@ func TestDialGuardDecides(t *testing.T) {
 		t.Error("an internal registry did not open the guard")
 	}
 }
+
+// TestGuardedTransport: a request to a host that is not the registry's (a
+// token realm) is checked before it is sent, also when a proxy would carry
+// it (dial never sees where it goes): an internal realm of a public
+// registry is refused, the registry itself and a public realm are not.
+func TestGuardedTransport(t *testing.T) {
+	g := newDialGuard()
+	g.public = func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) }
+	g.allow("registry.invalid")
+	sent := 0
+	rt := guardedTransport{g, roundTripFunc(func(*http.Request) (*http.Response, error) {
+		sent++
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})}
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"https://[::1]:5000/token?service=x", false},    // an internal realm
+		{"https://127.0.0.1:5000/token?service=x", true}, // public here
+		{"https://registry.invalid/v2/", true},           // the registry: dial checks it
+	} {
+		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
+		_, err := rt.RoundTrip(req)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: %v", tc.url, err)
+		}
+	}
+	if sent != 2 {
+		t.Errorf("%d requests sent, want 2", sent)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
